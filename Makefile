@@ -1,0 +1,49 @@
+# Resilience: the two setup commands are `make run` and `make test`.
+SHELL := /bin/bash
+SERVICES := deployments/local/services
+ENVFILE := .cache/services/env
+GO ?= go
+PKGS := ./...
+
+.PHONY: run build test test-unit vet services-up services-down services-status bench fuzz clean
+
+build:
+	$(GO) build -o bin/resilience ./cmd/resilience
+
+## run: the embedded stack (MQTT broker, Kafka-protocol log, collector,
+## processor, alerts, HTTP API) in one process, anonymous devices allowed.
+run: build
+	./bin/resilience run --dev --config deployments/config/resilience.yaml
+
+## test: start the real Mosquitto, Kafka and InfluxDB, then vet and run every test.
+test: services-up vet
+	set -a; source $(ENVFILE); set +a; \
+	$(GO) test -race -count=1 -timeout 40m $(PKGS)
+
+## test-unit: the tests that need no server (integration tests skip outside CI).
+test-unit: vet
+	$(GO) test -race -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+services-up:
+	$(SERVICES) up
+
+services-down:
+	$(SERVICES) down
+
+services-status:
+	$(SERVICES) status
+
+## bench: Go micro-benchmarks, then the end-to-end load test through the real servers.
+bench: services-up
+	set -a; source $(ENVFILE); set +a; \
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./schemas/... ./processor/... ./ingest/... ; \
+	$(GO) run ./cmd/resilience loadtest --config deployments/config/resilience.yaml
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./schemas/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,148 @@
+package kafkax
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Balancer is the partitioner every producer in the project uses: murmur2 on
+// the key, identical to the Java client's default, so other tools agree.
+func Balancer() kafka.Balancer { return &kafka.Murmur2Balancer{} }
+
+// PartitionFor returns the partition a key lands on among n partitions.
+func PartitionFor(key string, n int) int {
+	parts := make([]int, n)
+	for i := range parts {
+		parts[i] = i
+	}
+	return Balancer().Balance(kafka.Message{Key: []byte(key)}, parts...)
+}
+
+// WriterOptions tune NewWriter.
+type WriterOptions struct {
+	Brokers []string
+	TLS     *tls.Config
+	// BatchSize is the most messages per partition batch; set it at least as
+	// large as the biggest slice passed to WriteMessages.
+	BatchSize int
+	// BatchTimeout bounds how long a partial batch waits (kafka-go default 1 s).
+	BatchTimeout time.Duration
+	// Topic, if set, is the only topic the writer writes to.
+	Topic string
+}
+
+// NewWriter returns a synchronous writer that waits for all in-sync replicas
+// (RequireAll), batches briefly, never creates topics, and uses Balancer.
+// WriteMessages returns only when every message is acknowledged or failed.
+func NewWriter(o WriterOptions) *kafka.Writer {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.BatchTimeout <= 0 {
+		o.BatchTimeout = 2 * time.Millisecond
+	}
+	tr := &kafka.Transport{TLS: o.TLS, DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(o.Brokers...),
+		Topic:                  o.Topic,
+		Balancer:               Balancer(),
+		RequiredAcks:           kafka.RequireAll,
+		Async:                  false,
+		BatchSize:              o.BatchSize,
+		BatchBytes:             16 << 20,
+		BatchTimeout:           o.BatchTimeout,
+		MaxAttempts:            3,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        500 * time.Millisecond,
+		ReadTimeout:            10 * time.Second,
+		WriteTimeout:           10 * time.Second,
+		AllowAutoTopicCreation: false,
+		Transport:              tr,
+	}
+}
+
+// TopicSpec is a topic the project needs.
+type TopicSpec struct {
+	Name              string
+	Partitions        int
+	ReplicationFactor int
+	Configs           map[string]string
+}
+
+// EnsureTopics creates the topics that do not exist yet and returns the
+// partition count of each. Existing topics are left as they are. It uses the
+// version-negotiating kafka.Client (kafka.Conn.CreateTopics speaks
+// CreateTopics v0, which Kafka 4 removed).
+func EnsureTopics(ctx context.Context, brokers []string, tlsCfg *tls.Config, specs ...TopicSpec) (map[string]int, error) {
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second,
+		Transport: &kafka.Transport{TLS: tlsCfg, DialTimeout: 5 * time.Second}}
+	var cfgs []kafka.TopicConfig
+	names := make([]string, 0, len(specs))
+	for _, s := range specs {
+		tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor}
+		for k, v := range s.Configs {
+			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
+		}
+		cfgs = append(cfgs, tc)
+		names = append(names, s.Name)
+	}
+	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: cfgs})
+	if err != nil {
+		return nil, fmt.Errorf("kafka %v: create topics: %w", brokers, err)
+	}
+	for name, terr := range res.Errors {
+		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
+			return nil, fmt.Errorf("kafka %v: create topic %s: %w", brokers, name, terr)
+		}
+	}
+	out := map[string]int{}
+	for attempt := 1; ; attempt++ {
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+		if err == nil {
+			for _, t := range md.Topics {
+				if t.Error == nil && len(t.Partitions) > 0 {
+					out[t.Name] = len(t.Partitions)
+				}
+			}
+			if len(out) == len(names) {
+				return out, nil
+			}
+		}
+		if attempt >= 100 {
+			return nil, fmt.Errorf("kafka %v: topics %v not ready after %d attempts: %v", brokers, names, attempt, err)
+		}
+		if err := Sleep(ctx, 200*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Backoff returns the wait before retry attempt n (1-based): exponential from
+// min, capped at max.
+func Backoff(n int, min, max time.Duration) time.Duration {
+	d := min
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d
+}
+
+// Sleep waits d or until ctx is done, returning ctx.Err() in the latter case.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
