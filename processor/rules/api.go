@@ -16,11 +16,11 @@ type Quality int
 
 // QARTOD flags.
 const (
-	QualityPass      Quality = 1
-	QualityNotEval   Quality = 2
-	QualitySuspect   Quality = 3
-	QualityFail      Quality = 4
-	QualityMissing   Quality = 9
+	QualityPass    Quality = 1
+	QualityNotEval Quality = 2
+	QualitySuspect Quality = 3
+	QualityFail    Quality = 4
+	QualityMissing Quality = 9
 )
 
 // Result is what one record did to a station.

@@ -1,0 +1,543 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// Notice kinds.
+const (
+	NoticeSeqGap = "seq_gap"
+)
+
+func ts2t(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// step is what one evaluation of a rule at one sample found.
+type step struct {
+	ok   bool
+	eff  int
+	ts   int64
+	v    float64
+	refs [2]schemas.ReadingRef
+	nref int
+}
+
+// applyCtx carries one Apply call.
+type applyCtx struct {
+	c   *compiled
+	sr  *stationRules
+	st  *State
+	wm  int64
+	res *Result
+}
+
+// Apply folds one record into st and returns what it did.
+//
+// Contract:
+//   - Event time: windows use rec.TS. A record up to AllowedLateness older
+//     than the newest reading of the station is folded in as if it had
+//     arrived in order (rules are re-evaluated from a checkpoint); an older
+//     one is flagged Late and changes nothing, so it can never clear an
+//     alert.
+//   - A record whose (boot, seq), or every (sensor, ts), was applied before
+//     is flagged Duplicate and changes nothing: applying a record twice
+//     never emits a second event.
+//   - Suspect readings (Result.Quality) neither fire nor clear hazard
+//     alerts; they do drive the quality (sensor-fault) rules.
+//   - Events carry event time (reading ts) in At and deterministic ID and
+//     EventID, so a replay after a restore emits byte-identical events.
+//   - The final alert level of every rule, and the highest level each rule
+//     reached, do not depend on the arrival order of records within the
+//     allowed lateness. An alert that late data extends backwards keeps
+//     the id it was fired with (events cannot be retracted).
+func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
+	c := e.cur.Load()
+	if st.station == "" {
+		st.station = rec.Station
+	}
+	sr := c.station(st.station)
+	res := Result{Quality: make([]Quality, len(rec.Readings))}
+	ts := rec.TS.UnixNano()
+
+	if st.isDuplicate(rec, ts) {
+		res.Duplicate = true
+		for i, m := range rec.Readings {
+			res.Quality[i] = QualityNotEval
+			if ss := st.sensors[m.Sensor]; ss != nil {
+				if j, ok := ss.find(ts); ok {
+					res.Quality[i] = ss.Hist[j].Q
+				}
+			}
+		}
+		return res
+	}
+	if st.newest != 0 && ts <= st.newest-c.lateness {
+		res.Late = true
+		for i := range res.Quality {
+			res.Quality[i] = QualityNotEval
+		}
+		return res
+	}
+	st.checkSeq(rec, &res)
+	st.recent = append(st.recent, recKey{TS: ts, Boot: rec.Boot, Seq: rec.Seq})
+	if ts > st.newest {
+		st.newest = ts
+	}
+	x := &applyCtx{c: c, sr: sr, st: st, wm: st.newest - c.lateness, res: &res}
+
+	if sr.offline != nil {
+		if rs := st.rules[sr.offline.name]; rs != nil && rs.Level > 0 {
+			at := ts
+			if at < rs.Start {
+				at = rs.Start
+			}
+			x.emit(sr.offline, rs, schemas.AlertResolved, 0, at, 0, nil)
+		}
+	}
+
+	for i, m := range rec.Readings {
+		ss := st.sensor(m.Sensor)
+		if j, ok := ss.find(ts); ok {
+			res.Quality[i] = ss.Hist[j].Q // this sensor's reading was seen in another record
+			continue
+		}
+		inOrder := len(ss.Hist) == 0 || ts > ss.Hist[len(ss.Hist)-1].TS
+		idx := ss.insert(sample{TS: ts, Seq: rec.Seq, V: m.Value})
+		x.flag(m.Sensor, ss, idx)
+		res.Quality[i] = ss.Hist[idx].Q
+		if m.Sensor == schemas.Rainfall && sr.ringLen > 0 {
+			x.rain(ss, idx)
+		}
+		for _, b := range sr.bySensor[m.Sensor] {
+			x.eval(b, ss, idx, inOrder)
+		}
+		ss.trim(x.wm - sr.keep)
+	}
+	for _, b := range sr.composites {
+		x.composite(b, ts)
+	}
+	st.trimRecent(x.wm)
+	st.dropStale(sr)
+	return res
+}
+
+// Tick runs the time-driven rules (offline) at processor time now. An
+// offline alert's At and start are the moment the station became overdue
+// (newest reading + k x interval), so repeated or delayed ticks emit the
+// same event once.
+func (e *Engine) Tick(st *State, now time.Time) []schemas.AlertEvent {
+	c := e.cur.Load()
+	sr := c.station(st.station)
+	b := sr.offline
+	if b == nil || st.newest == 0 {
+		return nil
+	}
+	deadline := st.newest + int64(b.k*float64(sr.interval))
+	if now.UnixNano() < deadline {
+		return nil
+	}
+	rs := st.rule(b.name, st.newest-c.lateness)
+	if rs.Level > 0 {
+		return nil
+	}
+	var res Result
+	x := &applyCtx{c: c, sr: sr, st: st, res: &res}
+	overdue := float64(deadline-st.newest) / float64(time.Second)
+	x.emitMsg(b, rs, schemas.AlertFired, 1, deadline, overdue, nil,
+		fmt.Sprintf("no reading since %s (expected every %s)", ts2t(st.newest).Format(time.RFC3339), sr.interval))
+	return res.Events
+}
+
+func (s *State) isDuplicate(rec *schemas.Record, ts int64) bool {
+	for _, k := range s.recent {
+		if k.Boot == rec.Boot && k.Seq == rec.Seq {
+			return true
+		}
+	}
+	if len(rec.Readings) == 0 {
+		return false
+	}
+	for _, m := range rec.Readings {
+		ss := s.sensors[m.Sensor]
+		if ss == nil {
+			return false
+		}
+		if _, ok := ss.find(ts); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSeq raises a data-loss notice for a seq gap within one boot. Records
+// whose seq is their epoch-millisecond timestamp (SenML without seq) are
+// not sequence-numbered and skipped.
+func (s *State) checkSeq(rec *schemas.Record, res *Result) {
+	if rec.Seq == uint64(rec.TS.UnixMilli()) {
+		return
+	}
+	switch {
+	case !s.haveSeq || rec.Boot > s.boot:
+		s.haveSeq, s.boot, s.maxSeq = true, rec.Boot, rec.Seq
+	case rec.Boot < s.boot:
+		// a late record of an earlier boot
+	case rec.Seq > s.maxSeq+1:
+		res.Notices = append(res.Notices, Notice{Station: s.station, Kind: NoticeSeqGap, At: rec.TS.UTC(),
+			Detail: fmt.Sprintf("boot %d: seq %d after %d, %d message(s) missing", rec.Boot, rec.Seq, s.maxSeq, rec.Seq-s.maxSeq-1)})
+		s.maxSeq = rec.Seq
+	case rec.Seq > s.maxSeq:
+		s.maxSeq = rec.Seq
+	}
+}
+
+func (s *State) trimRecent(wm int64) {
+	n := 0
+	for _, k := range s.recent {
+		if k.TS > wm {
+			s.recent[n] = k
+			n++
+		}
+	}
+	s.recent = s.recent[:n]
+	if len(s.recent) > maxRecent {
+		s.recent = append(s.recent[:0], s.recent[len(s.recent)-maxRecent:]...)
+	}
+}
+
+// dropStale forgets the state of rules that are no longer configured.
+func (s *State) dropStale(sr *stationRules) {
+	if len(s.rules) <= sr.nrules {
+		return
+	}
+	for name := range s.rules {
+		if !sr.names[name] {
+			delete(s.rules, name)
+		}
+	}
+}
+
+// flag recomputes the stuck run and quality flag of samples idx.. of ss.
+func (x *applyCtx) flag(k schemas.Sensor, ss *sensorState, idx int) {
+	checks := x.sr.quality[k]
+	for j := idx; j < len(ss.Hist); j++ {
+		s := &ss.Hist[j]
+		s.Run = 1
+		if j > 0 && ss.Hist[j-1].V == s.V {
+			s.Run = ss.Hist[j-1].Run + 1
+		}
+		if len(checks) == 0 {
+			s.Q = QualityNotEval
+			continue
+		}
+		s.Q = QualityPass
+		for _, b := range checks {
+			switch b.kind {
+			case kStuck:
+				if int(s.Run) >= b.count {
+					s.Q = QualitySuspect
+				}
+			case kSpike:
+				if j > 0 && math.Abs(s.V-ss.Hist[j-1].V) >= b.maxJump {
+					s.Q = QualitySuspect
+				}
+			}
+		}
+	}
+}
+
+func centi(v float64) uint32 {
+	c := math.Round(v * 100)
+	switch {
+	case c <= 0 || math.IsNaN(c):
+		return 0
+	case c >= math.MaxUint32:
+		return math.MaxUint32
+	}
+	return uint32(c)
+}
+
+// counterDelta is the rain between two counter readings; a drop is a
+// counter reset: the later reading is the new base and adds nothing.
+func counterDelta(prev, cur float64) uint32 {
+	p, c := centi(prev), centi(cur)
+	if c < p {
+		return 0
+	}
+	return c - p
+}
+
+// rain adds sample idx of the rainfall history to the buckets. For a
+// running counter the increment is the difference to the previous reading
+// by event time; a reading that lands between two others splits their
+// difference, so any arrival order gives the same buckets.
+func (x *applyCtx) rain(ss *sensorState, idx int) {
+	st := x.st
+	if st.rain == nil || st.rain.Bucket != x.c.bucket || len(st.rain.Slots) != x.sr.ringLen {
+		st.rain = st.rain.resize(x.c.bucket, x.sr.ringLen)
+	}
+	h := ss.Hist
+	s := h[idx]
+	if !x.sr.counter {
+		st.rain.add(s.TS, centi(s.V))
+		return
+	}
+	hasP, hasN := idx > 0, idx+1 < len(h)
+	if hasN && hasP {
+		st.rain.sub(h[idx+1].TS, counterDelta(h[idx-1].V, h[idx+1].V))
+	}
+	if hasN {
+		st.rain.add(h[idx+1].TS, counterDelta(s.V, h[idx+1].V))
+	}
+	if hasP {
+		st.rain.add(s.TS, counterDelta(h[idx-1].V, s.V))
+	}
+}
+
+// value is the watched value of rule b at sample j: the reading, a rate
+// per hour, a rolling sum, a stuck run or a jump.
+func (x *applyCtx) value(b *bound, h []sample, j int) (v float64, refs [2]schemas.ReadingRef, nref int, ok bool) {
+	s := h[j]
+	refs[0] = schemas.ReadingRef{Seq: s.Seq, TS: ts2t(s.TS), Value: s.V}
+	switch b.kind {
+	case kLevel:
+		return s.V, refs, 1, true
+	case kRate:
+		f := -1
+		for i := j - 1; i >= 0 && h[i].TS >= s.TS-b.window; i-- {
+			if h[i].Q != QualitySuspect {
+				f = i
+			}
+		}
+		if f < 0 || s.TS-h[f].TS < b.minSpan {
+			return 0, refs, 0, false
+		}
+		r := (s.V - h[f].V) / (float64(s.TS-h[f].TS) / float64(time.Hour))
+		if b.absolute {
+			r = math.Abs(r)
+		}
+		refs[0], refs[1] = schemas.ReadingRef{Seq: h[f].Seq, TS: ts2t(h[f].TS), Value: h[f].V}, refs[0]
+		return r, refs, 2, true
+	case kAccum:
+		if x.st.rain == nil {
+			return 0, refs, 0, false
+		}
+		return float64(x.st.rain.sum(s.TS, b.window)) / 100, refs, 1, true
+	case kStuck:
+		return float64(s.Run), refs, 1, true
+	case kSpike:
+		if j == 0 {
+			return 0, refs, 0, false
+		}
+		refs[0], refs[1] = schemas.ReadingRef{Seq: h[j-1].Seq, TS: ts2t(h[j-1].TS), Value: h[j-1].V}, refs[0]
+		return math.Abs(s.V - h[j-1].V), refs, 2, true
+	}
+	return 0, refs, 0, false
+}
+
+// hyst is the hysteresis level for value v (up space) from level cur: it
+// rises to the highest level reached and falls one level at a time while v
+// is more than that level's clear margin below it.
+func hyst(levels []level, cur int, v float64) int {
+	up := 0
+	for i, l := range levels {
+		if v >= l.thr {
+			up = i + 1
+		}
+	}
+	if up >= cur {
+		return up
+	}
+	for cur > up && v < levels[cur-1].thr-levels[cur-1].margin {
+		cur--
+	}
+	return cur
+}
+
+func (b *bound) hazard() bool { return b.kind == kLevel || b.kind == kRate || b.kind == kAccum }
+
+// fold evaluates rule b at sample j on condition c.
+func (x *applyCtx) fold(b *bound, c *cond, h []sample, j int) step {
+	s := h[j]
+	c.Pos = s.TS
+	if b.hazard() && s.Q == QualitySuspect {
+		return step{}
+	}
+	v, refs, nref, ok := x.value(b, h, j)
+	if !ok {
+		return step{}
+	}
+	up := v
+	if b.neg {
+		up = -v
+	}
+	raw := hyst(b.levels, c.Raw, up)
+	if raw > 0 {
+		if c.Run == 0 {
+			c.RunStart = s.TS
+		}
+		c.Run++
+	} else {
+		c.Run = 0
+	}
+	eff := raw
+	if c.Eff == 0 && raw > 0 && (c.Run < b.minCount || s.TS-c.RunStart < b.minDur) {
+		eff = 0
+	}
+	c.Raw, c.Eff, c.TS, c.V, c.Ref = raw, eff, s.TS, v, refs[nref-1]
+	return step{ok: true, eff: eff, ts: s.TS, v: v, refs: refs, nref: nref}
+}
+
+// eval folds the new sample idx into rule b and emits the alert changes.
+// In order, one step advances Cur. Out of order, Cur is rebuilt from Base
+// (the checkpoint at the watermark) over the history in event order; the
+// highest level reached from the new sample on is raised if the alert is
+// lower, then the alert follows Cur down if it has fallen.
+func (x *applyCtx) eval(b *bound, ss *sensorState, idx int, inOrder bool) {
+	rs := x.st.rule(b.name, x.wm)
+	h := ss.Hist
+	// Advance the checkpoint to the watermark.
+	for j := range h {
+		if h[j].TS > x.wm {
+			break
+		}
+		if h[j].TS > rs.Base.Pos {
+			x.fold(b, &rs.Base, h, j)
+		}
+	}
+	tIns := h[idx].TS
+	var peak step
+	if inOrder && rs.Cur.Pos < tIns {
+		if s := x.fold(b, &rs.Cur, h, idx); s.ok {
+			peak = s
+		}
+	} else {
+		c := rs.Base
+		for j := range h {
+			if h[j].TS <= c.Pos {
+				continue
+			}
+			s := x.fold(b, &c, h, j)
+			if s.ok && h[j].TS >= tIns && s.eff > peak.eff {
+				peak = s
+			}
+		}
+		rs.Cur = c
+	}
+	if peak.ok && peak.eff > rs.Level {
+		kind := schemas.AlertEscalated
+		if rs.Level == 0 {
+			kind = schemas.AlertFired
+		}
+		x.emit(b, rs, kind, peak.eff, peak.ts, peak.v, peak.refs[:peak.nref])
+	}
+	if rs.Cur.Eff < rs.Level {
+		kind := schemas.AlertDeescalated
+		if rs.Cur.Eff == 0 {
+			kind = schemas.AlertResolved
+		}
+		x.emit(b, rs, kind, rs.Cur.Eff, rs.Cur.TS, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
+	}
+}
+
+// composite evaluates an AND/OR of other rules' alert levels at ts.
+func (x *applyCtx) composite(b *bound, ts int64) {
+	on := b.and
+	for _, t := range b.terms {
+		lvl := 0
+		if rs := x.st.rules[t.Rule]; rs != nil {
+			lvl = rs.Level
+		}
+		if b.and {
+			on = on && lvl >= t.MinLevel
+		} else {
+			on = on || lvl >= t.MinLevel
+		}
+	}
+	rs := x.st.rule(b.name, x.wm)
+	switch {
+	case on && rs.Level == 0:
+		x.emit(b, rs, schemas.AlertFired, 1, ts, 1, nil)
+	case !on && rs.Level > 0:
+		x.emit(b, rs, schemas.AlertResolved, 0, ts, 0, nil)
+	}
+}
+
+func (x *applyCtx) emit(b *bound, rs *ruleState, kind schemas.AlertKind, lvl int, at int64, v float64, refs []schemas.ReadingRef) {
+	x.emitMsg(b, rs, kind, lvl, at, v, refs, "")
+}
+
+// emitMsg builds the event, updates the emitted alert state and appends
+// the event to the result.
+func (x *applyCtx) emitMsg(b *bound, rs *ruleState, kind schemas.AlertKind, lvl int, at int64, v float64, refs []schemas.ReadingRef, msg string) {
+	if kind == schemas.AlertFired {
+		rs.ID = schemas.AlertID(x.sr.id, b.name, ts2t(at))
+		rs.Start = at
+	}
+	li := lvl
+	if li == 0 {
+		li = rs.Level // resolved: describe the level that cleared
+	}
+	if li < 1 {
+		li = 1
+	}
+	var l level
+	if li <= len(b.levels) {
+		l = b.levels[li-1]
+	}
+	thr := l.thr
+	if b.neg {
+		thr = -thr
+	}
+	sev := l.sev
+	if sev == "" {
+		sev = b.sev
+	}
+	name := l.name
+	if lvl == 0 {
+		name = ""
+	}
+	if msg == "" {
+		msg = message(b, kind, lvl, name, v, thr)
+	}
+	ev := schemas.AlertEvent{
+		V: schemas.AlertEventVersion, ID: rs.ID, EventID: schemas.EventID(rs.ID, kind, lvl, ts2t(at)),
+		Kind: kind, Station: x.sr.id, Rule: b.name, Level: lvl, LevelName: name, Severity: sev,
+		Value: v, Threshold: thr, Window: b.label, StartedAt: ts2t(rs.Start), At: ts2t(at),
+		Readings: append([]schemas.ReadingRef(nil), refs...), District: x.sr.district, Basin: x.sr.basin, Message: msg,
+	}
+	switch b.kind {
+	case kLevel, kRate, kAccum, kStuck, kSpike:
+		ev.Sensor = b.sensor
+	}
+	x.res.Events = append(x.res.Events, ev)
+	rs.Level = lvl
+	if lvl == 0 {
+		rs.Last, rs.ID, rs.Start = nil, "", 0
+		return
+	}
+	last := ev
+	rs.Last = &last
+}
+
+func message(b *bound, kind schemas.AlertKind, lvl int, name string, v, thr float64) string {
+	what := string(b.sensor)
+	switch b.kind {
+	case kRate:
+		what += " rate per hour over " + b.label
+	case kAccum:
+		what += " total over " + b.label
+	case kStuck:
+		return fmt.Sprintf("%s %s: sensor %s repeated the same value %g times", b.name, kind, b.sensor, v)
+	case kSpike:
+		return fmt.Sprintf("%s %s: sensor %s jumped by %g (max %g)", b.name, kind, b.sensor, v, thr)
+	case kComposite:
+		return fmt.Sprintf("%s %s", b.name, kind)
+	}
+	if lvl == 0 {
+		return fmt.Sprintf("%s %s: %s %g back below %g", b.name, kind, what, v, thr)
+	}
+	return fmt.Sprintf("%s %s: %s %g reached %s (%g)", b.name, kind, what, v, name, thr)
+}

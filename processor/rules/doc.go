@@ -1,0 +1,89 @@
+// Package rules is Resilience's disaster-prevention rule engine: it folds
+// normalised readings (schemas.Record) into per-station State and emits
+// alert events (schemas.AlertEvent) when thresholds are crossed.
+//
+// # Rules file
+//
+// A rules file (deployments/config/rules.yaml) is YAML with
+// allowed_lateness, bucket and a list of rules. ParseRuleSet rejects
+// unknown keys and reports every problem with the key that holds it, e.g.
+// `rules[2].levels[1].clear_margin: must be >= 0`; all such errors wrap
+// ErrInvalidRules. Rules apply to every station with the sensor unless
+// restricted with `stations:`; `overrides:` adjust levels, clear margin,
+// min_count or min_duration per station, or disable the rule there. Level
+// rules with `levels_from_registry: true` take each river station's
+// official alarm levels I/II/III from the station registry
+// (alarm_levels_m, flood_depth_levels_cm). Watcher hot-reloads the file; a
+// bad file keeps the old rules.
+//
+// Rule kinds and their stable names (alert ids derive from the name, so
+// renaming a rule starts new alerts):
+//
+//   - level (level:SENSOR): thresholds at one or more levels, direction
+//     above or below, clear margin (hysteresis), optional min_count
+//     consecutive readings and min_duration before the first firing.
+//     Moving between levels is one alert: fired, escalated, deescalated,
+//     resolved share one id.
+//   - rate (rate:SENSOR): change per hour between the reading and the
+//     oldest good reading within window (at least min_span apart);
+//     absolute watches the magnitude (tilt).
+//   - accumulation (accum:rainfall:WINDOW): rolling rainfall sum over
+//     window, checked against classes. Rain is kept in event-time buckets
+//     (bucket, default 10m) in hundredths of a millimetre, so sums are
+//     exact and independent of arrival order; memory is one ring of
+//     (longest window + lateness) / bucket counters per station. Both
+//     increment gauges and running counters (Station.RainCounter) are
+//     handled: a counter's increment is its difference to the previous
+//     reading by event time, a drop is a reset (the reading becomes the
+//     new base and adds nothing), and a late reading splits the difference
+//     of its neighbours, so nothing is counted twice.
+//   - offline (offline): no reading for k x the station's interval. It is
+//     driven by Engine.Tick with the processor's clock; the event's At is
+//     the moment the station became overdue; the next reading resolves it.
+//   - quality (quality:stuck:SENSOR, quality:spike:SENSOR): count
+//     identical consecutive readings, or a jump of max_jump or more from
+//     the previous reading. The reading is flagged QualitySuspect in
+//     Result.Quality and a sensor-fault alert is raised; suspect readings
+//     neither fire nor clear hazard (level, rate, accumulation) alerts. A
+//     spike flags both the jump and the jump back.
+//   - composite (named): AND/OR over other rules of the same station, each
+//     true while its alert is at min_level or above. Basin-wide composites
+//     are future work.
+//
+// # Event time, lateness, duplicates
+//
+// Windows use the reading's timestamp. Each rule keeps a checkpoint (Base)
+// at the watermark, the station's newest reading minus allowed_lateness,
+// and its current condition (Cur). A reading in order advances Cur by one
+// step; an out-of-order reading inside the lateness rebuilds Cur from the
+// checkpoint over the recent history in event order. The engine then
+// raises the alert to the highest level reached from that reading on, and
+// lowers it to Cur's level if Cur is lower. Consequences, tested by
+// TestOrderIndependence: for any arrival order within the lateness the
+// final level of every rule, the highest level every rule reached and the
+// rainfall sums are the same. Events are never retracted, so an alert that
+// late data would have started earlier keeps its original id, and a
+// fire/clear/fire sequence hidden inside out-of-order data may be seen as
+// one alert. With min_count > 1 a late reading that breaks a run can leave
+// a level that in-order data would not have reached.
+//
+// Readings older than the lateness are flagged Late and change nothing:
+// they cannot cause a false all-clear (nor count rain). A record whose
+// (boot, seq) or every (sensor, ts) was seen is flagged Duplicate and
+// changes nothing. A seq gap within one boot raises a NoticeSeqGap.
+//
+// # Events and state
+//
+// Every event carries the deterministic schemas.AlertID(station, rule,
+// start) and schemas.EventID, event-time At and StartedAt, level, level
+// name, severity, value, threshold, window, the readings that caused it,
+// and the station's district and basin. State round-trips losslessly
+// through MarshalBinary/UnmarshalBinary, so after a crash the processor
+// restores it from the changelog and re-applying records emits the same
+// events (same EventIDs) or none; alerts neither re-fire nor get lost.
+//
+// # Concurrency
+//
+// Engine is safe for concurrent use; SetRules swaps rules atomically. A
+// State must be used by one goroutine at a time.
+package rules

@@ -1,0 +1,293 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"sort"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// stateVersion is the encoding version written by MarshalBinary.
+const stateVersion = 1
+
+// Memory bounds per station.
+const (
+	maxHistory = 4096 // samples per sensor
+	maxRecent  = 4096 // record keys kept for duplicate detection
+)
+
+// sample is one reading of one sensor, in event time (unix ns).
+type sample struct {
+	TS  int64
+	Seq uint64
+	V   float64
+	Q   Quality
+	Run uint32 // identical consecutive values ending here (stuck check)
+}
+
+// sensorState is the recent history of one sensor, sorted by TS, with no
+// two samples at the same TS. It reaches back the longest rate window plus
+// the allowed lateness, plus one older anchor sample.
+type sensorState struct {
+	Hist []sample
+}
+
+// cond is the condition state of one rule after folding samples in event
+// order: the hysteresis level (Raw), the gated level (Eff), the current
+// breach run and the reading last evaluated.
+type cond struct {
+	Pos      int64 // TS of the last sample folded in (evaluated or skipped)
+	TS       int64 // TS of the last sample evaluated
+	Raw, Eff int
+	Run      int
+	RunStart int64
+	V        float64
+	Ref      schemas.ReadingRef
+}
+
+// ruleState is one rule's state on one station: Base has every sample up
+// to the watermark (newest - allowed lateness) folded in, Cur every sample;
+// Level/ID/Start/Last are the alert as emitted.
+type ruleState struct {
+	Base, Cur cond
+	Level     int
+	ID        string
+	Start     int64
+	Last      *schemas.AlertEvent
+}
+
+// ring holds rainfall in fixed event-time buckets (hundredths of a mm, so
+// sums are exact and order-independent). Head is the newest bucket number.
+type ring struct {
+	Bucket int64
+	Head   int64
+	Slots  []uint32
+}
+
+// State is the rule state of one station.
+//
+// Contract: a State is used by one goroutine at a time. Its memory is
+// bounded by the rules (history of the longest rate window plus the allowed
+// lateness, one rainfall ring of the longest accumulation window) and by
+// maxHistory/maxRecent, never by the station's uptime. It round-trips
+// losslessly through MarshalBinary/UnmarshalBinary: an engine that restores
+// a State behaves exactly as one that never stopped.
+type State struct {
+	station string
+	newest  int64
+	boot    uint32
+	maxSeq  uint64
+	haveSeq bool
+	recent  []recKey
+	sensors map[schemas.Sensor]*sensorState
+	rules   map[string]*ruleState
+	rain    *ring
+}
+
+type recKey struct {
+	TS   int64
+	Boot uint32
+	Seq  uint64
+}
+
+// Station is the station the state belongs to.
+func (s *State) Station() string { return s.station }
+
+// Active returns the latest event of every active alert, ordered by rule
+// name. The slice and events are copies.
+func (s *State) Active() []schemas.AlertEvent {
+	names := make([]string, 0, len(s.rules))
+	for n, rs := range s.rules {
+		if rs.Level > 0 && rs.Last != nil {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	out := make([]schemas.AlertEvent, 0, len(names))
+	for _, n := range names {
+		ev := *s.rules[n].Last
+		ev.Readings = append([]schemas.ReadingRef(nil), ev.Readings...)
+		out = append(out, ev)
+	}
+	return out
+}
+
+type stateWire struct {
+	V       int
+	Station string
+	Newest  int64
+	Boot    uint32
+	MaxSeq  uint64
+	HaveSeq bool
+	Recent  []recKey
+	Sensors map[schemas.Sensor]*sensorState
+	Rules   map[string]*ruleState
+	Rain    *ring
+}
+
+// MarshalBinary encodes the state for the processor's compacted changelog.
+func (s *State) MarshalBinary() ([]byte, error) {
+	var buf bytes.Buffer
+	w := stateWire{V: stateVersion, Station: s.station, Newest: s.newest, Boot: s.boot, MaxSeq: s.maxSeq,
+		HaveSeq: s.haveSeq, Recent: s.recent, Sensors: s.sensors, Rules: s.rules, Rain: s.rain}
+	if err := gob.NewEncoder(&buf).Encode(&w); err != nil {
+		return nil, fmt.Errorf("rules: encode state of %s: %w", s.station, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// UnmarshalBinary replaces s with a state written by MarshalBinary. On error
+// (wrapping ErrBadState) s is unchanged.
+func (s *State) UnmarshalBinary(data []byte) error {
+	var w stateWire
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&w); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadState, err)
+	}
+	if w.V != stateVersion {
+		return fmt.Errorf("%w: version %d, want %d", ErrBadState, w.V, stateVersion)
+	}
+	if w.Station != "" && !schemas.ValidStationID(w.Station) {
+		return fmt.Errorf("%w: station id %q", ErrBadState, w.Station)
+	}
+	for k, ss := range w.Sensors {
+		if ss == nil {
+			delete(w.Sensors, k)
+			continue
+		}
+		for i := 1; i < len(ss.Hist); i++ {
+			if ss.Hist[i].TS <= ss.Hist[i-1].TS {
+				return fmt.Errorf("%w: sensor %s history not sorted", ErrBadState, k)
+			}
+		}
+	}
+	for k, rs := range w.Rules {
+		if rs == nil {
+			delete(w.Rules, k)
+		}
+	}
+	if w.Rain != nil && (w.Rain.Bucket <= 0 || len(w.Rain.Slots) == 0) {
+		w.Rain = nil
+	}
+	*s = State{station: w.Station, newest: w.Newest, boot: w.Boot, maxSeq: w.MaxSeq, haveSeq: w.HaveSeq,
+		recent: w.Recent, sensors: w.Sensors, rules: w.Rules, rain: w.Rain}
+	return nil
+}
+
+func (s *State) sensor(k schemas.Sensor) *sensorState {
+	if s.sensors == nil {
+		s.sensors = map[schemas.Sensor]*sensorState{}
+	}
+	ss := s.sensors[k]
+	if ss == nil {
+		ss = &sensorState{}
+		s.sensors[k] = ss
+	}
+	return ss
+}
+
+func (s *State) rule(name string, wm int64) *ruleState {
+	if s.rules == nil {
+		s.rules = map[string]*ruleState{}
+	}
+	rs := s.rules[name]
+	if rs == nil {
+		rs = &ruleState{Base: cond{Pos: wm}, Cur: cond{Pos: wm}}
+		s.rules[name] = rs
+	}
+	return rs
+}
+
+// find returns the index of the sample at ts and whether it exists.
+func (ss *sensorState) find(ts int64) (int, bool) {
+	i := sort.Search(len(ss.Hist), func(i int) bool { return ss.Hist[i].TS >= ts })
+	return i, i < len(ss.Hist) && ss.Hist[i].TS == ts
+}
+
+// insert adds smp in order and returns its index.
+func (ss *sensorState) insert(smp sample) int {
+	i, _ := ss.find(smp.TS)
+	ss.Hist = append(ss.Hist, sample{})
+	copy(ss.Hist[i+1:], ss.Hist[i:])
+	ss.Hist[i] = smp
+	return i
+}
+
+// trim drops samples older than cutoff except the newest of them (the
+// anchor that rates, spike and counter deltas compare against).
+func (ss *sensorState) trim(cutoff int64) {
+	i := sort.Search(len(ss.Hist), func(i int) bool { return ss.Hist[i].TS > cutoff })
+	drop := i - 1
+	if n := len(ss.Hist) - maxHistory; n > drop {
+		drop = n
+	}
+	if drop > 0 {
+		ss.Hist = append(ss.Hist[:0], ss.Hist[drop:]...)
+	}
+}
+
+func (r *ring) add(ts int64, v uint32) {
+	b := ts / r.Bucket
+	n := int64(len(r.Slots))
+	if b > r.Head {
+		for k := r.Head + 1; k <= b && k <= r.Head+n; k++ {
+			r.Slots[k%n] = 0
+		}
+		r.Head = b
+	}
+	if b <= r.Head-n {
+		return
+	}
+	x := uint64(r.Slots[b%n]) + uint64(v)
+	if x > 1<<32-1 {
+		x = 1<<32 - 1
+	}
+	r.Slots[b%n] = uint32(x)
+}
+
+func (r *ring) sub(ts int64, v uint32) {
+	b := ts / r.Bucket
+	n := int64(len(r.Slots))
+	if b > r.Head || b <= r.Head-n {
+		return
+	}
+	if r.Slots[b%n] < v {
+		r.Slots[b%n] = 0
+		return
+	}
+	r.Slots[b%n] -= v
+}
+
+// sum is the rainfall (hundredths of a mm) in the window buckets ending with
+// the bucket of ts.
+func (r *ring) sum(ts, window int64) uint64 {
+	n := int64(len(r.Slots))
+	end := ts / r.Bucket
+	start := end - window/r.Bucket + 1
+	if lo := r.Head - n + 1; start < lo {
+		start = lo
+	}
+	if end > r.Head {
+		end = r.Head
+	}
+	var s uint64
+	for b := start; b <= end; b++ {
+		s += uint64(r.Slots[b%n])
+	}
+	return s
+}
+
+// resize makes the ring n slots of bucket ns, keeping what fits.
+func (r *ring) resize(bucket int64, n int) *ring {
+	nr := &ring{Bucket: bucket, Slots: make([]uint32, n)}
+	if r == nil || r.Bucket != bucket {
+		return nr
+	}
+	nr.Head = r.Head
+	old := int64(len(r.Slots))
+	for b := r.Head; b > r.Head-old && b > r.Head-int64(n); b-- {
+		nr.Slots[b%int64(n)] = r.Slots[b%old]
+	}
+	return nr
+}
