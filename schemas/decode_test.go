@@ -360,7 +360,7 @@ func TestDecodeSenML(t *testing.T) {
 			}},
 		{name: "base name with slash and base unit cm", topic: senml1,
 			payload: fmt.Sprintf(`[{"bn":"ST-1/","bt":%d,"bu":"cm","n":"water_level","v":712}]`, abs),
-			check: func(t *testing.T, recs []Record) { wantReading(t, recs[0].Readings[0], WaterLevel, 7.12, "m") }},
+			check:   func(t *testing.T, recs []Record) { wantReading(t, recs[0].Readings[0], WaterLevel, 7.12, "m") }},
 		{name: "u overrides bu", topic: senml1,
 			payload: fmt.Sprintf(`[{"bn":"ST-1/","bt":%d,"bu":"cm","n":"water_level","v":712},{"n":"water_level","u":"m","v":7.2,"t":1}]`, abs),
 			check: func(t *testing.T, recs []Record) {
