@@ -1,0 +1,3 @@
+// Package notify defines how the alerts service hands an alert event to a
+// notification channel; each channel is a subpackage (lognotify today).
+package notify

@@ -1,0 +1,169 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/resilience-project/resilience/alerts/notify"
+	"github.com/resilience-project/resilience/alerts/store"
+	"github.com/resilience-project/resilience/internal/kafkax"
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// Options configure the service.
+type Options struct {
+	Brokers   []string
+	Dialer    *kafka.Dialer
+	Store     *store.Store
+	Notifiers []notify.Notifier
+	Logger    *slog.Logger
+	Registry  prometheus.Registerer
+}
+
+// Service consumes alert events into the store and notifies.
+type Service struct {
+	o            Options
+	logger       *slog.Logger
+	caughtUp     atomic.Bool
+	events       *prometheus.CounterVec
+	notifyErrors *prometheus.CounterVec
+}
+
+// New builds the service.
+func New(o Options) (*Service, error) {
+	if len(o.Brokers) == 0 || o.Store == nil {
+		return nil, errors.New("alerts: Brokers and Store are required")
+	}
+	if o.Dialer == nil {
+		o.Dialer = &kafka.Dialer{Timeout: 10 * time.Second}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Service{o: o, logger: o.Logger.With("component", "alerts"),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_alerts_events_total",
+			Help: "Alert events consumed, by result (applied, duplicate, bad)."}, []string{"result"}),
+		notifyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_alerts_notify_errors_total",
+			Help: "Failed notification attempts, by notifier."}, []string{"notifier"}),
+	}
+	if o.Registry != nil {
+		o.Registry.MustRegister(s.events, s.notifyErrors)
+	}
+	return s, nil
+}
+
+// CaughtUp reports whether the startup replay has finished.
+func (s *Service) CaughtUp() bool { return s.caughtUp.Load() }
+
+// Run replays and then follows every partition of `alerts` until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	parts, err := s.partitions(ctx)
+	if err != nil {
+		return err
+	}
+	var pending atomic.Int64
+	pending.Store(int64(parts))
+	g, gctx := errgroup.WithContext(ctx)
+	for p := 0; p < parts; p++ {
+		p := p
+		g.Go(func() error { return s.follow(gctx, p, &pending) })
+	}
+	return g.Wait()
+}
+
+func (s *Service) partitions(ctx context.Context) (int, error) {
+	cl := &kafka.Client{Addr: kafka.TCP(s.o.Brokers...), Timeout: 10 * time.Second}
+	for attempt := 1; ; attempt++ {
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{schemas.KafkaAlerts}})
+		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) > 0 {
+			return len(md.Topics[0].Partitions), nil
+		}
+		s.logger.Warn("alerts topic not available yet", "attempt", attempt, "err", err)
+		if kafkax.Sleep(ctx, kafkax.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+			return 0, nil
+		}
+	}
+}
+
+func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int64) error {
+	var end int64
+	for attempt := 1; ; attempt++ {
+		conn, err := s.o.Dialer.DialLeader(ctx, "tcp", s.o.Brokers[0], schemas.KafkaAlerts, partition)
+		if err == nil {
+			end, err = conn.ReadLastOffset()
+			conn.Close()
+		}
+		if err == nil {
+			break
+		}
+		s.logger.Warn("alerts partition not available", "partition", partition, "attempt", attempt, "err", err)
+		if kafkax.Sleep(ctx, kafkax.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+			return nil
+		}
+	}
+	live := end == 0
+	if live && pending.Add(-1) == 0 {
+		s.caughtUp.Store(true)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.o.Brokers, Dialer: s.o.Dialer, Topic: schemas.KafkaAlerts,
+		Partition: partition, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		return fmt.Errorf("alerts: topic %s partition %d: %w", schemas.KafkaAlerts, partition, err)
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("alerts: topic %s partition %d: fetch: %w", schemas.KafkaAlerts, partition, err)
+		}
+		var e schemas.AlertEvent
+		if err := json.Unmarshal(m.Value, &e); err != nil || e.EventID == "" || e.ID == "" {
+			s.events.WithLabelValues("bad").Inc()
+			s.logger.Error("skipping bad alert event", "partition", partition, "offset", m.Offset, "err", err)
+		} else if s.o.Store.Apply(e) {
+			s.events.WithLabelValues("applied").Inc()
+			if live {
+				s.notify(ctx, e)
+			}
+		} else {
+			s.events.WithLabelValues("duplicate").Inc()
+		}
+		if !live && m.Offset >= end-1 {
+			live = true
+			if pending.Add(-1) == 0 {
+				s.caughtUp.Store(true)
+				s.logger.Info("alerts replay finished", "alerts", len(s.o.Store.List(store.Filter{})))
+			}
+		}
+	}
+}
+
+// notify hands the event to every notifier, retrying each a few times.
+func (s *Service) notify(ctx context.Context, e schemas.AlertEvent) {
+	a, _ := s.o.Store.Get(e.ID)
+	for _, n := range s.o.Notifiers {
+		for attempt := 1; attempt <= 5; attempt++ {
+			err := n.Notify(ctx, a, e)
+			if err == nil {
+				break
+			}
+			s.notifyErrors.WithLabelValues(n.Name()).Inc()
+			s.logger.Warn("notify failed", "notifier", n.Name(), "alert", e.ID, "attempt", attempt, "err", err)
+			if kafkax.Sleep(ctx, kafkax.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/resilience-project/resilience/internal/config"
+	"github.com/resilience-project/resilience/processor/rules"
+	"github.com/resilience-project/resilience/schemas"
+)
+
+const usage = `usage: resilience <command> [flags]
+
+commands:
+  run            every part in one process; embedded MQTT broker and Kafka log
+                 when no broker is configured (--dev: anonymous devices)
+  ingest         the MQTT collector
+  process        the stream processor
+  alerts         the alerts service
+  check-config   validate the configuration
+  rules check F  validate a rules file
+  hash-password  bcrypt a password read from stdin, for the credentials file
+`
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run", "ingest", "process", "alerts":
+		return serve(Mode(cmd), rest, stderr)
+	case "check-config":
+		cfg, _, err := loadConfig("check-config", rest, stderr)
+		if err == nil {
+			err = checkConfig(&cfg)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "config ok")
+		return 0
+	case "rules":
+		return rulesCmd(rest, stdout, stderr)
+	case "hash-password":
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if len(pw) < 12 {
+			fmt.Fprintln(stderr, "password: at least 12 characters")
+			return 1
+		}
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, string(h))
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n%s", cmd, usage)
+	return 2
+}
+
+// loadConfig parses -config first, loads it, applies the environment, then
+// lets the remaining flags override.
+func loadConfig(name string, args []string, stderr io.Writer) (config.Config, *flag.FlagSet, error) {
+	pre := flag.NewFlagSet(name, flag.ContinueOnError)
+	pre.SetOutput(io.Discard)
+	path := pre.String("config", "", "")
+	// Only -config matters here; other flags are parsed below.
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "-config" || a == "--config" {
+			if i+1 < len(args) {
+				*path = args[i+1]
+			}
+		} else if v, ok := strings.CutPrefix(a, "--config="); ok {
+			*path = v
+		} else if v, ok := strings.CutPrefix(a, "-config="); ok {
+			*path = v
+		}
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return cfg, nil, err
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.String("config", *path, "configuration file (YAML)")
+	dev := fs.Bool("dev", false, "run: accept anonymous MQTT devices (development only)")
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, err
+	}
+	cfg.Dev = *dev
+	return cfg, fs, nil
+}
+
+func checkConfig(cfg *config.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if _, err := schemas.LoadRegistry(cfg.StationsFile); err != nil {
+		return err
+	}
+	if cfg.RulesFile != "" {
+		if _, err := rules.LoadRuleSet(cfg.RulesFile); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func serve(mode Mode, args []string, stderr io.Writer) int {
+	cfg, _, err := loadConfig(string(mode), args, stderr)
+	if err == nil {
+		err = checkConfig(&cfg)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := RunStack(ctx, mode, cfg, logger, nil); err != nil {
+		logger.Error("stopped with error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func rulesCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 {
+		fmt.Fprintln(stderr, "usage: resilience rules check FILE")
+		return 2
+	}
+	switch args[0] {
+	case "check":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: resilience rules check FILE")
+			return 2
+		}
+		set, err := rules.LoadRuleSet(args[1])
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d rules)\n", args[1], len(set.Names()))
+		return 0
+	}
+	fmt.Fprintf(stderr, "unknown rules command %q\n", args[0])
+	return 2
+}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/resilience-project/resilience/alerts"
+	"github.com/resilience-project/resilience/alerts/notify"
+	"github.com/resilience-project/resilience/alerts/notify/lognotify"
+	"github.com/resilience-project/resilience/alerts/store"
+	"github.com/resilience-project/resilience/ingest"
+	"github.com/resilience-project/resilience/internal/config"
+	"github.com/resilience-project/resilience/internal/embedded"
+	"github.com/resilience-project/resilience/internal/httpapi"
+	"github.com/resilience-project/resilience/internal/kafkax"
+	"github.com/resilience-project/resilience/processor"
+	"github.com/resilience-project/resilience/processor/filesink"
+	"github.com/resilience-project/resilience/processor/influxsink"
+	"github.com/resilience-project/resilience/processor/rules"
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// Mode selects which parts run.
+type Mode string
+
+// Modes.
+const (
+	ModeRun     Mode = "run"
+	ModeIngest  Mode = "ingest"
+	ModeProcess Mode = "process"
+	ModeAlerts  Mode = "alerts"
+)
+
+func (m Mode) ingest() bool  { return m == ModeRun || m == ModeIngest }
+func (m Mode) process() bool { return m == ModeRun || m == ModeProcess }
+func (m Mode) alerts() bool  { return m == ModeRun || m == ModeAlerts }
+
+// Stack exposes the running parts to tests (nil fields: not running).
+type Stack struct {
+	Registry *prometheus.Registry
+	View     *processor.View
+	Alerts   *store.Store
+	Brokers  []string
+	MQTTURL  string
+	Ready    chan struct{}
+}
+
+// RunStack wires and runs the parts of mode until ctx is done. Embedded
+// brokers (run mode only) outlive the parts that use them: they stop last.
+// If st is not nil it is filled in as parts start.
+func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Logger, st *Stack) error {
+	if st == nil {
+		st = &Stack{}
+	}
+	st.Ready = make(chan struct{})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st.Registry = reg
+	stations, err := schemas.LoadRegistry(cfg.StationsFile)
+	if err != nil {
+		return err
+	}
+
+	// Brokers first, on their own context: they stop after everything else.
+	bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer bcancel()
+	var brokers errgroup.Group
+	defer brokers.Wait()
+	if cfg.EmbeddedKafka() {
+		if mode != ModeRun {
+			return fmt.Errorf("kafka.brokers: required for `%s` (only `run` starts the embedded log)", mode)
+		}
+		kl, err := embedded.NewKafka(withDir(cfg.Kafka.Embedded, filepath.Join(cfg.DataDir, "kafka")), logger)
+		if err != nil {
+			return err
+		}
+		brokers.Go(func() error { return kl.Run(bctx) })
+		cfg.Kafka.Brokers = kl.Brokers()
+	}
+	if mode.ingest() && cfg.EmbeddedMQTT() {
+		if mode != ModeRun {
+			return errors.New("ingest.mqtt_url: required for `ingest` (only `run` starts the embedded broker)")
+		}
+		mc := cfg.MQTT.Embedded
+		mc.DataDir = filepath.Join(cfg.DataDir, "mqtt")
+		mc.Dev = cfg.Dev
+		mb, err := embedded.NewMQTT(mc, logger)
+		if err != nil {
+			return err
+		}
+		brokers.Go(func() error { return mb.Run(bctx) })
+		cfg.Ingest.URL = mb.URL()
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "resilience_embedded_mqtt_dropped_total",
+			Help: "QoS>0 messages the embedded MQTT broker dropped (client inflight quota)."}, func() float64 { return float64(mb.Dropped()) }))
+	}
+	st.Brokers, st.MQTTURL = cfg.Kafka.Brokers, cfg.Ingest.URL
+
+	parts, err := ensureTopics(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	writer := kafkax.NewWriter(kafkax.WriterOptions{Brokers: cfg.Kafka.Brokers, BatchSize: max(cfg.Ingest.BatchSize, cfg.Processor.BatchSize) * 2})
+	defer writer.Close()
+
+	g, gctx := errgroup.WithContext(ctx)
+	checks := map[string]httpapi.Check{}
+	var view *processor.View
+	var astore *store.Store
+
+	if mode.ingest() {
+		col, err := ingest.New(cfg.Ingest, ingest.Deps{Registry: stations, Writer: writer}, logger, reg)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return col.Run(gctx) })
+		checks["ingest"] = func() error {
+			if !col.Ready() {
+				return errors.New("not connected to MQTT")
+			}
+			return nil
+		}
+	}
+	if mode.process() {
+		set := rules.DefaultRuleSet()
+		if cfg.RulesFile != "" {
+			if set, err = rules.LoadRuleSet(cfg.RulesFile); err != nil {
+				return err
+			}
+		}
+		engine, err := rules.NewEngine(set, stations)
+		if err != nil {
+			return err
+		}
+		var points processor.PointSink
+		if cfg.Influx.URL != "" {
+			ic := cfg.Influx
+			if ic.SpoolDir == "" {
+				ic.SpoolDir = filepath.Join(cfg.DataDir, "spool", "influx")
+			}
+			sink, err := influxsink.New(ic, logger, reg)
+			if err != nil {
+				return err
+			}
+			defer sink.Close()
+			g.Go(func() error { return sink.Run(gctx) })
+			points = sink
+		} else {
+			fsink, err := filesink.New(filepath.Join(cfg.DataDir, "points"))
+			if err != nil {
+				return err
+			}
+			defer fsink.Close()
+			logger.Info("no InfluxDB configured: points go to line-protocol files", "dir", fsink.Dir())
+			points = fsink
+		}
+		view = processor.NewView(stations, 1000)
+		proc, err := processor.New(cfg.Processor, processor.Deps{Brokers: cfg.Kafka.Brokers, Registry: stations,
+			Engine: engine, Points: points, Writer: writer, View: view}, logger, reg)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return proc.Run(gctx) })
+		checks["processor"] = func() error {
+			select {
+			case <-proc.Ready():
+				return nil
+			default:
+				return errors.New("no partitions assigned yet")
+			}
+		}
+	}
+	if mode.alerts() {
+		astore = store.New()
+		svc, err := alerts.New(alerts.Options{Brokers: cfg.Kafka.Brokers, Store: astore,
+			Notifiers: []notify.Notifier{&lognotify.Notifier{Logger: logger.With("component", "notify")}},
+			Logger:    logger, Registry: reg})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return svc.Run(gctx) })
+		checks["alerts"] = func() error {
+			if !svc.CaughtUp() {
+				return errors.New("replaying the alerts topic")
+			}
+			return nil
+		}
+	}
+	st.View, st.Alerts = view, astore
+	api := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Gatherer: reg, View: view, Alerts: astore, Checks: checks, Logger: logger})
+	g.Go(func() error { return api.Run(gctx) })
+	close(st.Ready)
+	logger.Info("resilience running", "mode", mode, "kafka", cfg.Kafka.Brokers, "mqtt", cfg.Ingest.URL,
+		"influx", cfg.Influx.URL, "http", cfg.HTTP.Listen, "partitions", parts)
+	err = g.Wait()
+	bcancel()
+	if berr := brokers.Wait(); err == nil {
+		err = berr
+	}
+	return err
+}
+
+func withDir(k embedded.KafkaConfig, dir string) embedded.KafkaConfig {
+	k.DataDir = dir
+	return k
+}
+
+// ensureTopics creates the project's topics (idempotent).
+func ensureTopics(ctx context.Context, cfg config.Config, logger *slog.Logger) (int, error) {
+	p, rf := cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor
+	week := fmt.Sprint((7 * 24 * time.Hour).Milliseconds())
+	specs := []kafkax.TopicSpec{
+		{Name: schemas.KafkaReadings, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": week}},
+		{Name: schemas.KafkaDLQ, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": week}},
+		// The alerts store replays this topic: keep it.
+		{Name: schemas.KafkaAlerts, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": "-1"}},
+		{Name: schemas.KafkaState, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
+	}
+	var counts map[string]int
+	var err error
+	for attempt := 1; attempt <= 30; attempt++ {
+		if counts, err = kafkax.EnsureTopics(ctx, cfg.Kafka.Brokers, nil, specs...); err == nil {
+			break
+		}
+		logger.Warn("kafka not ready; retrying topic setup", "brokers", cfg.Kafka.Brokers, "attempt", attempt, "err", err)
+		if kafkax.Sleep(ctx, kafkax.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+			return 0, ctx.Err()
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	if counts[schemas.KafkaReadings] != counts[schemas.KafkaState] {
+		return 0, fmt.Errorf("%w: %v", processor.ErrPartitionMismatch, counts)
+	}
+	return counts[schemas.KafkaReadings], nil
+}

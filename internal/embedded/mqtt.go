@@ -1,0 +1,202 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"go.etcd.io/bbolt"
+	"golang.org/x/crypto/bcrypt"
+	"gopkg.in/yaml.v3"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// MQTTConfig configures the embedded MQTT broker.
+type MQTTConfig struct {
+	Listen  string `yaml:"listen"`
+	DataDir string `yaml:"-"`
+	// Dev accepts anonymous clients (never in production).
+	Dev bool `yaml:"-"`
+	// CredentialsFile lists devices and collectors with bcrypt password
+	// hashes; required unless Dev.
+	CredentialsFile string `yaml:"credentials_file"`
+	// MaxInflight is the most unacknowledged QoS 1 messages the broker holds
+	// per client (including while a persistent session is offline). Beyond
+	// it mochi drops messages, so it is set to its maximum.
+	MaxInflight uint16 `yaml:"max_inflight"`
+}
+
+// Credentials is the credentials file.
+type Credentials struct {
+	Devices []struct {
+		ID           string `yaml:"id"`
+		PasswordHash string `yaml:"password_hash"`
+	} `yaml:"devices"`
+	Collectors []struct {
+		Username     string `yaml:"username"`
+		PasswordHash string `yaml:"password_hash"`
+	} `yaml:"collectors"`
+}
+
+// LoadCredentials reads and validates a credentials file.
+func LoadCredentials(path string) (*Credentials, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt.credentials_file: %w", err)
+	}
+	var c Credentials
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("mqtt.credentials_file %s: %w", path, err)
+	}
+	var errs []error
+	for i, d := range c.Devices {
+		if !schemas.ValidStationID(d.ID) {
+			errs = append(errs, fmt.Errorf("mqtt.credentials_file devices[%d].id: %q is not a station id", i, d.ID))
+		}
+		if !strings.HasPrefix(d.PasswordHash, "$2") {
+			errs = append(errs, fmt.Errorf("mqtt.credentials_file devices[%d].password_hash: must be a bcrypt hash (resilience hash-password)", i))
+		}
+	}
+	for i, d := range c.Collectors {
+		if d.Username == "" || !strings.HasPrefix(d.PasswordHash, "$2") {
+			errs = append(errs, fmt.Errorf("mqtt.credentials_file collectors[%d]: username and a bcrypt password_hash are required", i))
+		}
+	}
+	return &c, errors.Join(errs...)
+}
+
+// MQTTBroker is the embedded broker.
+type MQTTBroker struct {
+	cfg    MQTTConfig
+	srv    *mqtt.Server
+	logger *slog.Logger
+}
+
+// NewMQTT configures the broker; Run starts it.
+func NewMQTT(cfg MQTTConfig, logger *slog.Logger) (*MQTTBroker, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:1883"
+	}
+	if cfg.MaxInflight == 0 {
+		cfg.MaxInflight = 65535
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumInflight = cfg.MaxInflight
+	caps.ReceiveMaximum = cfg.MaxInflight
+	caps.MaximumClientWritesPending = 64 * 1024
+	caps.MaximumSessionExpiryInterval = 7 * 24 * 3600
+	caps.MaximumMessageExpiryInterval = 7 * 24 * 3600
+	srv := mqtt.New(&mqtt.Options{InlineClient: false, Capabilities: caps,
+		Logger: logger.With("component", "embedded-mqtt")})
+	if cfg.Dev {
+		if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+			return nil, err
+		}
+	} else {
+		if cfg.CredentialsFile == "" {
+			return nil, errors.New("mqtt.credentials_file: required unless --dev (devices must authenticate)")
+		}
+		creds, err := LoadCredentials(cfg.CredentialsFile)
+		if err != nil {
+			return nil, err
+		}
+		if err := srv.AddHook(newAuthHook(creds), nil); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, err
+		}
+		if err := srv.AddHook(new(bolt.Hook), &bolt.Options{Path: filepath.Join(cfg.DataDir, "mqtt.db"),
+			Options: &bbolt.Options{Timeout: 0}}); err != nil {
+			return nil, fmt.Errorf("embedded mqtt: storage: %w", err)
+		}
+	}
+	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen})); err != nil {
+		return nil, err
+	}
+	return &MQTTBroker{cfg: cfg, srv: srv, logger: logger}, nil
+}
+
+// URL is the broker's address for clients.
+func (b *MQTTBroker) URL() string { return "tcp://" + b.cfg.Listen }
+
+// Dropped returns the QoS>0 messages the broker dropped for quota.
+func (b *MQTTBroker) Dropped() int64 { return b.srv.Info.Clone().InflightDropped }
+
+// Run serves until ctx is done.
+func (b *MQTTBroker) Run(ctx context.Context) error {
+	if err := b.srv.Serve(); err != nil {
+		return fmt.Errorf("embedded mqtt %s: %w", b.cfg.Listen, err)
+	}
+	b.logger.Info("embedded MQTT broker listening", "addr", b.cfg.Listen, "dev", b.cfg.Dev)
+	<-ctx.Done()
+	return b.srv.Close()
+}
+
+// authHook authenticates against the credentials file and enforces
+// per-device topics.
+type authHook struct {
+	mqtt.HookBase
+	devices    map[string][]byte
+	collectors map[string][]byte
+}
+
+func newAuthHook(c *Credentials) *authHook {
+	h := &authHook{devices: map[string][]byte{}, collectors: map[string][]byte{}}
+	for _, d := range c.Devices {
+		h.devices[d.ID] = []byte(d.PasswordHash)
+	}
+	for _, d := range c.Collectors {
+		h.collectors[d.Username] = []byte(d.PasswordHash)
+	}
+	return h
+}
+
+func (h *authHook) ID() string { return "resilience-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user := string(pk.Connect.Username)
+	hash, ok := h.devices[user]
+	if !ok {
+		hash, ok = h.collectors[user]
+	}
+	if !ok {
+		return false
+	}
+	return bcrypt.CompareHashAndPassword(hash, pk.Connect.Password) == nil
+}
+
+func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	user := string(cl.Properties.Username)
+	if _, ok := h.collectors[user]; ok {
+		return !write || strings.HasPrefix(topic, "stations/")
+	}
+	if _, ok := h.devices[user]; ok {
+		// A device may publish only under its own prefix, and read its downlink.
+		prefix := "stations/" + user + "/"
+		if write {
+			return strings.HasPrefix(topic, prefix)
+		}
+		return strings.HasPrefix(topic, prefix+"cmd/")
+	}
+	return false
+}

@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/resilience-project/resilience/alerts/store"
+	"github.com/resilience-project/resilience/processor"
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// Check is a readiness check: nil means ready.
+type Check func() error
+
+// Options configure the server. Nil sources disable their endpoints (404).
+type Options struct {
+	Listen   string
+	Gatherer prometheus.Gatherer
+	View     *processor.View
+	Alerts   *store.Store
+	Checks   map[string]Check
+	Logger   *slog.Logger
+}
+
+// Server is the HTTP API.
+type Server struct {
+	o   Options
+	srv *http.Server
+}
+
+// New builds the server.
+func New(o Options) *Server {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:8080"
+	}
+	s := &Server{o: o}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if o.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	}
+	if o.View != nil {
+		mux.HandleFunc("GET /api/v1/stations", s.stations)
+		mux.HandleFunc("GET /api/v1/readings", s.readings)
+	}
+	if o.Alerts != nil {
+		mux.HandleFunc("GET /api/v1/alerts", s.alerts)
+		mux.HandleFunc("GET /api/v1/alerts/{id}", s.alert)
+	}
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	return s
+}
+
+// Handler exposes the routes (tests).
+func (s *Server) Handler() http.Handler { return s.srv.Handler }
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.o.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen %s: %w", s.o.Listen, err)
+	}
+	if s.o.Logger != nil {
+		s.o.Logger.Info("HTTP API listening", "addr", ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		s.srv.Shutdown(sctx)
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	out := map[string]string{}
+	ok := true
+	for name, c := range s.o.Checks {
+		if err := c(); err != nil {
+			out[name] = err.Error()
+			ok = false
+		} else {
+			out[name] = "ok"
+		}
+	}
+	code := http.StatusOK
+	if !ok {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, out)
+}
+
+func (s *Server) stations(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"stations": s.o.View.Stations()})
+}
+
+func (s *Server) readings(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	station, sensor := q.Get("station"), schemas.Sensor(q.Get("sensor"))
+	if !schemas.ValidStationID(station) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "station: a valid station id is required"})
+		return
+	}
+	if _, ok := schemas.Specs[sensor]; !ok {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "sensor: a known sensor kind is required"})
+		return
+	}
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since: RFC 3339 expected"})
+			return
+		}
+		since = t
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"station": station, "sensor": sensor, "readings": s.o.View.Recent(station, sensor, since)})
+}
+
+func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.Filter{Station: q.Get("station"), State: store.State(q.Get("state"))}
+	if f.State != "" && f.State != store.Firing && f.State != store.Resolved {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "state: firing or resolved"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": s.o.Alerts.List(f)})
+}
+
+func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.o.Alerts.Get(r.PathValue("id"))
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such alert"})
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,33 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors.
+var (
+	// ErrBadRecord: a `readings` message is not a valid schemas.Record. The
+	// collectors never write one; such a message is logged, counted and
+	// skipped (it cannot become valid by retrying).
+	ErrBadRecord = errors.New("processor: bad record")
+	// ErrPartitionMismatch: the changelog topic's partition count differs
+	// from the readings topic's, so state could not be co-partitioned.
+	ErrPartitionMismatch = errors.New("processor: changelog and readings partition counts differ")
+)
+
+// StepError wraps a failed pipeline step with where it happened.
+type StepError struct {
+	Step      string
+	Topic     string
+	Partition int
+	Offset    int64
+	Attempt   int
+	Err       error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("processor: %s topic %s partition %d offset %d attempt %d: %v", e.Step, e.Topic, e.Partition, e.Offset, e.Attempt, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }

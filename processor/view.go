@@ -1,0 +1,118 @@
+package processor
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// SensorValue is the last value of one sensor.
+type SensorValue struct {
+	Value   float64   `json:"value"`
+	Unit    string    `json:"unit"`
+	TS      time.Time `json:"ts"`
+	Quality int       `json:"quality"`
+}
+
+// StationStatus is what the HTTP API shows of a station.
+type StationStatus struct {
+	ID       string                           `json:"id"`
+	Name     string                           `json:"name"`
+	District string                           `json:"district"`
+	Basin    string                           `json:"basin"`
+	LastSeen *time.Time                       `json:"last_seen"`
+	LastSeq  uint64                           `json:"last_seq"`
+	Values   map[schemas.Sensor]SensorValue   `json:"values"`
+	Recent   map[schemas.Sensor][]SensorValue `json:"-"`
+}
+
+// View is the in-memory picture of the stations this process has seen,
+// for the HTTP API. It keeps the last value and a bounded recent history per
+// sensor, so readings stay queryable without InfluxDB.
+type View struct {
+	reg    *schemas.Registry
+	recent int
+
+	mu       sync.RWMutex
+	stations map[string]*StationStatus
+}
+
+// NewView returns a view keeping up to recent values per sensor.
+func NewView(reg *schemas.Registry, recent int) *View {
+	v := &View{reg: reg, recent: recent, stations: map[string]*StationStatus{}}
+	for _, id := range reg.IDs() {
+		s := reg.Lookup(id)
+		v.stations[id] = &StationStatus{ID: id, Name: s.Name, District: s.District, Basin: s.Basin,
+			Values: map[schemas.Sensor]SensorValue{}, Recent: map[schemas.Sensor][]SensorValue{}}
+	}
+	return v
+}
+
+// observe records a processed record.
+func (v *View) observe(rec *schemas.Record, quality []int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := v.stations[rec.Station]
+	if s == nil {
+		return
+	}
+	if s.LastSeen == nil || rec.TS.After(*s.LastSeen) {
+		ts := rec.TS
+		s.LastSeen = &ts
+		s.LastSeq = rec.Seq
+	}
+	for i, m := range rec.Readings {
+		q := 2
+		if i < len(quality) {
+			q = quality[i]
+		}
+		sv := SensorValue{Value: m.Value, Unit: m.Unit, TS: rec.TS, Quality: q}
+		if cur, ok := s.Values[m.Sensor]; !ok || !rec.TS.Before(cur.TS) {
+			s.Values[m.Sensor] = sv
+		}
+		r := append(s.Recent[m.Sensor], sv)
+		if len(r) > v.recent {
+			r = r[len(r)-v.recent:]
+		}
+		s.Recent[m.Sensor] = r
+	}
+}
+
+// Stations returns a copy of every station's status, sorted by id.
+func (v *View) Stations() []StationStatus {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	out := make([]StationStatus, 0, len(v.stations))
+	for _, s := range v.stations {
+		c := *s
+		c.Values = make(map[schemas.Sensor]SensorValue, len(s.Values))
+		for k, x := range s.Values {
+			c.Values[k] = x
+		}
+		c.Recent = nil
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Recent returns the recent values of one station's sensor since a time,
+// oldest first.
+func (v *View) Recent(station string, sensor schemas.Sensor, since time.Time) []SensorValue {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	s := v.stations[station]
+	if s == nil {
+		return nil
+	}
+	var out []SensorValue
+	for _, x := range s.Recent[sensor] {
+		if !x.TS.Before(since) {
+			out = append(out, x)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TS.Before(out[j].TS) })
+	return out
+}

@@ -1,0 +1,336 @@
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/resilience-project/resilience/internal/kafkax"
+	"github.com/resilience-project/resilience/processor/lineproto"
+	"github.com/resilience-project/resilience/processor/rules"
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// worker processes one readings partition for one generation.
+type worker struct {
+	p         *Processor
+	gen       *kafka.Generation
+	partition int
+	nparts    int
+	logger    *slog.Logger
+	states    map[string]*rules.State
+	buf       []byte
+}
+
+// run restores state, then processes batches until hard (generation end or
+// stop timeout) or soft (stop: finish the batch in hand) cancellation.
+func (w *worker) run(hard, soft context.Context, offset int64, restored func()) {
+	p := w.p
+	if err := w.restore(hard); err != nil {
+		restored()
+		if hard.Err() == nil {
+			w.logger.Error("state restore failed; leaving the generation", "err", err)
+		}
+		return
+	}
+	restored()
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   p.deps.Brokers,
+		Dialer:    p.deps.Dialer,
+		Topic:     schemas.KafkaReadings,
+		Partition: w.partition,
+		MinBytes:  1,
+		MaxBytes:  16 << 20,
+		MaxWait:   200 * time.Millisecond,
+	})
+	defer r.Close()
+	if err := r.SetOffset(offset); err != nil {
+		w.logger.Error("set offset failed", "offset", offset, "err", err)
+		return
+	}
+	tick := time.NewTicker(p.cfg.TickInterval)
+	defer tick.Stop()
+	batch := make([]kafka.Message, 0, p.cfg.BatchSize)
+	for soft.Err() == nil && hard.Err() == nil {
+		batch = w.fetch(hard, soft, r, batch[:0])
+		if len(batch) > 0 {
+			if err := w.process(hard, batch); err != nil {
+				if hard.Err() == nil {
+					w.logger.Error("batch failed; leaving the generation so the batch is replayed", "err", err)
+				}
+				return
+			}
+			p.m.lag.WithLabelValues(strconv.Itoa(w.partition)).Set(float64(r.Lag()))
+		}
+		select {
+		case <-tick.C:
+			if err := w.tick(hard); err != nil {
+				if hard.Err() == nil {
+					w.logger.Error("tick failed", "err", err)
+				}
+				return
+			}
+		default:
+		}
+	}
+}
+
+// fetch returns up to BatchSize messages: it waits for the first at most
+// TickInterval (so that ticks run on time when idle) or until a stop, then
+// at most BatchWait for more.
+func (w *worker) fetch(hard, soft context.Context, r *kafka.Reader, batch []kafka.Message) []kafka.Message {
+	cfg := w.p.cfg
+	first, cancel := context.WithTimeout(hard, cfg.TickInterval)
+	stop := context.AfterFunc(soft, cancel)
+	m, err := r.FetchMessage(first)
+	stop()
+	cancel()
+	if err != nil {
+		return batch
+	}
+	batch = append(batch, m)
+	more, cancel2 := context.WithTimeout(hard, cfg.BatchWait)
+	defer cancel2()
+	for len(batch) < cfg.BatchSize {
+		m, err := r.FetchMessage(more)
+		if err != nil {
+			break
+		}
+		batch = append(batch, m)
+	}
+	return batch
+}
+
+// process runs the pipeline steps for one batch, in order.
+func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
+	p := w.p
+	start := time.Now()
+	w.buf = w.buf[:0]
+	var events []schemas.AlertEvent
+	dirty := map[string]struct{}{}
+	type seen struct {
+		rec     schemas.Record
+		quality []int
+	}
+	observed := make([]seen, 0, len(batch))
+	for _, m := range batch {
+		var rec schemas.Record
+		if err := json.Unmarshal(m.Value, &rec); err != nil || rec.V != schemas.RecordVersion || !schemas.ValidStationID(rec.Station) {
+			p.m.records.WithLabelValues("bad").Inc()
+			w.logger.Error("skipping bad record", "err", fmt.Errorf("%w: offset %d: %v", ErrBadRecord, m.Offset, err))
+			continue
+		}
+		st := w.state(rec.Station)
+		res := p.deps.Engine.Apply(st, &rec)
+		dirty[rec.Station] = struct{}{}
+		q := make([]int, len(res.Quality))
+		for i, x := range res.Quality {
+			q[i] = int(x)
+		}
+		tags := lineproto.TagsOf(p.deps.Registry, rec.Station)
+		var err error
+		if w.buf, err = lineproto.AppendReading(w.buf, tags, &rec, q, res.Late); err != nil {
+			w.logger.Warn("dropped non-finite value", "station", rec.Station, "seq", rec.Seq)
+		}
+		for _, n := range res.Notices {
+			w.buf = lineproto.AppendNotice(w.buf, tags, n.Kind, n.Detail, n.At)
+			p.m.notices.Inc()
+			w.logger.Warn("operator notice", "station", n.Station, "kind", n.Kind, "detail", n.Detail)
+		}
+		switch {
+		case res.Duplicate:
+			p.m.records.WithLabelValues("duplicate").Inc()
+		case res.Late:
+			p.m.records.WithLabelValues("late").Inc()
+		default:
+			p.m.records.WithLabelValues("ok").Inc()
+		}
+		events = append(events, res.Events...)
+		observed = append(observed, seen{rec, q})
+	}
+	for i := range events {
+		w.buf = lineproto.AppendAlert(w.buf, &events[i])
+	}
+	last := batch[len(batch)-1].Offset
+	if err := w.retry(ctx, "points", last, func(ctx context.Context) error { return p.deps.Points.Write(ctx, w.buf) }); err != nil {
+		return err
+	}
+	if err := w.emit(ctx, events, last); err != nil {
+		return err
+	}
+	if err := w.persist(ctx, dirty, last); err != nil {
+		return err
+	}
+	if err := w.retry(ctx, "commit", last, func(context.Context) error {
+		return w.gen.CommitOffsets(map[string]map[int]int64{schemas.KafkaReadings: {w.partition: last + 1}})
+	}); err != nil {
+		return err
+	}
+	if p.deps.View != nil {
+		for i := range observed {
+			p.deps.View.observe(&observed[i].rec, observed[i].quality)
+		}
+	}
+	p.m.batchSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// tick runs the time-driven rules for every station of the partition.
+func (w *worker) tick(ctx context.Context) error {
+	now := w.p.deps.Now()
+	var events []schemas.AlertEvent
+	dirty := map[string]struct{}{}
+	for id, st := range w.states {
+		if ev := w.p.deps.Engine.Tick(st, now); len(ev) > 0 {
+			events = append(events, ev...)
+			dirty[id] = struct{}{}
+		}
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	w.buf = w.buf[:0]
+	for i := range events {
+		w.buf = lineproto.AppendAlert(w.buf, &events[i])
+	}
+	if err := w.retry(ctx, "points", -1, func(ctx context.Context) error { return w.p.deps.Points.Write(ctx, w.buf) }); err != nil {
+		return err
+	}
+	if err := w.emit(ctx, events, -1); err != nil {
+		return err
+	}
+	return w.persist(ctx, dirty, -1)
+}
+
+// emit produces alert events keyed by station.
+func (w *worker) emit(ctx context.Context, events []schemas.AlertEvent, offset int64) error {
+	if len(events) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, 0, len(events))
+	for i := range events {
+		b, err := json.Marshal(&events[i])
+		if err != nil {
+			return fmt.Errorf("processor: encode alert %s: %w", events[i].EventID, err)
+		}
+		msgs = append(msgs, kafka.Message{Topic: schemas.KafkaAlerts, Key: []byte(events[i].Station), Value: b,
+			Headers: []kafka.Header{{Key: "event_id", Value: []byte(events[i].EventID)}}})
+	}
+	if err := w.retry(ctx, "alerts", offset, func(ctx context.Context) error { return w.p.deps.Writer.WriteMessages(ctx, msgs...) }); err != nil {
+		return err
+	}
+	for _, e := range events {
+		w.p.m.events.WithLabelValues(string(e.Kind)).Inc()
+		w.logger.Info("alert event", "id", e.ID, "kind", e.Kind, "station", e.Station, "rule", e.Rule, "level", e.Level, "value", e.Value)
+		if w.p.deps.OnEvent != nil {
+			w.p.deps.OnEvent(e)
+		}
+	}
+	return nil
+}
+
+// persist writes the changed states to the changelog, on this partition.
+func (w *worker) persist(ctx context.Context, dirty map[string]struct{}, offset int64) error {
+	if len(dirty) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, 0, len(dirty))
+	for id := range dirty {
+		b, err := w.states[id].MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("processor: encode state station %s: %w", id, err)
+		}
+		msgs = append(msgs, kafka.Message{Topic: schemas.KafkaState, Key: []byte(id), Value: b})
+	}
+	return w.retry(ctx, "changelog", offset, func(ctx context.Context) error { return w.p.deps.Writer.WriteMessages(ctx, msgs...) })
+}
+
+// retry runs step until it succeeds or ctx ends.
+func (w *worker) retry(ctx context.Context, step string, offset int64, fn func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		se := &StepError{Step: step, Topic: schemas.KafkaReadings, Partition: w.partition, Offset: offset, Attempt: attempt, Err: err}
+		if ctx.Err() != nil || errors.Is(err, kafka.ErrGenerationEnded) {
+			return se
+		}
+		w.p.m.retries.WithLabelValues(step).Inc()
+		wait := kafkax.Backoff(attempt, 100*time.Millisecond, 5*time.Second)
+		w.logger.Warn("pipeline step failed; retrying", "err", se, "retry_in", wait)
+		if kafkax.Sleep(ctx, wait) != nil {
+			return se
+		}
+	}
+}
+
+func (w *worker) state(id string) *rules.State {
+	st := w.states[id]
+	if st == nil {
+		st = w.p.deps.Engine.NewState(id)
+		w.states[id] = st
+	}
+	return st
+}
+
+// restore loads this partition's station states from the changelog, then
+// adds a fresh state for every registry station of the partition, so the
+// offline rule also watches stations that have never reported.
+func (w *worker) restore(ctx context.Context) error {
+	p := w.p
+	w.states = map[string]*rules.State{}
+	conn, err := p.deps.Dialer.DialLeader(ctx, "tcp", p.deps.Brokers[0], schemas.KafkaState, w.partition)
+	if err != nil {
+		return fmt.Errorf("processor: changelog %s partition %d: dial leader: %w", schemas.KafkaState, w.partition, err)
+	}
+	first, last, err := conn.ReadOffsets()
+	conn.Close()
+	if err != nil {
+		return fmt.Errorf("processor: changelog %s partition %d: offsets: %w", schemas.KafkaState, w.partition, err)
+	}
+	n := 0
+	if last > first {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.deps.Brokers, Dialer: p.deps.Dialer, Topic: schemas.KafkaState,
+			Partition: w.partition, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+		defer r.Close()
+		if err := r.SetOffset(first); err != nil {
+			return err
+		}
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				return fmt.Errorf("processor: changelog %s partition %d: read: %w", schemas.KafkaState, w.partition, err)
+			}
+			id := string(m.Key)
+			if len(m.Value) == 0 {
+				delete(w.states, id)
+			} else {
+				st := p.deps.Engine.NewState(id)
+				if err := st.UnmarshalBinary(m.Value); err != nil {
+					w.logger.Error("discarding unreadable state", "station", id, "offset", m.Offset, "err", err)
+				} else {
+					w.states[id] = st
+				}
+			}
+			if m.Offset >= last-1 {
+				break
+			}
+		}
+		n = len(w.states)
+	}
+	for _, id := range p.deps.Registry.IDs() {
+		if kafkax.PartitionFor(id, w.nparts) == w.partition {
+			w.state(id)
+		}
+	}
+	p.m.restored.Add(float64(n))
+	w.logger.Info("state restored", "stations_restored", n, "stations_owned", len(w.states), "changelog_end", last)
+	return nil
+}
