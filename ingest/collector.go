@@ -40,6 +40,7 @@ type Collector struct {
 	logger  *slog.Logger
 	m       *metrics
 	in      chan Message
+	slots   chan struct{} // one per unacknowledged message: caps them at MaxUndelivered
 	ready   atomic.Bool
 	pending atomic.Int64
 }
@@ -70,6 +71,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		dec:    schemas.Decoder{Registry: deps.Registry, Opts: cfg.DecodeOptions()},
 		logger: logger.With("component", "ingest"),
 		in:     make(chan Message, cfg.MaxUndelivered),
+		slots:  make(chan struct{}, cfg.MaxUndelivered),
 	}
 	c.m = newMetrics(reg, &c.pending)
 	return c, nil
@@ -87,12 +89,22 @@ func (c *Collector) Run(ctx context.Context) error {
 		return err
 	}
 	// handle runs on the MQTT client's dispatch goroutines. It blocks while
-	// MaxUndelivered messages wait: that is the backpressure.
+	// MaxUndelivered messages wait unacknowledged (queued, or in the batch
+	// being written): that is the backpressure. A slot is taken per message
+	// and given back only when the message is acknowledged; the channel
+	// alone would admit MaxUndelivered more once a batch is taken off it.
 	handle := func(m Message) {
 		select {
-		case c.in <- m:
-			c.pending.Add(1)
+		case c.slots <- struct{}{}:
 		case <-ctx.Done():
+			return
+		}
+		c.pending.Add(1)
+		select {
+		case c.in <- m: // never waits: in has a place for every slot
+		case <-ctx.Done():
+			c.pending.Add(-1)
+			<-c.slots
 		}
 	}
 	if err := client.Connect(ctx, c.cfg.Filters(), handle); err != nil {
@@ -196,6 +208,9 @@ func (c *Collector) forward(ctx context.Context, batch []Message) error {
 		m.Ack()
 	}
 	c.pending.Add(-int64(len(batch)))
+	for range batch {
+		<-c.slots
+	}
 	c.m.messages.WithLabelValues("accepted").Add(float64(accepted))
 	c.m.messages.WithLabelValues("rejected").Add(float64(rejected))
 	c.m.records.Add(float64(len(msgs) - rejected))
