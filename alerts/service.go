@@ -27,6 +27,8 @@ type Options struct {
 	Notifiers []notify.Notifier
 	Logger    *slog.Logger
 	Registry  prometheus.Registerer
+	// Topics names the Kafka topics (zero: the unprefixed defaults).
+	Topics schemas.KafkaTopics
 }
 
 // Service consumes alert events into the store and notifies.
@@ -43,6 +45,7 @@ func New(o Options) (*Service, error) {
 	if len(o.Brokers) == 0 || o.Store == nil {
 		return nil, errors.New("alerts: Brokers and Store are required")
 	}
+	o.Topics = o.Topics.OrDefault()
 	if o.Dialer == nil {
 		o.Dialer = &kafka.Dialer{Timeout: 10 * time.Second}
 	}
@@ -83,7 +86,7 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) partitions(ctx context.Context) (int, error) {
 	cl := &kafka.Client{Addr: kafka.TCP(s.o.Brokers...), Timeout: 10 * time.Second}
 	for attempt := 1; ; attempt++ {
-		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{schemas.KafkaAlerts}})
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.o.Topics.Alerts}})
 		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) > 0 {
 			return len(md.Topics[0].Partitions), nil
 		}
@@ -97,7 +100,7 @@ func (s *Service) partitions(ctx context.Context) (int, error) {
 func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int64) error {
 	var end int64
 	for attempt := 1; ; attempt++ {
-		conn, err := s.o.Dialer.DialLeader(ctx, "tcp", s.o.Brokers[0], schemas.KafkaAlerts, partition)
+		conn, err := s.o.Dialer.DialLeader(ctx, "tcp", s.o.Brokers[0], s.o.Topics.Alerts, partition)
 		if err == nil {
 			end, err = conn.ReadLastOffset()
 			conn.Close()
@@ -114,11 +117,11 @@ func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int
 	if live && pending.Add(-1) == 0 {
 		s.caughtUp.Store(true)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.o.Brokers, Dialer: s.o.Dialer, Topic: schemas.KafkaAlerts,
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.o.Brokers, Dialer: s.o.Dialer, Topic: s.o.Topics.Alerts,
 		Partition: partition, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {
-		return fmt.Errorf("alerts: topic %s partition %d: %w", schemas.KafkaAlerts, partition, err)
+		return fmt.Errorf("alerts: topic %s partition %d: %w", s.o.Topics.Alerts, partition, err)
 	}
 	for {
 		m, err := r.FetchMessage(ctx)
@@ -126,7 +129,7 @@ func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("alerts: topic %s partition %d: fetch: %w", schemas.KafkaAlerts, partition, err)
+			return fmt.Errorf("alerts: topic %s partition %d: fetch: %w", s.o.Topics.Alerts, partition, err)
 		}
 		var e schemas.AlertEvent
 		if err := json.Unmarshal(m.Value, &e); err != nil || e.EventID == "" || e.ID == "" {

@@ -28,7 +28,9 @@ type Deps struct {
 	Registry  *schemas.Registry
 	Writer    KafkaWriter
 	NewClient ClientFactory // nil: NewPahoClient
-	Now       func() time.Time
+	// Topics names the Kafka topics (zero: the unprefixed defaults).
+	Topics schemas.KafkaTopics
+	Now    func() time.Time
 }
 
 // Collector moves device messages from MQTT to Kafka. Create with New and
@@ -62,6 +64,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	deps.Topics = deps.Topics.OrDefault()
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -188,7 +191,7 @@ func (c *Collector) forward(ctx context.Context, batch []Message) error {
 			dl := schemas.DeadLetter{V: 1, Reason: reason, Detail: err.Error(), Topic: m.Topic(), Payload: m.Payload(), ReceivedAt: now.UTC(), Collector: c.cfg.ClientID}
 			b, _ := json.Marshal(dl)
 			station, _ := schemas.ParseTopic(m.Topic())
-			msgs = append(msgs, kafka.Message{Topic: schemas.KafkaDLQ, Key: []byte(station), Value: b, Time: now,
+			msgs = append(msgs, kafka.Message{Topic: c.deps.Topics.DLQ, Key: []byte(station), Value: b, Time: now,
 				Headers: []kafka.Header{{Key: "reason", Value: []byte(reason)}}})
 			continue
 		}
@@ -198,7 +201,7 @@ func (c *Collector) forward(ctx context.Context, batch []Message) error {
 			if err != nil { // cannot happen: records are finite and well-formed
 				return fmt.Errorf("ingest: encode record station %s seq %d: %w", recs[i].Station, recs[i].Seq, err)
 			}
-			msgs = append(msgs, kafka.Message{Topic: schemas.KafkaReadings, Key: []byte(recs[i].Station), Value: b, Time: now})
+			msgs = append(msgs, kafka.Message{Topic: c.deps.Topics.Readings, Key: []byte(recs[i].Station), Value: b, Time: now})
 		}
 	}
 	if err := c.write(ctx, msgs); err != nil {
@@ -231,7 +234,7 @@ func (c *Collector) write(ctx context.Context, msgs []kafka.Message) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %v", ErrStopped, err)
 		}
-		re := &RetryableError{Op: "produce", Topic: schemas.KafkaReadings, Attempt: attempt, Err: err}
+		re := &RetryableError{Op: "produce", Topic: c.deps.Topics.Readings, Attempt: attempt, Err: err}
 		c.m.produceErrors.Inc()
 		wait := kafkax.Backoff(attempt, 100*time.Millisecond, 5*time.Second)
 		c.logger.Warn("kafka write failed; holding MQTT acks and retrying", "err", re, "messages", len(msgs), "retry_in", wait)

@@ -43,6 +43,8 @@ type Deps struct {
 	Now     func() time.Time
 	// Dialer is used by the consumer group and readers (TLS/SASL).
 	Dialer *kafka.Dialer
+	// Topics names the Kafka topics (zero: the unprefixed defaults).
+	Topics schemas.KafkaTopics
 }
 
 // Processor is a member of the processor consumer group.
@@ -66,6 +68,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	deps.Topics = deps.Topics.OrDefault()
 	if deps.Dialer == nil {
 		deps.Dialer = &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true}
 	}
@@ -88,7 +91,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		ID:                    p.cfg.Group,
 		Brokers:               p.deps.Brokers,
 		Dialer:                p.deps.Dialer,
-		Topics:                []string{schemas.KafkaReadings},
+		Topics:                []string{p.deps.Topics.Readings},
 		StartOffset:           kafka.FirstOffset,
 		SessionTimeout:        p.cfg.SessionTimeout,
 		HeartbeatInterval:     p.cfg.SessionTimeout / 5,
@@ -114,7 +117,7 @@ func (p *Processor) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		assigned := gen.Assignments[schemas.KafkaReadings]
+		assigned := gen.Assignments[p.deps.Topics.Readings]
 		ids := make([]int, 0, len(assigned))
 		for _, a := range assigned {
 			ids = append(ids, a.ID)
@@ -181,7 +184,8 @@ func genDone(gen *kafka.Generation) <-chan struct{} {
 func (p *Processor) partitionCounts(ctx context.Context) (int, error) {
 	cl := &kafka.Client{Addr: kafka.TCP(p.deps.Brokers...), Timeout: 10 * time.Second}
 	for attempt := 1; ; attempt++ {
-		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{schemas.KafkaReadings, schemas.KafkaState}})
+		tp := p.deps.Topics
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{tp.Readings, tp.State}})
 		if err == nil {
 			n := map[string]int{}
 			for _, t := range md.Topics {
@@ -189,14 +193,14 @@ func (p *Processor) partitionCounts(ctx context.Context) (int, error) {
 					n[t.Name] = len(t.Partitions)
 				}
 			}
-			if n[schemas.KafkaReadings] > 0 && n[schemas.KafkaState] > 0 {
-				if n[schemas.KafkaReadings] != n[schemas.KafkaState] {
+			if n[tp.Readings] > 0 && n[tp.State] > 0 {
+				if n[tp.Readings] != n[tp.State] {
 					return 0, fmt.Errorf("%w: %s has %d, %s has %d", ErrPartitionMismatch,
-						schemas.KafkaReadings, n[schemas.KafkaReadings], schemas.KafkaState, n[schemas.KafkaState])
+						tp.Readings, n[tp.Readings], tp.State, n[tp.State])
 				}
-				return n[schemas.KafkaReadings], nil
+				return n[tp.Readings], nil
 			}
-			err = fmt.Errorf("topics %s/%s missing", schemas.KafkaReadings, schemas.KafkaState)
+			err = fmt.Errorf("topics %s/%s missing", tp.Readings, tp.State)
 		}
 		p.logger.Warn("kafka metadata not available yet", "attempt", attempt, "err", err)
 		if kafkax.Sleep(ctx, kafkax.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
@@ -219,7 +223,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_processor_records_total",
-			Help: "Records processed, by outcome (ok, duplicate, late, bad)."}, []string{"outcome"}),
+			Help: "Records processed, by outcome (ok, duplicate, late, bad, unknown_station)."}, []string{"outcome"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_processor_alert_events_total",
 			Help: "Alert events produced, by kind."}, []string{"kind"}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "resilience_processor_batch_seconds",
@@ -235,7 +239,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		restored: prometheus.NewCounter(prometheus.CounterOpts{Name: "resilience_processor_states_restored_total",
 			Help: "Station states restored from the changelog."}),
 	}
-	for _, o := range []string{"ok", "duplicate", "late", "bad"} {
+	for _, o := range []string{"ok", "duplicate", "late", "bad", "unknown_station"} {
 		m.records.WithLabelValues(o)
 	}
 	if reg != nil {

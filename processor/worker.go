@@ -43,7 +43,7 @@ func (w *worker) run(hard, soft context.Context, offset int64, restored func()) 
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   p.deps.Brokers,
 		Dialer:    p.deps.Dialer,
-		Topic:     schemas.KafkaReadings,
+		Topic:     w.p.deps.Topics.Readings,
 		Partition: w.partition,
 		MinBytes:  1,
 		MaxBytes:  16 << 20,
@@ -126,9 +126,15 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 			w.logger.Error("skipping bad record", "err", fmt.Errorf("%w: offset %d: %v", ErrBadRecord, m.Offset, err))
 			continue
 		}
-		st := w.state(rec.Station)
-		res := p.deps.Engine.Apply(st, &rec)
-		dirty[rec.Station] = struct{}{}
+		var res rules.Result
+		if p.deps.Registry.Lookup(rec.Station) == nil {
+			// Not in this processor's registry (collectors were updated
+			// first): store the reading unevaluated rather than drop it.
+			p.m.records.WithLabelValues("unknown_station").Inc()
+		} else {
+			res = p.deps.Engine.Apply(w.state(rec.Station), &rec)
+			dirty[rec.Station] = struct{}{}
+		}
 		q := make([]int, len(res.Quality))
 		for i, x := range res.Quality {
 			q[i] = int(x)
@@ -144,6 +150,7 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 			w.logger.Warn("operator notice", "station", n.Station, "kind", n.Kind, "detail", n.Detail)
 		}
 		switch {
+		case p.deps.Registry.Lookup(rec.Station) == nil:
 		case res.Duplicate:
 			p.m.records.WithLabelValues("duplicate").Inc()
 		case res.Late:
@@ -168,7 +175,7 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 		return err
 	}
 	if err := w.retry(ctx, "commit", last, func(context.Context) error {
-		return w.gen.CommitOffsets(map[string]map[int]int64{schemas.KafkaReadings: {w.partition: last + 1}})
+		return w.gen.CommitOffsets(map[string]map[int]int64{w.p.deps.Topics.Readings: {w.partition: last + 1}})
 	}); err != nil {
 		return err
 	}
@@ -219,7 +226,7 @@ func (w *worker) emit(ctx context.Context, events []schemas.AlertEvent, offset i
 		if err != nil {
 			return fmt.Errorf("processor: encode alert %s: %w", events[i].EventID, err)
 		}
-		msgs = append(msgs, kafka.Message{Topic: schemas.KafkaAlerts, Key: []byte(events[i].Station), Value: b,
+		msgs = append(msgs, kafka.Message{Topic: w.p.deps.Topics.Alerts, Key: []byte(events[i].Station), Value: b,
 			Headers: []kafka.Header{{Key: "event_id", Value: []byte(events[i].EventID)}}})
 	}
 	if err := w.retry(ctx, "alerts", offset, func(ctx context.Context) error { return w.p.deps.Writer.WriteMessages(ctx, msgs...) }); err != nil {
@@ -246,7 +253,7 @@ func (w *worker) persist(ctx context.Context, dirty map[string]struct{}, offset 
 		if err != nil {
 			return fmt.Errorf("processor: encode state station %s: %w", id, err)
 		}
-		msgs = append(msgs, kafka.Message{Topic: schemas.KafkaState, Key: []byte(id), Value: b})
+		msgs = append(msgs, kafka.Message{Topic: w.p.deps.Topics.State, Key: []byte(id), Value: b})
 	}
 	return w.retry(ctx, "changelog", offset, func(ctx context.Context) error { return w.p.deps.Writer.WriteMessages(ctx, msgs...) })
 }
@@ -258,7 +265,7 @@ func (w *worker) retry(ctx context.Context, step string, offset int64, fn func(c
 		if err == nil {
 			return nil
 		}
-		se := &StepError{Step: step, Topic: schemas.KafkaReadings, Partition: w.partition, Offset: offset, Attempt: attempt, Err: err}
+		se := &StepError{Step: step, Topic: w.p.deps.Topics.Readings, Partition: w.partition, Offset: offset, Attempt: attempt, Err: err}
 		if ctx.Err() != nil || errors.Is(err, kafka.ErrGenerationEnded) {
 			return se
 		}
@@ -286,18 +293,18 @@ func (w *worker) state(id string) *rules.State {
 func (w *worker) restore(ctx context.Context) error {
 	p := w.p
 	w.states = map[string]*rules.State{}
-	conn, err := p.deps.Dialer.DialLeader(ctx, "tcp", p.deps.Brokers[0], schemas.KafkaState, w.partition)
+	conn, err := p.deps.Dialer.DialLeader(ctx, "tcp", p.deps.Brokers[0], p.deps.Topics.State, w.partition)
 	if err != nil {
-		return fmt.Errorf("processor: changelog %s partition %d: dial leader: %w", schemas.KafkaState, w.partition, err)
+		return fmt.Errorf("processor: changelog %s partition %d: dial leader: %w", w.p.deps.Topics.State, w.partition, err)
 	}
 	first, last, err := conn.ReadOffsets()
 	conn.Close()
 	if err != nil {
-		return fmt.Errorf("processor: changelog %s partition %d: offsets: %w", schemas.KafkaState, w.partition, err)
+		return fmt.Errorf("processor: changelog %s partition %d: offsets: %w", w.p.deps.Topics.State, w.partition, err)
 	}
 	n := 0
 	if last > first {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.deps.Brokers, Dialer: p.deps.Dialer, Topic: schemas.KafkaState,
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.deps.Brokers, Dialer: p.deps.Dialer, Topic: w.p.deps.Topics.State,
 			Partition: w.partition, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
 		defer r.Close()
 		if err := r.SetOffset(first); err != nil {
@@ -306,7 +313,7 @@ func (w *worker) restore(ctx context.Context) error {
 		for {
 			m, err := r.FetchMessage(ctx)
 			if err != nil {
-				return fmt.Errorf("processor: changelog %s partition %d: read: %w", schemas.KafkaState, w.partition, err)
+				return fmt.Errorf("processor: changelog %s partition %d: read: %w", w.p.deps.Topics.State, w.partition, err)
 			}
 			id := string(m.Key)
 			if len(m.Value) == 0 {

@@ -103,7 +103,8 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 	}
 	st.Brokers, st.MQTTURL = cfg.Kafka.Brokers, cfg.Ingest.URL
 
-	parts, err := ensureTopics(ctx, cfg, logger)
+	topics := schemas.Topics(cfg.Kafka.TopicPrefix)
+	parts, err := ensureTopics(ctx, cfg, topics, logger)
 	if err != nil {
 		return err
 	}
@@ -116,7 +117,7 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 	var astore *store.Store
 
 	if mode.ingest() {
-		col, err := ingest.New(cfg.Ingest, ingest.Deps{Registry: stations, Writer: writer}, logger, reg)
+		col, err := ingest.New(cfg.Ingest, ingest.Deps{Registry: stations, Writer: writer, Topics: topics}, logger, reg)
 		if err != nil {
 			return err
 		}
@@ -163,7 +164,7 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		}
 		view = processor.NewView(stations, 1000)
 		proc, err := processor.New(cfg.Processor, processor.Deps{Brokers: cfg.Kafka.Brokers, Registry: stations,
-			Engine: engine, Points: points, Writer: writer, View: view}, logger, reg)
+			Engine: engine, Points: points, Writer: writer, View: view, Topics: topics}, logger, reg)
 		if err != nil {
 			return err
 		}
@@ -181,7 +182,7 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		astore = store.New()
 		svc, err := alerts.New(alerts.Options{Brokers: cfg.Kafka.Brokers, Store: astore,
 			Notifiers: []notify.Notifier{&lognotify.Notifier{Logger: logger.With("component", "notify")}},
-			Logger:    logger, Registry: reg})
+			Logger:    logger, Registry: reg, Topics: topics})
 		if err != nil {
 			return err
 		}
@@ -213,15 +214,15 @@ func withDir(k embedded.KafkaConfig, dir string) embedded.KafkaConfig {
 }
 
 // ensureTopics creates the project's topics (idempotent).
-func ensureTopics(ctx context.Context, cfg config.Config, logger *slog.Logger) (int, error) {
+func ensureTopics(ctx context.Context, cfg config.Config, t schemas.KafkaTopics, logger *slog.Logger) (int, error) {
 	p, rf := cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor
 	week := fmt.Sprint((7 * 24 * time.Hour).Milliseconds())
 	specs := []kafkax.TopicSpec{
-		{Name: schemas.KafkaReadings, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": week}},
-		{Name: schemas.KafkaDLQ, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": week}},
+		{Name: t.Readings, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": week}},
+		{Name: t.DLQ, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": week}},
 		// The alerts store replays this topic: keep it.
-		{Name: schemas.KafkaAlerts, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": "-1"}},
-		{Name: schemas.KafkaState, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
+		{Name: t.Alerts, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": "-1"}},
+		{Name: t.State, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
 	}
 	var counts map[string]int
 	var err error
@@ -237,8 +238,8 @@ func ensureTopics(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 	if err != nil {
 		return 0, err
 	}
-	if counts[schemas.KafkaReadings] != counts[schemas.KafkaState] {
+	if counts[t.Readings] != counts[t.State] {
 		return 0, fmt.Errorf("%w: %v", processor.ErrPartitionMismatch, counts)
 	}
-	return counts[schemas.KafkaReadings], nil
+	return counts[t.Readings], nil
 }

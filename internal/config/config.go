@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -22,7 +23,10 @@ import (
 // Kafka is the `kafka:` section.
 type Kafka struct {
 	// Brokers of the Kafka cluster; empty starts the embedded log.
-	Brokers           []string             `yaml:"brokers"`
+	Brokers []string `yaml:"brokers"`
+	// TopicPrefix is put before every topic name, so that several
+	// deployments (or test runs) can share one cluster.
+	TopicPrefix       string               `yaml:"topic_prefix"`
 	Partitions        int                  `yaml:"partitions"`
 	ReplicationFactor int                  `yaml:"replication_factor"`
 	Embedded          embedded.KafkaConfig `yaml:"embedded"`
@@ -126,6 +130,7 @@ func (c *Config) ApplyEnv(get func(string) string) {
 	set("RESILIENCE_INFLUX_BUCKET", &c.Influx.Bucket)
 	set("RESILIENCE_INFLUX_TOKEN_FILE", &c.Influx.TokenFile)
 	set("RESILIENCE_PROCESSOR_GROUP", &c.Processor.Group)
+	set("RESILIENCE_KAFKA_TOPIC_PREFIX", &c.Kafka.TopicPrefix)
 	set("RESILIENCE_EMBEDDED_MQTT_LISTEN", &c.MQTT.Embedded.Listen)
 	set("RESILIENCE_EMBEDDED_KAFKA_LISTEN", &c.Kafka.Embedded.Listen)
 	if v := get("RESILIENCE_KAFKA_BROKERS"); v != "" {
@@ -158,7 +163,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Influx.RegisterFlags(fs)
 }
 
-// Embedded reports which brokers run in-process.
+var topicPrefixRe = regexp.MustCompile(`^[A-Za-z0-9._-]{0,100}$`)
+
+// EmbeddedMQTT and EmbeddedKafka report which brokers run in-process.
 func (c *Config) EmbeddedMQTT() bool  { return c.Ingest.URL == "" }
 func (c *Config) EmbeddedKafka() bool { return len(c.Kafka.Brokers) == 0 }
 
@@ -176,6 +183,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.Partitions < 1 || c.Kafka.Partitions > 1000 {
 		errs = append(errs, errors.New("kafka.partitions: must be between 1 and 1000"))
+	}
+	if !topicPrefixRe.MatchString(c.Kafka.TopicPrefix) {
+		errs = append(errs, fmt.Errorf("kafka.topic_prefix: %q must match [A-Za-z0-9._-]{0,100}", c.Kafka.TopicPrefix))
 	}
 	if c.Kafka.ReplicationFactor < 1 {
 		errs = append(errs, errors.New("kafka.replication_factor: must be at least 1"))
