@@ -3,6 +3,7 @@ package schemas
 import (
 	"math"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +101,23 @@ func TestValidStationID(t *testing.T) {
 		if got := ValidStationID(c.id); got != c.ok {
 			t.Errorf("ValidStationID(%q) = %v, want %v", c.id, got, c.ok)
 		}
+		if re := regexp.MustCompile(StationIDPattern); re.MatchString(c.id) != c.ok {
+			t.Errorf("StationIDPattern on %q: %v, want %v", c.id, !c.ok, c.ok)
+		}
 	}
+}
+
+// FuzzValidStationID checks ValidStationID against StationIDPattern.
+func FuzzValidStationID(f *testing.F) {
+	for _, s := range []string{"VG-AINGHIA", "", "a\n", "a b", strings.Repeat("x", 64), strings.Repeat("x", 65), "Ái"} {
+		f.Add(s)
+	}
+	re := regexp.MustCompile(StationIDPattern)
+	f.Fuzz(func(t *testing.T, id string) {
+		if ValidStationID(id) != re.MatchString(id) {
+			t.Fatalf("ValidStationID(%q) = %v, pattern says %v", id, ValidStationID(id), re.MatchString(id))
+		}
+	})
 }
 
 func TestParseTopic(t *testing.T) {

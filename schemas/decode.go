@@ -83,7 +83,7 @@ func (d *Decoder) Decode(topic string, payload []byte, now time.Time) ([]Record,
 	var msgs []deviceMsg
 	if trimmed[0] == '[' {
 		if err := json.Unmarshal(trimmed, &msgs); err != nil {
-			return nil, Reject(ReasonBadJSON, err.Error())
+			return nil, Reject(ReasonBadJSON, truncate(err.Error(), 200))
 		}
 		if len(msgs) == 0 {
 			return nil, Reject(ReasonEmpty, "empty batch")
@@ -94,7 +94,7 @@ func (d *Decoder) Decode(topic string, payload []byte, now time.Time) ([]Record,
 	} else {
 		var m deviceMsg
 		if err := json.Unmarshal(trimmed, &m); err != nil {
-			return nil, Reject(ReasonBadJSON, err.Error())
+			return nil, Reject(ReasonBadJSON, truncate(err.Error(), 200))
 		}
 		msgs = []deviceMsg{m}
 	}
@@ -120,9 +120,9 @@ func (d *Decoder) Decode(topic string, payload []byte, now time.Time) ([]Record,
 func rejectTopic(topic string) error {
 	parts := strings.Split(topic, "/")
 	if len(parts) == 3 && parts[0] == "stations" && (parts[2] == "readings" || parts[2] == "senml") && !ValidStationID(parts[1]) {
-		return Reject(ReasonBadStationID, "topic "+strconv.Quote(truncate(topic, 160)))
+		return Reject(ReasonBadStationID, "topic "+strconv.Quote(truncate(topic, 100)))
 	}
-	return Reject(ReasonBadTopic, "topic "+strconv.Quote(truncate(topic, 160)))
+	return Reject(ReasonBadTopic, "topic "+strconv.Quote(truncate(topic, 100)))
 }
 
 func (d *Decoder) fromDevice(st *Station, m *deviceMsg, now time.Time) (Record, error) {
@@ -231,7 +231,7 @@ func parseTS(raw json.RawMessage) (time.Time, error) {
 	if s[0] == '"' {
 		var str string
 		if err := json.Unmarshal(raw, &str); err != nil {
-			return time.Time{}, Reject(ReasonBadTimestamp, err.Error())
+			return time.Time{}, Reject(ReasonBadTimestamp, truncate(err.Error(), 200))
 		}
 		var err error
 		if t, err = time.Parse(time.RFC3339Nano, str); err != nil {

@@ -140,8 +140,8 @@ func TestSchemaEnumsMatchGo(t *testing.T) {
 		if got := sorted(stringsOf(t, at(t, s, "#/$defs/sensor/enum"))); !reflect.DeepEqual(got, sensors) {
 			t.Errorf("%s: sensor enum %v, Specs %v", f, got, sensors)
 		}
-		if p := at(t, s, "#/$defs/stationId").(map[string]any)["pattern"]; p != stationIDRe.String() {
-			t.Errorf("%s: station id pattern %v, Go %s", f, p, stationIDRe)
+		if p := at(t, s, "#/$defs/stationId").(map[string]any)["pattern"]; p != StationIDPattern {
+			t.Errorf("%s: station id pattern %v, Go %s", f, p, StationIDPattern)
 		}
 	}
 

@@ -47,7 +47,7 @@ const senmlMaxAbs = maxTSUnix
 func (d *Decoder) decodeSenML(st *Station, payload []byte, now time.Time) ([]Record, error) {
 	var pack []senmlRec
 	if err := json.Unmarshal(payload, &pack); err != nil {
-		return nil, Reject(ReasonBadJSON, err.Error())
+		return nil, Reject(ReasonBadJSON, truncate(err.Error(), 200))
 	}
 	if len(pack) == 0 {
 		return nil, Reject(ReasonEmpty, "empty SenML pack")

@@ -3,6 +3,7 @@ package schemas
 import (
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // Sensor is a sensor kind.
@@ -47,7 +48,7 @@ var Specs = map[Sensor]SensorSpec{
 func Normalize(s Sensor, value float64, unit string) (float64, error) {
 	spec, ok := Specs[s]
 	if !ok {
-		return 0, Reject(ReasonUnknownSensor, fmt.Sprintf("sensor %q", s))
+		return 0, Reject(ReasonUnknownSensor, "sensor "+strconv.Quote(truncate(string(s), 40)))
 	}
 	if math.IsNaN(value) || math.IsInf(value, 0) {
 		return 0, Reject(ReasonNotFinite, fmt.Sprintf("sensor %s", s))
@@ -56,7 +57,7 @@ func Normalize(s Sensor, value float64, unit string) (float64, error) {
 	if unit != "" {
 		var ok bool
 		if f, ok = spec.Factors[unit]; !ok {
-			return 0, Reject(ReasonBadUnit, fmt.Sprintf("sensor %s unit %q", s, unit))
+			return 0, Reject(ReasonBadUnit, fmt.Sprintf("sensor %s unit %s", s, strconv.Quote(truncate(unit, 40))))
 		}
 	}
 	v := value * f

@@ -1,9 +1,6 @@
 package schemas
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
 // MQTT topic layout. {id} is a station id.
 const (
@@ -30,10 +27,24 @@ const (
 // MaxStationIDLen is the longest station id accepted.
 const MaxStationIDLen = 64
 
-var stationIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// StationIDPattern is the station id syntax as a regular expression (the
+// "pattern" of stationId in schemas/json/*.schema.json).
+const StationIDPattern = `^[A-Za-z0-9_-]{1,64}$`
 
-// ValidStationID reports whether id is a well-formed station id.
-func ValidStationID(id string) bool { return stationIDRe.MatchString(id) }
+// ValidStationID reports whether id is a well-formed station id, i.e.
+// matches StationIDPattern.
+func ValidStationID(id string) bool {
+	if len(id) == 0 || len(id) > MaxStationIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // TopicKind is the kind of a device topic.
 type TopicKind int
@@ -48,17 +59,21 @@ const (
 // ParseTopic splits a device topic into its station id and kind. A topic
 // whose station level is not a valid station id returns TopicUnknown.
 func ParseTopic(topic string) (station string, kind TopicKind) {
-	parts := strings.Split(topic, "/")
-	if len(parts) != 3 || parts[0] != "stations" || !ValidStationID(parts[1]) {
+	rest, ok := strings.CutPrefix(topic, "stations/")
+	if !ok {
 		return "", TopicUnknown
 	}
-	switch parts[2] {
+	station, leaf, ok := strings.Cut(rest, "/")
+	if !ok || !ValidStationID(station) {
+		return "", TopicUnknown
+	}
+	switch leaf {
 	case "readings":
-		return parts[1], TopicReadings
+		return station, TopicReadings
 	case "senml":
-		return parts[1], TopicSenML
+		return station, TopicSenML
 	case "status":
-		return parts[1], TopicStatus
+		return station, TopicStatus
 	}
 	return "", TopicUnknown
 }
