@@ -84,7 +84,11 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) partitions(ctx context.Context) (int, error) {
-	cl := &kafka.Client{Addr: kafka.TCP(s.o.Brokers...), Timeout: 10 * time.Second}
+	// An own transport, closed on return: kafka.DefaultTransport would keep
+	// a metadata poller and its connections running after Run returns.
+	tr := &kafka.Transport{TLS: s.o.Dialer.TLS, SASL: s.o.Dialer.SASLMechanism, DialTimeout: 5 * time.Second}
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(s.o.Brokers...), Timeout: 10 * time.Second, Transport: tr}
 	for attempt := 1; ; attempt++ {
 		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.o.Topics.Alerts}})
 		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) > 0 {

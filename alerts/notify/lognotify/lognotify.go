@@ -19,7 +19,7 @@ func (n *Notifier) Name() string { return "log" }
 // Notify implements notify.Notifier.
 func (n *Notifier) Notify(_ context.Context, a store.Alert, e schemas.AlertEvent) error {
 	n.Logger.Warn("ALERT", "kind", e.Kind, "id", a.ID, "station", a.Station, "rule", a.Rule,
-		"level", a.Level, "level_name", a.LevelName, "severity", a.Severity, "value", a.Value,
+		"alert_level", a.Level, "level_name", a.LevelName, "severity", a.Severity, "value", a.Value,
 		"threshold", a.Threshold, "state", a.State, "started_at", a.StartedAt)
 	return nil
 }
