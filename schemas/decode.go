@@ -55,7 +55,16 @@ type deviceMsg struct {
 	RSSI    *int     `json:"rssi"`
 }
 
-// Decode decodes payload received on topic at now.
+// Decode decodes payload received on topic at now. Checks run in this
+// order, the first failure deciding the Reason: payload size (oversize),
+// topic shape and station id (bad_topic, bad_station_id), registry
+// (unknown_station), UTF-8 (bad_utf8), emptiness (empty), JSON syntax and
+// types (bad_json), batch size (oversize); then per message: v, station,
+// seq, ts (missing_field, bad_version, bad_station_id, station_mismatch,
+// bad_timestamp, future_timestamp), then each reading (missing_field,
+// bad_json, not_finite, unknown_sensor, bad_unit, out_of_bounds) and the
+// battery field. The topic is "stations/{id}/readings" (v1 JSON) or
+// "stations/{id}/senml" (SenML, see decodeSenML).
 func (d *Decoder) Decode(topic string, payload []byte, now time.Time) ([]Record, error) {
 	if d.Opts.MaxPayload > 0 && len(payload) > d.Opts.MaxPayload {
 		return nil, Reject(ReasonOversize, fmt.Sprintf("%d bytes > %d", len(payload), d.Opts.MaxPayload))
