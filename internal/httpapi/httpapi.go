@@ -132,7 +132,11 @@ func (s *Server) readings(w http.ResponseWriter, r *http.Request) {
 		}
 		since = t
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"station": station, "sensor": sensor, "readings": s.o.View.Recent(station, sensor, since)})
+	rs := s.o.View.Recent(station, sensor, since)
+	if rs == nil {
+		rs = []processor.SensorValue{} // [] rather than null, like the other lists
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"station": station, "sensor": sensor, "readings": rs})
 }
 
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {

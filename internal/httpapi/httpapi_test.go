@@ -1,0 +1,410 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/resilience-project/resilience/alerts/store"
+	"github.com/resilience-project/resilience/internal/httpapi"
+	"github.com/resilience-project/resilience/processor"
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// Run starts the HTTP server's goroutines; none may be left.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var t0 = time.Date(2025, 10, 28, 3, 0, 0, 0, time.UTC)
+
+func registry(t *testing.T) *schemas.Registry {
+	t.Helper()
+	reg, err := schemas.NewRegistry([]schemas.Station{
+		{ID: "VG-AINGHIA", Name: "Ái Nghĩa", River: "Vu Gia", Basin: "Vu Gia - Thu Bồn", District: "Đại Lộc",
+			Lat: 15.88, Lon: 108.11, Interval: 10 * time.Minute, Sensors: []schemas.Sensor{schemas.WaterLevel, schemas.Rainfall},
+			AlarmLevelsM: schemas.Levels{I: 6.5, II: 8, III: 9}},
+		{ID: "DN-HOAVANG", Name: "Hòa Vang", Basin: "Cu Đê", District: "Hòa Vang",
+			Lat: 16.05, Lon: 108.1, Interval: 5 * time.Minute, Sensors: []schemas.Sensor{schemas.Rainfall}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+func alertEvent(station, rule string, start time.Time, kind schemas.AlertKind, level int, at time.Time) schemas.AlertEvent {
+	id := schemas.AlertID(station, rule, start)
+	return schemas.AlertEvent{V: 1, ID: id, EventID: schemas.EventID(id, kind, level, at), Kind: kind,
+		Station: station, Rule: rule, Level: level, Severity: schemas.SeveritySevere, StartedAt: start, At: at}
+}
+
+type fixture struct {
+	h                   http.Handler
+	reg                 *prometheus.Registry
+	firing, resolved    schemas.AlertEvent
+	mu                  sync.Mutex
+	kafkaErr, influxErr error
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{reg: prometheus.NewRegistry()}
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "resilience_test_things_total", Help: "Things."})
+	f.reg.MustRegister(c)
+	c.Add(3)
+
+	st := store.New()
+	f.firing = alertEvent("VG-AINGHIA", "water_level", t0, schemas.AlertFired, 2, t0)
+	f.resolved = alertEvent("DN-HOAVANG", "rain_1h", t0.Add(-time.Hour), schemas.AlertFired, 1, t0.Add(-time.Hour))
+	resolvedEnd := alertEvent("DN-HOAVANG", "rain_1h", t0.Add(-time.Hour), schemas.AlertResolved, 0, t0)
+	for _, e := range []schemas.AlertEvent{f.firing, f.resolved, resolvedEnd} {
+		if !st.Apply(e) {
+			t.Fatalf("Apply(%s) = false", e.EventID)
+		}
+	}
+	check := func(p *error) httpapi.Check {
+		return func() error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return *p
+		}
+	}
+	s := httpapi.New(httpapi.Options{Gatherer: f.reg, View: processor.NewView(registry(t), 10), Alerts: st,
+		Checks: map[string]httpapi.Check{"kafka": check(&f.kafkaErr), "influx": check(&f.influxErr)}})
+	f.h = s.Handler()
+	return f
+}
+
+func (f *fixture) set(kafka, influx error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kafkaErr, f.influxErr = kafka, influx
+}
+
+// get serves one request and returns the status, headers and body.
+func get(t *testing.T, h http.Handler, target string) (int, http.Header, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	return rec.Code, rec.Header(), rec.Body.String()
+}
+
+func decode(t *testing.T, body string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("body %q: %v", body, err)
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	f := newFixture(t)
+	f.set(errors.New("down"), nil) // liveness ignores readiness checks
+	code, _, body := get(t, f.h, "/healthz")
+	if code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	tests := []struct {
+		name          string
+		kafka, influx error
+		code          int
+		want          map[string]string
+	}{
+		{"all ok", nil, nil, http.StatusOK, map[string]string{"kafka": "ok", "influx": "ok"}},
+		{"one failing", errors.New("kafka 127.0.0.1:9092: connection refused"), nil, http.StatusServiceUnavailable,
+			map[string]string{"kafka": "kafka 127.0.0.1:9092: connection refused", "influx": "ok"}},
+		{"both failing", errors.New("k"), errors.New("spooling"), http.StatusServiceUnavailable,
+			map[string]string{"kafka": "k", "influx": "spooling"}},
+	}
+	f := newFixture(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f.set(tc.kafka, tc.influx)
+			code, hdr, body := get(t, f.h, "/readyz")
+			if code != tc.code {
+				t.Errorf("/readyz = %d, want %d (%s)", code, tc.code, body)
+			}
+			if ct := hdr.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			var got map[string]string
+			decode(t, body, &got)
+			if len(got) != len(tc.want) {
+				t.Errorf("/readyz body %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("/readyz[%s] = %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestReadyzWithoutChecks(t *testing.T) {
+	code, _, body := get(t, httpapi.New(httpapi.Options{}).Handler(), "/readyz")
+	if code != http.StatusOK || strings.TrimSpace(body) != "{}" {
+		t.Errorf("/readyz without checks = %d %q, want 200 {}", code, body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	f := newFixture(t)
+	code, _, body := get(t, f.h, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics = %d", code)
+	}
+	if !strings.Contains(body, "resilience_test_things_total 3") {
+		t.Errorf("/metrics lacks the registered counter:\n%s", body)
+	}
+}
+
+func TestNilSourcesAre404(t *testing.T) {
+	h := httpapi.New(httpapi.Options{}).Handler()
+	for _, p := range []string{"/metrics", "/api/v1/stations", "/api/v1/readings?station=VG-AINGHIA&sensor=rainfall",
+		"/api/v1/alerts", "/api/v1/alerts/x"} {
+		if code, _, _ := get(t, h, p); code != http.StatusNotFound {
+			t.Errorf("%s without its source = %d, want 404", p, code)
+		}
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	f := newFixture(t)
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", strings.NewReader("{}")))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /api/v1/alerts = %d, want 405", rec.Code)
+	}
+}
+
+func TestStations(t *testing.T) {
+	f := newFixture(t)
+	code, _, body := get(t, f.h, "/api/v1/stations")
+	if code != http.StatusOK {
+		t.Fatalf("/api/v1/stations = %d %s", code, body)
+	}
+	var got struct {
+		Stations []map[string]any `json:"stations"`
+	}
+	decode(t, body, &got)
+	if len(got.Stations) != 2 {
+		t.Fatalf("stations: %d, want 2: %s", len(got.Stations), body)
+	}
+	// Sorted by id; nothing seen yet.
+	for i, want := range []struct{ id, name, district, basin string }{
+		{"DN-HOAVANG", "Hòa Vang", "Hòa Vang", "Cu Đê"},
+		{"VG-AINGHIA", "Ái Nghĩa", "Đại Lộc", "Vu Gia - Thu Bồn"},
+	} {
+		s := got.Stations[i]
+		if s["id"] != want.id || s["name"] != want.name || s["district"] != want.district || s["basin"] != want.basin {
+			t.Errorf("stations[%d] = %v, want %+v", i, s, want)
+		}
+		if s["last_seen"] != nil {
+			t.Errorf("stations[%d].last_seen = %v, want null before any reading", i, s["last_seen"])
+		}
+		if _, ok := s["Recent"]; ok {
+			t.Errorf("stations[%d] exposes the recent history", i)
+		}
+	}
+}
+
+func TestReadings(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name     string
+		query    string
+		code     int
+		errorKey string
+	}{
+		{"missing station", "?sensor=rainfall", http.StatusBadRequest, "station"},
+		{"bad station id", "?station=VG%2FAINGHIA&sensor=rainfall", http.StatusBadRequest, "station"},
+		{"bad station id with wildcard", "?station=%2B&sensor=rainfall", http.StatusBadRequest, "station"},
+		{"missing sensor", "?station=VG-AINGHIA", http.StatusBadRequest, "sensor"},
+		{"unknown sensor", "?station=VG-AINGHIA&sensor=temperature", http.StatusBadRequest, "sensor"},
+		{"bad since", "?station=VG-AINGHIA&sensor=rainfall&since=yesterday", http.StatusBadRequest, "since"},
+		{"since without zone", "?station=VG-AINGHIA&sensor=rainfall&since=2025-10-28T03:00:00", http.StatusBadRequest, "since"},
+		{"ok", "?station=VG-AINGHIA&sensor=water_level", http.StatusOK, ""},
+		{"ok with since", "?station=VG-AINGHIA&sensor=rainfall&since=2025-10-28T03:00:00%2B07:00", http.StatusOK, ""},
+		{"unknown but valid station", "?station=XX-NOWHERE&sensor=rainfall", http.StatusOK, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, body := get(t, f.h, "/api/v1/readings"+tc.query)
+			if code != tc.code {
+				t.Fatalf("= %d %s, want %d", code, body, tc.code)
+			}
+			if tc.errorKey != "" {
+				var e struct{ Error string }
+				decode(t, body, &e)
+				if !strings.HasPrefix(e.Error, tc.errorKey+":") {
+					t.Errorf("error %q does not name %s", e.Error, tc.errorKey)
+				}
+				return
+			}
+			var got struct {
+				Station  string          `json:"station"`
+				Sensor   string          `json:"sensor"`
+				Readings json.RawMessage `json:"readings"`
+			}
+			decode(t, body, &got)
+			if got.Station == "" || got.Sensor == "" {
+				t.Errorf("station/sensor not echoed: %s", body)
+			}
+			if string(got.Readings) != "[]" {
+				t.Errorf("readings = %s, want [] (nothing observed)", got.Readings)
+			}
+		})
+	}
+}
+
+func TestAlerts(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		query string
+		code  int
+		want  []string
+	}{
+		{"", http.StatusOK, []string{f.firing.ID, f.resolved.ID}},
+		{"?state=firing", http.StatusOK, []string{f.firing.ID}},
+		{"?state=resolved", http.StatusOK, []string{f.resolved.ID}},
+		{"?station=DN-HOAVANG", http.StatusOK, []string{f.resolved.ID}},
+		{"?station=DN-HOAVANG&state=firing", http.StatusOK, []string{}},
+		{"?state=open", http.StatusBadRequest, nil},
+		{"?state=FIRING", http.StatusBadRequest, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			code, _, body := get(t, f.h, "/api/v1/alerts"+tc.query)
+			if code != tc.code {
+				t.Fatalf("= %d %s, want %d", code, body, tc.code)
+			}
+			if code != http.StatusOK {
+				var e struct{ Error string }
+				decode(t, body, &e)
+				if !strings.HasPrefix(e.Error, "state:") {
+					t.Errorf("error %q does not name state", e.Error)
+				}
+				return
+			}
+			var got struct {
+				Alerts []store.Alert `json:"alerts"`
+			}
+			decode(t, body, &got)
+			if got.Alerts == nil {
+				t.Errorf("alerts is null, want a list: %s", body)
+			}
+			ids := make([]string, len(got.Alerts))
+			for i, a := range got.Alerts {
+				ids[i] = a.ID
+			}
+			if strings.Join(ids, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("alerts %v, want %v", ids, tc.want)
+			}
+		})
+	}
+}
+
+func TestAlertByID(t *testing.T) {
+	f := newFixture(t)
+	code, _, body := get(t, f.h, "/api/v1/alerts/no-such-alert")
+	if code != http.StatusNotFound {
+		t.Errorf("unknown alert = %d %s, want 404", code, body)
+	}
+	code, _, body = get(t, f.h, "/api/v1/alerts/"+f.resolved.ID)
+	if code != http.StatusOK {
+		t.Fatalf("alert = %d %s, want 200", code, body)
+	}
+	var a store.Alert
+	decode(t, body, &a)
+	if a.ID != f.resolved.ID || a.Station != "DN-HOAVANG" || a.State != store.Resolved || a.ResolvedAt == nil ||
+		!a.ResolvedAt.Equal(t0) || a.Events != 2 {
+		t.Errorf("alert = %+v, want resolved DN-HOAVANG alert at %s after 2 events", a, t0)
+	}
+}
+
+// addrHandler is a slog.Handler that reports the "addr" attribute.
+type addrHandler struct{ addr chan string }
+
+func (h addrHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h addrHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h addrHandler) WithGroup(string) slog.Handler            { return h }
+func (h addrHandler) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "addr" {
+			h.addr <- a.Value.String()
+		}
+		return true
+	})
+	return nil
+}
+
+func TestRunServesAndStops(t *testing.T) {
+	f := newFixture(t)
+	addrs := make(chan string, 1)
+	s := httpapi.New(httpapi.Options{Listen: "127.0.0.1:0", Gatherer: f.reg, Logger: slog.New(addrHandler{addrs})})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	var addr string
+	select {
+	case addr = <-addrs:
+	case err := <-done:
+		t.Fatalf("Run returned early: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not log its address")
+	}
+	cl := &http.Client{Transport: &http.Transport{}}
+	defer cl.CloseIdleConnections()
+	resp, err := cl.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(b) != "ok\n" {
+		t.Errorf("GET /healthz = %d %q", resp.StatusCode, b)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil after cancel", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	cl.CloseIdleConnections()
+	if _, err := cl.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("server still answers after Run returned")
+	}
+}
+
+func TestRunListenError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s := httpapi.New(httpapi.Options{Listen: ln.Addr().String()})
+	err = s.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
+		t.Errorf("Run on a taken port = %v, want an error naming %s", err, ln.Addr())
+	}
+}
