@@ -43,7 +43,8 @@ bench: services-up
 	$(GO) run ./cmd/resilience loadtest --config deployments/config/resilience.yaml
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./schemas/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s -fuzzminimizetime 5s ./schemas/
+	$(GO) test -run '^$$' -fuzz FuzzParseRegistry -fuzztime 30s -fuzzminimizetime 5s ./schemas/
 
 clean:
 	rm -rf bin

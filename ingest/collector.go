@@ -188,7 +188,7 @@ func (c *Collector) forward(ctx context.Context, batch []Message) error {
 			}
 			c.m.rejected.WithLabelValues(string(reason)).Inc()
 			rejected++
-			dl := schemas.DeadLetter{V: 1, Reason: reason, Detail: err.Error(), Topic: m.Topic(), Payload: m.Payload(), ReceivedAt: now.UTC(), Collector: c.cfg.ClientID}
+			dl := schemas.DeadLetter{V: schemas.DeadLetterVersion, Reason: reason, Detail: err.Error(), Topic: m.Topic(), Payload: m.Payload(), ReceivedAt: now.UTC(), Collector: c.cfg.ClientID}
 			b, _ := json.Marshal(dl)
 			station, _ := schemas.ParseTopic(m.Topic())
 			msgs = append(msgs, kafka.Message{Topic: c.deps.Topics.DLQ, Key: []byte(station), Value: b, Time: now,
