@@ -106,13 +106,28 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 		}
 		inOrder := len(ss.Hist) == 0 || ts > ss.Hist[len(ss.Hist)-1].TS
 		idx := ss.insert(sample{TS: ts, Seq: rec.Seq, V: m.Value})
+		rules := sr.bySensor[m.Sensor]
+		// Checkpoints and, out of order, the levels as they were without
+		// this sample: before its flags and rain change anything.
+		var olds [16]int
+		for k, b := range rules {
+			rs := x.st.rule(b.name, x.wm)
+			x.advance(b, rs, ss.Hist, idx)
+			if !inOrder && k < len(olds) {
+				olds[k] = x.oldLevel(b, rs, ss.Hist, idx)
+			}
+		}
 		x.flag(m.Sensor, ss, idx)
 		res.Quality[i] = ss.Hist[idx].Q
 		if m.Sensor == schemas.Rainfall && sr.ringLen > 0 {
 			x.rain(ss, idx)
 		}
-		for _, b := range sr.bySensor[m.Sensor] {
-			x.eval(b, ss, idx, inOrder)
+		for k, b := range rules {
+			old := 0
+			if k < len(olds) {
+				old = olds[k]
+			}
+			x.eval(b, x.st.rules[b.name], ss.Hist, idx, inOrder, old)
 		}
 		ss.trim(x.wm - sr.keep)
 	}
@@ -298,7 +313,7 @@ func (x *applyCtx) rain(ss *sensorState, idx int) {
 
 // value is the watched value of rule b at sample j: the reading, a rate
 // per hour, a rolling sum, a stuck run or a jump.
-func (x *applyCtx) value(b *bound, h []sample, j int) (v float64, refs [2]schemas.ReadingRef, nref int, ok bool) {
+func (x *applyCtx) value(b *bound, h []sample, j, skip int) (v float64, refs [2]schemas.ReadingRef, nref int, ok bool) {
 	s := h[j]
 	refs[0] = schemas.ReadingRef{Seq: s.Seq, TS: ts2t(s.TS), Value: s.V}
 	switch b.kind {
@@ -307,7 +322,7 @@ func (x *applyCtx) value(b *bound, h []sample, j int) (v float64, refs [2]schema
 	case kRate:
 		f := -1
 		for i := j - 1; i >= 0 && h[i].TS >= s.TS-b.window; i-- {
-			if h[i].Q != QualitySuspect {
+			if h[i].Q != QualitySuspect && i != skip {
 				f = i
 			}
 		}
@@ -321,18 +336,19 @@ func (x *applyCtx) value(b *bound, h []sample, j int) (v float64, refs [2]schema
 		refs[0], refs[1] = schemas.ReadingRef{Seq: h[f].Seq, TS: ts2t(h[f].TS), Value: h[f].V}, refs[0]
 		return r, refs, 2, true
 	case kAccum:
-		if x.st.rain == nil {
-			return 0, refs, 0, false
-		}
-		return float64(x.st.rain.sum(s.TS, b.window)) / 100, refs, 1, true
+		return float64(x.accum(b, h, j, skip)) / 100, refs, 1, true
 	case kStuck:
 		return float64(s.Run), refs, 1, true
 	case kSpike:
-		if j == 0 {
+		p := j - 1
+		if p == skip {
+			p--
+		}
+		if p < 0 {
 			return 0, refs, 0, false
 		}
-		refs[0], refs[1] = schemas.ReadingRef{Seq: h[j-1].Seq, TS: ts2t(h[j-1].TS), Value: h[j-1].V}, refs[0]
-		return math.Abs(s.V - h[j-1].V), refs, 2, true
+		refs[0], refs[1] = schemas.ReadingRef{Seq: h[p].Seq, TS: ts2t(h[p].TS), Value: h[p].V}, refs[0]
+		return math.Abs(s.V - h[p].V), refs, 2, true
 	}
 	return 0, refs, 0, false
 }
@@ -341,6 +357,12 @@ func (x *applyCtx) value(b *bound, h []sample, j int) (v float64, refs [2]schema
 // rises to the highest level reached and falls one level at a time while v
 // is more than that level's clear margin below it.
 func hyst(levels []level, cur int, v float64) int {
+	if cur > len(levels) {
+		cur = len(levels) // the rule lost levels in a hot swap
+	}
+	if cur < 0 {
+		cur = 0
+	}
 	up := 0
 	for i, l := range levels {
 		if v >= l.thr {
@@ -359,13 +381,13 @@ func hyst(levels []level, cur int, v float64) int {
 func (b *bound) hazard() bool { return b.kind == kLevel || b.kind == kRate || b.kind == kAccum }
 
 // fold evaluates rule b at sample j on condition c.
-func (x *applyCtx) fold(b *bound, c *cond, h []sample, j int) step {
+func (x *applyCtx) fold(b *bound, c *cond, h []sample, j, skip int) step {
 	s := h[j]
 	c.Pos = s.TS
 	if b.hazard() && s.Q == QualitySuspect {
 		return step{}
 	}
-	v, refs, nref, ok := x.value(b, h, j)
+	v, refs, nref, ok := x.value(b, h, j, skip)
 	if !ok {
 		return step{}
 	}
@@ -390,27 +412,56 @@ func (x *applyCtx) fold(b *bound, c *cond, h []sample, j int) step {
 	return step{ok: true, eff: eff, ts: s.TS, v: v, refs: refs, nref: nref}
 }
 
-// eval folds the new sample idx into rule b and emits the alert changes.
-// In order, one step advances Cur. Out of order, Cur is rebuilt from Base
-// (the checkpoint at the watermark) over the history in event order; the
-// highest level reached from the new sample on is raised if the alert is
-// lower, then the alert follows Cur down if it has fallen.
-func (x *applyCtx) eval(b *bound, ss *sensorState, idx int, inOrder bool) {
-	rs := x.st.rule(b.name, x.wm)
-	h := ss.Hist
-	// Advance the checkpoint to the watermark.
+// advance folds the samples up to the watermark into the rule's checkpoint.
+func (x *applyCtx) advance(b *bound, rs *ruleState, h []sample, idx int) {
 	for j := range h {
 		if h[j].TS > x.wm {
 			break
 		}
-		if h[j].TS > rs.Base.Pos {
-			x.fold(b, &rs.Base, h, j)
+		if h[j].TS > rs.Base.Pos && j != idx {
+			x.fold(b, &rs.Base, h, j, idx)
 		}
 	}
+}
+
+// oldLevel replays the rule from its checkpoint without sample idx (whose
+// flags and rain are not applied yet) and returns the highest level in
+// force from idx's time on: what was already known there.
+func (x *applyCtx) oldLevel(b *bound, rs *ruleState, h []sample, idx int) int {
+	tIns := h[idx].TS
+	c := rs.Base
+	old := 0
+	for j := range h {
+		if h[j].TS <= c.Pos || j == idx {
+			continue
+		}
+		if h[j].TS > tIns && c.Eff > old {
+			old = c.Eff
+		}
+		x.fold(b, &c, h, j, idx)
+	}
+	if c.Eff > old {
+		old = c.Eff
+	}
+	return old
+}
+
+// eval folds the new sample idx into rule b and emits the alert changes.
+//
+// In order, one step advances Cur and the alert follows it. Out of order,
+// Cur is rebuilt from Base (the checkpoint at the watermark) over the
+// history in event order. Only what the new sample changed is news: if the
+// highest level reached from its time on exceeds old (the highest level in
+// force from then on without it, see oldLevel), the alert is raised to
+// that peak at the peak's reading and lowered again where it fell. Then
+// the alert follows Cur. So after eval the alert level equals Cur's, and a
+// late reading never re-raises what was already reported.
+func (x *applyCtx) eval(b *bound, rs *ruleState, h []sample, idx int, inOrder bool, old int) {
 	tIns := h[idx].TS
 	var peak step
+	drop := int64(-1)
 	if inOrder && rs.Cur.Pos < tIns {
-		if s := x.fold(b, &rs.Cur, h, idx); s.ok {
+		if s := x.fold(b, &rs.Cur, h, idx, -1); s.ok {
 			peak = s
 		}
 	} else {
@@ -419,12 +470,20 @@ func (x *applyCtx) eval(b *bound, ss *sensorState, idx int, inOrder bool) {
 			if h[j].TS <= c.Pos {
 				continue
 			}
-			s := x.fold(b, &c, h, j)
-			if s.ok && h[j].TS >= tIns && s.eff > peak.eff {
-				peak = s
+			s := x.fold(b, &c, h, j, -1)
+			if !s.ok || h[j].TS < tIns {
+				continue
+			}
+			if s.eff > peak.eff {
+				peak, drop = s, -1
+			} else if drop < 0 && peak.ok && s.eff < peak.eff {
+				drop = s.ts
 			}
 		}
 		rs.Cur = c
+		if peak.eff <= old {
+			peak, drop = step{}, -1
+		}
 	}
 	if peak.ok && peak.eff > rs.Level {
 		kind := schemas.AlertEscalated
@@ -433,13 +492,55 @@ func (x *applyCtx) eval(b *bound, ss *sensorState, idx int, inOrder bool) {
 		}
 		x.emit(b, rs, kind, peak.eff, peak.ts, peak.v, peak.refs[:peak.nref])
 	}
-	if rs.Cur.Eff < rs.Level {
+	switch cur := rs.Cur.Eff; {
+	case cur < rs.Level:
 		kind := schemas.AlertDeescalated
-		if rs.Cur.Eff == 0 {
+		if cur == 0 {
 			kind = schemas.AlertResolved
 		}
-		x.emit(b, rs, kind, rs.Cur.Eff, rs.Cur.TS, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
+		at := rs.Cur.TS
+		if drop >= 0 {
+			at = drop
+		}
+		x.emit(b, rs, kind, cur, at, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
+	case cur > rs.Level:
+		// Rules changed under an alert, or history replayed upwards.
+		kind := schemas.AlertEscalated
+		if rs.Level == 0 {
+			kind = schemas.AlertFired
+		}
+		x.emit(b, rs, kind, cur, rs.Cur.TS, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
 	}
+}
+
+// accum is the rainfall (hundredths of a mm) in the window ending at
+// sample j, without sample skip: the ring's complete buckets before j's
+// bucket plus the readings of j's own bucket up to j from the history, so
+// rain reported later in the same bucket never counts early.
+func (x *applyCtx) accum(b *bound, h []sample, j, skip int) uint64 {
+	r := x.st.rain
+	if r == nil {
+		return 0
+	}
+	bs := h[j].TS - h[j].TS%r.Bucket
+	total := r.sumBuckets(h[j].TS/r.Bucket-b.window/r.Bucket+1, h[j].TS/r.Bucket-1)
+	for i := j; i >= 0 && h[i].TS >= bs; i-- {
+		if i == skip {
+			continue
+		}
+		if !x.sr.counter {
+			total += uint64(centi(h[i].V))
+			continue
+		}
+		p := i - 1
+		if p == skip {
+			p--
+		}
+		if p >= 0 {
+			total += uint64(counterDelta(h[p].V, h[i].V))
+		}
+	}
+	return total
 }
 
 // composite evaluates an AND/OR of other rules' alert levels at ts.
@@ -474,7 +575,21 @@ func (x *applyCtx) emit(b *bound, rs *ruleState, kind schemas.AlertKind, lvl int
 func (x *applyCtx) emitMsg(b *bound, rs *ruleState, kind schemas.AlertKind, lvl int, at int64, v float64, refs []schemas.ReadingRef, msg string) {
 	if kind == schemas.AlertFired {
 		rs.ID = schemas.AlertID(x.sr.id, b.name, ts2t(at))
-		rs.Start = at
+		for rs.ID == rs.PrevID { // never reuse the id of the alert just resolved
+			at++
+			rs.ID = schemas.AlertID(x.sr.id, b.name, ts2t(at))
+		}
+		rs.Start, rs.Emitted = at, nil
+	}
+	// Never two different events with one EventID: a replay can move the
+	// alert through the same (kind, level, at) twice.
+	eid := schemas.EventID(rs.ID, kind, lvl, ts2t(at))
+	for contains(rs.Emitted, eid) {
+		at++
+		eid = schemas.EventID(rs.ID, kind, lvl, ts2t(at))
+	}
+	if rs.Emitted = append(rs.Emitted, eid); len(rs.Emitted) > maxEmitted {
+		rs.Emitted = rs.Emitted[len(rs.Emitted)-maxEmitted:]
 	}
 	li := lvl
 	if li == 0 {
@@ -503,7 +618,7 @@ func (x *applyCtx) emitMsg(b *bound, rs *ruleState, kind schemas.AlertKind, lvl 
 		msg = message(b, kind, lvl, name, v, thr)
 	}
 	ev := schemas.AlertEvent{
-		V: schemas.AlertEventVersion, ID: rs.ID, EventID: schemas.EventID(rs.ID, kind, lvl, ts2t(at)),
+		V: schemas.AlertEventVersion, ID: rs.ID, EventID: eid,
 		Kind: kind, Station: x.sr.id, Rule: b.name, Level: lvl, LevelName: name, Severity: sev,
 		Value: v, Threshold: thr, Window: b.label, StartedAt: ts2t(rs.Start), At: ts2t(at),
 		Readings: append([]schemas.ReadingRef(nil), refs...), District: x.sr.district, Basin: x.sr.basin, Message: msg,
@@ -515,7 +630,8 @@ func (x *applyCtx) emitMsg(b *bound, rs *ruleState, kind schemas.AlertKind, lvl 
 	x.res.Events = append(x.res.Events, ev)
 	rs.Level = lvl
 	if lvl == 0 {
-		rs.Last, rs.ID, rs.Start = nil, "", 0
+		rs.PrevID = rs.ID
+		rs.Last, rs.ID, rs.Start, rs.Emitted = nil, "", 0, nil
 		return
 	}
 	last := ev

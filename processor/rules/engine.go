@@ -296,6 +296,9 @@ func (c *compiled) bind(id string, st *schemas.Station) *stationRules {
 	sr.nrules = len(sr.names)
 	if maxAccum > 0 {
 		sr.ringLen = int((maxAccum+c.lateness)/c.bucket) + 2
+		if sr.keep < c.bucket {
+			sr.keep = c.bucket // a bucket's readings are summed from the history
+		}
 	}
 	return sr
 }

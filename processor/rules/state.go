@@ -16,6 +16,7 @@ const stateVersion = 1
 const (
 	maxHistory = 4096 // samples per sensor
 	maxRecent  = 4096 // record keys kept for duplicate detection
+	maxEmitted = 64   // event ids remembered per active alert
 )
 
 // sample is one reading of one sensor, in event time (unix ns).
@@ -56,6 +57,10 @@ type ruleState struct {
 	ID        string
 	Start     int64
 	Last      *schemas.AlertEvent
+	// Emitted are the EventIDs of the active alert (the latest maxEmitted);
+	// PrevID is the id of the rule's last resolved alert.
+	Emitted []string
+	PrevID  string
 }
 
 // ring holds rainfall in fixed event-time buckets (hundredths of a mm, so
@@ -114,6 +119,8 @@ func (s *State) Active() []schemas.AlertEvent {
 	return out
 }
 
+// stateWire is the encoded form: maps become slices sorted by key, so the
+// same state always encodes to the same bytes.
 type stateWire struct {
 	V       int
 	Station string
@@ -122,16 +129,35 @@ type stateWire struct {
 	MaxSeq  uint64
 	HaveSeq bool
 	Recent  []recKey
-	Sensors map[schemas.Sensor]*sensorState
-	Rules   map[string]*ruleState
+	Sensors []sensorWire
+	Rules   []ruleWire
 	Rain    *ring
 }
 
+type sensorWire struct {
+	Sensor schemas.Sensor
+	Hist   []sample
+}
+
+type ruleWire struct {
+	Name string
+	S    ruleState
+}
+
 // MarshalBinary encodes the state for the processor's compacted changelog.
+// Equal states encode to equal bytes.
 func (s *State) MarshalBinary() ([]byte, error) {
 	var buf bytes.Buffer
 	w := stateWire{V: stateVersion, Station: s.station, Newest: s.newest, Boot: s.boot, MaxSeq: s.maxSeq,
-		HaveSeq: s.haveSeq, Recent: s.recent, Sensors: s.sensors, Rules: s.rules, Rain: s.rain}
+		HaveSeq: s.haveSeq, Recent: s.recent, Rain: s.rain}
+	for k, ss := range s.sensors {
+		w.Sensors = append(w.Sensors, sensorWire{Sensor: k, Hist: ss.Hist})
+	}
+	sort.Slice(w.Sensors, func(i, j int) bool { return w.Sensors[i].Sensor < w.Sensors[j].Sensor })
+	for k, rs := range s.rules {
+		w.Rules = append(w.Rules, ruleWire{Name: k, S: *rs})
+	}
+	sort.Slice(w.Rules, func(i, j int) bool { return w.Rules[i].Name < w.Rules[j].Name })
 	if err := gob.NewEncoder(&buf).Encode(&w); err != nil {
 		return nil, fmt.Errorf("rules: encode state of %s: %w", s.station, err)
 	}
@@ -151,27 +177,33 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	if w.Station != "" && !schemas.ValidStationID(w.Station) {
 		return fmt.Errorf("%w: station id %q", ErrBadState, w.Station)
 	}
-	for k, ss := range w.Sensors {
-		if ss == nil {
-			delete(w.Sensors, k)
-			continue
-		}
-		for i := 1; i < len(ss.Hist); i++ {
-			if ss.Hist[i].TS <= ss.Hist[i-1].TS {
-				return fmt.Errorf("%w: sensor %s history not sorted", ErrBadState, k)
+	ns := State{station: w.Station, newest: w.Newest, boot: w.Boot, maxSeq: w.MaxSeq, haveSeq: w.HaveSeq,
+		recent: w.Recent, rain: w.Rain}
+	if len(w.Sensors) > 0 {
+		ns.sensors = make(map[schemas.Sensor]*sensorState, len(w.Sensors))
+	}
+	for _, x := range w.Sensors {
+		for i := 1; i < len(x.Hist); i++ {
+			if x.Hist[i].TS <= x.Hist[i-1].TS {
+				return fmt.Errorf("%w: sensor %s history not sorted", ErrBadState, x.Sensor)
 			}
 		}
+		ns.sensors[x.Sensor] = &sensorState{Hist: x.Hist}
 	}
-	for k, rs := range w.Rules {
-		if rs == nil {
-			delete(w.Rules, k)
+	if len(w.Rules) > 0 {
+		ns.rules = make(map[string]*ruleState, len(w.Rules))
+	}
+	for _, x := range w.Rules {
+		rs := x.S
+		if rs.Level < 0 || rs.Level > MaxLevels || (rs.Level > 0) != (rs.Last != nil) {
+			return fmt.Errorf("%w: rule %s alert level %d", ErrBadState, x.Name, rs.Level)
 		}
+		ns.rules[x.Name] = &rs
 	}
-	if w.Rain != nil && (w.Rain.Bucket <= 0 || len(w.Rain.Slots) == 0) {
-		w.Rain = nil
+	if r := ns.rain; r != nil && (r.Bucket <= 0 || len(r.Slots) == 0 || r.Head < 0) {
+		return fmt.Errorf("%w: rainfall ring", ErrBadState)
 	}
-	*s = State{station: w.Station, newest: w.Newest, boot: w.Boot, maxSeq: w.MaxSeq, haveSeq: w.HaveSeq,
-		recent: w.Recent, sensors: w.Sensors, rules: w.Rules, rain: w.Rain}
+	*s = ns
 	return nil
 }
 
@@ -228,6 +260,9 @@ func (ss *sensorState) trim(cutoff int64) {
 }
 
 func (r *ring) add(ts int64, v uint32) {
+	if ts < 0 {
+		return
+	}
 	b := ts / r.Bucket
 	n := int64(len(r.Slots))
 	if b > r.Head {
@@ -247,6 +282,9 @@ func (r *ring) add(ts int64, v uint32) {
 }
 
 func (r *ring) sub(ts int64, v uint32) {
+	if ts < 0 {
+		return
+	}
 	b := ts / r.Bucket
 	n := int64(len(r.Slots))
 	if b > r.Head || b <= r.Head-n {
@@ -262,9 +300,19 @@ func (r *ring) sub(ts int64, v uint32) {
 // sum is the rainfall (hundredths of a mm) in the window buckets ending with
 // the bucket of ts.
 func (r *ring) sum(ts, window int64) uint64 {
-	n := int64(len(r.Slots))
+	if ts < 0 {
+		return 0
+	}
 	end := ts / r.Bucket
-	start := end - window/r.Bucket + 1
+	return r.sumBuckets(end-window/r.Bucket+1, end)
+}
+
+// sumBuckets adds the buckets numbered start..end that the ring holds.
+func (r *ring) sumBuckets(start, end int64) uint64 {
+	n := int64(len(r.Slots))
+	if start < 0 {
+		start = 0
+	}
 	if lo := r.Head - n + 1; start < lo {
 		start = lo
 	}
