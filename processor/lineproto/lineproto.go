@@ -60,7 +60,7 @@ func AppendReading(b []byte, t StationTags, rec *schemas.Record, quality []int, 
 		b = append(b, " value="...)
 		b = strconv.AppendFloat(b, m.Value, 'g', -1, 64)
 		b = append(b, ",seq="...)
-		b = strconv.AppendUint(b, rec.Seq, 10)
+		b = appendSeq(b, rec.Seq)
 		b = append(b, "i,quality="...)
 		b = strconv.AppendInt(b, int64(q), 10)
 		b = append(b, "i,late="...)
@@ -76,7 +76,9 @@ func AppendReading(b []byte, t StationTags, rec *schemas.Record, quality []int, 
 		b = appendTag(b, "district", t.District)
 		b = appendTag(b, "station", t.Station)
 		sep := byte(' ')
-		if rec.Battery != nil && !math.IsNaN(*rec.Battery) && !math.IsInf(*rec.Battery, 0) {
+		if rec.Battery != nil && (math.IsNaN(*rec.Battery) || math.IsInf(*rec.Battery, 0)) {
+			err = ErrNonFinite
+		} else if rec.Battery != nil {
 			b = append(b, sep)
 			b = append(b, "battery="...)
 			b = strconv.AppendFloat(b, *rec.Battery, 'g', -1, 64)
@@ -93,7 +95,7 @@ func AppendReading(b []byte, t StationTags, rec *schemas.Record, quality []int, 
 			b = b[:n]
 		} else {
 			b = append(b, ",seq="...)
-			b = strconv.AppendUint(b, rec.Seq, 10)
+			b = appendSeq(b, rec.Seq)
 			b = append(b, "i "...)
 			b = strconv.AppendInt(b, ts, 10)
 			b = append(b, '\n')
@@ -155,8 +157,20 @@ func AppendNotice(b []byte, t StationTags, kind, detail string, at time.Time) []
 	return append(b, '\n')
 }
 
+// appendSeq appends seq as a line-protocol integer. Those are signed 64-bit:
+// InfluxDB refuses the whole request for a larger value, so a seq above
+// MaxInt64 is written as its two's-complement int64 (still one value per seq).
+func appendSeq(b []byte, seq uint64) []byte {
+	return strconv.AppendInt(b, int64(seq), 10)
+}
+
 // appendTag appends ",k=v" with v escaped; an empty v is omitted (InfluxDB
 // does not store empty tags).
+//
+// InfluxDB treats a byte as escaped when the byte before it is a backslash
+// (there is no escaped backslash in tags), so a backslash is written as is,
+// except at the end of v, where it would escape the separator after the
+// value and break the line: that one is replaced.
 func appendTag(b []byte, k, v string) []byte {
 	if v == "" {
 		return b
@@ -167,9 +181,14 @@ func appendTag(b []byte, k, v string) []byte {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		switch c {
-		case ',', '=', ' ', '\\':
+		case ',', '=', ' ':
 			b = append(b, '\\', c)
-		case '\n', '\r', '\t':
+		case '\\':
+			if i == len(v)-1 {
+				c = '_'
+			}
+			b = append(b, c)
+		case '\n', '\r', '\t', '\f': // whitespace some line-protocol parsers split on
 			b = append(b, '_')
 		default:
 			b = append(b, c)
@@ -186,7 +205,7 @@ func appendString(b []byte, s string) []byte {
 		switch c {
 		case '"', '\\':
 			b = append(b, '\\', c)
-		case '\n', '\r':
+		case '\n', '\r', '\f':
 			b = append(b, ' ')
 		default:
 			b = append(b, c)
