@@ -47,6 +47,12 @@ func (s *Sink) Write(_ context.Context, lines []byte) error {
 		if err != nil {
 			return fmt.Errorf("filesink %s: %w", name, err)
 		}
+		// A new file's directory entry must be durable too, or the fsynced
+		// lines can vanish with it on power loss.
+		if err := syncDir(s.dir); err != nil {
+			f.Close()
+			return fmt.Errorf("filesink %s: %w", name, err)
+		}
 		s.file, s.day = f, day
 	}
 	if _, err := s.file.Write(lines); err != nil {
@@ -56,6 +62,18 @@ func (s *Sink) Write(_ context.Context, lines []byte) error {
 		return fmt.Errorf("filesink %s: %w", s.file.Name(), err)
 	}
 	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Close closes the current file.
