@@ -182,7 +182,8 @@ func genDone(gen *kafka.Generation) <-chan struct{} {
 
 // partitionCounts checks that readings and the changelog are co-partitioned.
 func (p *Processor) partitionCounts(ctx context.Context) (int, error) {
-	cl := &kafka.Client{Addr: kafka.TCP(p.deps.Brokers...), Timeout: 10 * time.Second}
+	cl, done := kafkax.NewClient(p.deps.Brokers, nil)
+	defer done()
 	for attempt := 1; ; attempt++ {
 		tp := p.deps.Topics
 		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{tp.Readings, tp.State}})

@@ -36,10 +36,32 @@ type WriterOptions struct {
 	Topic string
 }
 
+// Writer is a kafka.Writer that owns its Transport: Close also closes the
+// transport's idle connections (kafka-go leaves a caller-provided transport
+// open).
+type Writer struct {
+	*kafka.Writer
+	tr *kafka.Transport
+}
+
+// Close flushes and closes the writer and its connections.
+func (w *Writer) Close() error {
+	err := w.Writer.Close()
+	w.tr.CloseIdleConnections()
+	return err
+}
+
+// NewClient returns a kafka.Client on its own transport and a function that
+// closes the transport's connections; call it when done.
+func NewClient(brokers []string, tlsCfg *tls.Config) (*kafka.Client, func()) {
+	tr := &kafka.Transport{TLS: tlsCfg, DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: tr}, tr.CloseIdleConnections
+}
+
 // NewWriter returns a synchronous writer that waits for all in-sync replicas
 // (RequireAll), batches briefly, never creates topics, and uses Balancer.
 // WriteMessages returns only when every message is acknowledged or failed.
-func NewWriter(o WriterOptions) *kafka.Writer {
+func NewWriter(o WriterOptions) *Writer {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}
@@ -47,7 +69,7 @@ func NewWriter(o WriterOptions) *kafka.Writer {
 		o.BatchTimeout = 2 * time.Millisecond
 	}
 	tr := &kafka.Transport{TLS: o.TLS, DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
-	return &kafka.Writer{
+	return &Writer{tr: tr, Writer: &kafka.Writer{
 		Addr:                   kafka.TCP(o.Brokers...),
 		Topic:                  o.Topic,
 		Balancer:               Balancer(),
@@ -63,7 +85,7 @@ func NewWriter(o WriterOptions) *kafka.Writer {
 		WriteTimeout:           10 * time.Second,
 		AllowAutoTopicCreation: false,
 		Transport:              tr,
-	}
+	}}
 }
 
 // TopicSpec is a topic the project needs.
@@ -79,8 +101,8 @@ type TopicSpec struct {
 // version-negotiating kafka.Client (kafka.Conn.CreateTopics speaks
 // CreateTopics v0, which Kafka 4 removed).
 func EnsureTopics(ctx context.Context, brokers []string, tlsCfg *tls.Config, specs ...TopicSpec) (map[string]int, error) {
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second,
-		Transport: &kafka.Transport{TLS: tlsCfg, DialTimeout: 5 * time.Second}}
+	cl, done := NewClient(brokers, tlsCfg)
+	defer done()
 	var cfgs []kafka.TopicConfig
 	names := make([]string, 0, len(specs))
 	for _, s := range specs {
