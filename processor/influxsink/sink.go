@@ -123,8 +123,11 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Sink, err
 	if err := os.MkdirAll(cfg.SpoolDir, 0o750); err != nil {
 		return nil, fmt.Errorf("influx.spool_dir: %w", err)
 	}
+	// The client takes whole seconds and treats 0 as no timeout at all:
+	// round up.
+	timeoutSec := uint(max(1, (cfg.Timeout+time.Second-1)/time.Second))
 	opts := influxdb2.DefaultOptions().SetUseGZip(true).SetPrecision(time.Millisecond).
-		SetHTTPRequestTimeout(uint(cfg.Timeout / time.Second)).SetLogLevel(0)
+		SetHTTPRequestTimeout(timeoutSec).SetLogLevel(0)
 	cl := influxdb2.NewClientWithOptions(cfg.URL, tok, opts)
 	s := &Sink{cfg: cfg, client: cl, write: cl.WriteAPIBlocking(cfg.Org, cfg.Bucket),
 		logger: logger.With("component", "influxsink"), kick: make(chan struct{}, 1)}
@@ -284,13 +287,17 @@ func (s *Sink) Run(ctx context.Context) error {
 			case <-time.After(5 * time.Second):
 			}
 		}
+		// Count under the lock, or a batch spooled meanwhile goes uncounted
+		// and a later Write skips the queue.
 		s.mu.Lock()
 		files, err := s.spoolFiles()
+		if err == nil {
+			s.spooled.Store(int64(len(files)))
+		}
 		s.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("influx spool: %w", err)
 		}
-		s.spooled.Store(int64(len(files)))
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
