@@ -153,6 +153,9 @@ func (d *Decoder) fromDevice(st *Station, m *deviceMsg, now time.Time) (Record, 
 	if m.Seq == nil {
 		return Record{}, Reject(ReasonMissingField, "seq")
 	}
+	if *m.Seq > MaxSeq {
+		return Record{}, Reject(ReasonOutOfBounds, "seq above 2^53")
+	}
 	ts, err := parseTS(m.TS)
 	if err != nil {
 		return Record{}, err

@@ -6,6 +6,10 @@ import "time"
 // `readings` topic.
 const RecordVersion = 1
 
+// MaxSeq is the largest seq accepted: 2^53, exact in every JSON parser and
+// an InfluxDB integer field.
+const MaxSeq = 1 << 53
+
 // Measurement is one sensor value in its sensor kind's canonical unit.
 type Measurement struct {
 	Sensor Sensor  `json:"sensor"`
