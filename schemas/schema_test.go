@@ -2,7 +2,6 @@ package schemas
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -451,7 +450,7 @@ func TestAlertEventSchema(t *testing.T) {
 
 func TestRecordSchemaRejectsNonCanonical(t *testing.T) {
 	s := mustSchema(t, "record-v1.schema.json")
-	ok := Record{V: 1, Station: "S", Seq: math.MaxUint64, TS: testNow, ReceivedAt: testNow, Format: "v1",
+	ok := Record{V: 1, Station: "S", Seq: MaxSeq, TS: testNow, ReceivedAt: testNow, Format: "v1",
 		Readings: []Measurement{{Sensor: WaterLevel, Value: 7, Unit: "m"}}}
 	if err := s.Validate(toJSONValue(t, ok)); err != nil {
 		t.Fatalf("valid record: %v", err)
