@@ -16,6 +16,9 @@ func Balancer() kafka.Balancer { return &kafka.Murmur2Balancer{} }
 
 // PartitionFor returns the partition a key lands on among n partitions.
 func PartitionFor(key string, n int) int {
+	if n <= 1 {
+		return 0
+	}
 	parts := make([]int, n)
 	for i := range parts {
 		parts[i] = i
