@@ -1,0 +1,478 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// options are the command-line flags.
+type options struct {
+	Stations   int
+	Rate       float64
+	Duration   time.Duration
+	Mode       string
+	Clients    int
+	Inflight   int
+	Cycle      int
+	High       int
+	Partitions int
+	Drain      time.Duration
+	Go         string
+	Keep       bool
+	NoSync     bool
+}
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.Stations, "stations", 200, "simulated stations")
+	fs.Float64Var(&o.Rate, "rate", 1000, "messages per second, all stations together")
+	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "publishing time (rate*duration messages)")
+	fs.StringVar(&o.Mode, "mode", "embedded", "embedded (in-process brokers, no servers) or servers (MQTT_URL, KAFKA_BROKERS, INFLUX_* from the environment)")
+	fs.IntVar(&o.Clients, "clients", 8, "MQTT publisher connections")
+	fs.IntVar(&o.Inflight, "inflight", 1000, "unacknowledged QoS 1 messages per connection")
+	fs.IntVar(&o.Cycle, "cycle", 20, "readings per station per alert cycle")
+	fs.IntVar(&o.High, "high", 3, "high readings at the end of each cycle (they fire an alert; the next normal one resolves it)")
+	fs.IntVar(&o.Partitions, "partitions", 6, "Kafka partitions of the run's topics")
+	fs.DurationVar(&o.Drain, "drain", 2*time.Minute, "how long to wait after publishing for every reading to be processed")
+	fs.StringVar(&o.Go, "go", "go", "go command used to build ./cmd/resilience")
+	fs.BoolVar(&o.NoSync, "embedded-no-sync", false, "mode embedded: kafka.embedded.no_sync (the log does not fsync; the MQTT broker's store still does)")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (config, binary log) and, in mode servers, the topics and bucket")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, o, stderr)
+	if rep != nil {
+		rep.print(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return 1
+	}
+	if msg := rep.loss(); msg != "" {
+		fmt.Fprintln(stderr, "loadtest: FAIL:", msg)
+		return 1
+	}
+	return 0
+}
+
+func (o options) validate() error {
+	var errs []error
+	if o.Stations < 1 || o.Stations > 99999 {
+		errs = append(errs, errors.New("-stations: between 1 and 99999"))
+	}
+	if o.Rate <= 0 {
+		errs = append(errs, errors.New("-rate: must be positive"))
+	}
+	if o.Duration <= 0 {
+		errs = append(errs, errors.New("-duration: must be positive"))
+	}
+	if o.Mode != "embedded" && o.Mode != "servers" {
+		errs = append(errs, fmt.Errorf("-mode: %q: embedded or servers", o.Mode))
+	}
+	if o.Clients < 1 || o.Inflight < 1 || o.Partitions < 1 {
+		errs = append(errs, errors.New("-clients, -inflight and -partitions: at least 1"))
+	}
+	if o.High < 1 || o.Cycle < o.High+1 {
+		errs = append(errs, errors.New("-high: at least 1, and -cycle: more than -high (a normal reading resolves each alert)"))
+	}
+	if int(o.Rate*o.Duration.Seconds()) < 1 {
+		errs = append(errs, errors.New("-rate * -duration: less than one message"))
+	}
+	return errors.Join(errs...)
+}
+
+// run does one load test; the report is returned as far as it got.
+func run(ctx context.Context, o options, logw io.Writer) (_ *report, err error) {
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(logw, "loadtest: "+format+"\n", a...)
+	}
+	dir, err := os.MkdirTemp("", "resilience-loadtest-")
+	if err != nil {
+		return nil, err
+	}
+	if o.Keep {
+		logf("keeping %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	logf("building ./cmd/resilience")
+	bin, err := buildBinary(ctx, o.Go, dir)
+	if err != nil {
+		return nil, err
+	}
+	ids := stationIDs(o.Stations)
+	if err := os.WriteFile(filepath.Join(dir, "stations.yaml"), []byte(registryYAML(ids)), 0o600); err != nil {
+		return nil, err
+	}
+	name := uniqueName()
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		cfg     string
+		mqttURL string
+		brokers []string
+		prefix  string
+		args    = []string{"run", "--config", filepath.Join(dir, "resilience.yaml"), "--http.listen", httpAddr}
+	)
+	switch o.Mode {
+	case "embedded":
+		mqttAddr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		kafkaAddr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		mqttURL, brokers = "tcp://"+mqttAddr, []string{kafkaAddr}
+		args = append(args, "--dev")
+		cfg = fmt.Sprintf(`stations_file: stations.yaml
+data_dir: data
+mqtt:
+  embedded:
+    listen: %s
+kafka:
+  partitions: %d
+  embedded:
+    listen: %s
+    no_sync: %t
+`, mqttAddr, o.Partitions, kafkaAddr, o.NoSync)
+	case "servers":
+		env, err := loadServerEnv(os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		mqttURL, brokers, prefix = env.MQTTURL, env.Brokers, name+"."
+		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		dropBucket, err := createBucket(bctx, env, name)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		if !o.Keep {
+			defer func() {
+				dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := dropBucket(dctx); err != nil {
+					logf("cleanup: %v", err)
+				}
+				if err := deleteTopics(brokers, schemas.Topics(prefix)); err != nil {
+					logf("cleanup: %v", err)
+				}
+			}()
+		} else {
+			logf("keeping kafka topics %s* and influx bucket %s", prefix, name)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "influx-token"), []byte(env.InfluxToken), 0o600); err != nil {
+			return nil, err
+		}
+		cfg = fmt.Sprintf(`stations_file: stations.yaml
+data_dir: data
+kafka:
+  brokers: [%s]
+  topic_prefix: %q
+  partitions: %d
+ingest:
+  mqtt_url: %s
+  client_id: %s-collector
+  share_group: %s
+processor:
+  group: %s-processor
+influx:
+  url: %s
+  org: %s
+  bucket: %s
+  token_file: influx-token
+`, strings.Join(brokers, ", "), prefix, o.Partitions, mqttURL, name, name, name, env.InfluxURL, env.InfluxOrg, name)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "resilience.yaml"), []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+
+	logf("starting resilience %s (mode %s, http %s)", strings.Join(args, " "), o.Mode, httpAddr)
+	p, err := startProc(bin, filepath.Join(dir, "resilience.log"), args...)
+	if err != nil {
+		return nil, err
+	}
+	failed := true
+	defer func() {
+		// resilience exits 0 after SIGTERM; anything else is a failure.
+		if serr := p.stop(30 * time.Second); serr != nil {
+			failed = true
+			if err == nil {
+				err = fmt.Errorf("resilience exit: %w", serr)
+			}
+		}
+		if failed {
+			fmt.Fprintf(logw, "--- resilience log (tail of %s) ---\n%s\n", p.log, p.logTail(6000))
+		}
+	}()
+	if err := waitReady(ctx, p, httpAddr, 2*time.Minute); err != nil {
+		return nil, err
+	}
+	base, err := scrape(ctx, httpAddr)
+	if err != nil {
+		return nil, err
+	}
+
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	watch, err := watchAlerts(wctx, brokers, schemas.Topics(prefix).Alerts)
+	if err != nil {
+		return nil, err
+	}
+	defer watch.close()
+
+	total := int(o.Rate * o.Duration.Seconds())
+	rep := &report{opts: o, total: total}
+
+	// Poll the processed count from the start of publishing.
+	pollCtx, pollCancel := context.WithCancel(ctx)
+	polled := make(chan progress, 1)
+	target := make(chan int, 1)
+	go func() { polled <- pollProcessed(pollCtx, httpAddr, base, target) }()
+
+	logf("publishing %d messages from %d stations at %.0f msg/s for %s", total, o.Stations, o.Rate, o.Duration)
+	pub, err := publish(ctx, pubConfig{URL: mqttURL, Prefix: name, Stations: ids, Rate: o.Rate, Total: total,
+		Clients: o.Clients, Inflight: o.Inflight, Pattern: pattern{Cycle: o.Cycle, High: o.High}})
+	rep.pub = pub
+	if err != nil {
+		pollCancel()
+		<-polled
+		return rep, fmt.Errorf("publish: %w", err)
+	}
+	logf("published %d (%d acknowledged) in %s; waiting for processing (up to %s)", pub.Sent, pub.Acked,
+		pub.Last.Sub(pub.First).Round(time.Millisecond), o.Drain)
+	target <- pub.Sent
+	drain := time.AfterFunc(o.Drain, pollCancel)
+	prog := <-polled
+	drain.Stop()
+	pollCancel()
+	rep.prog = prog
+
+	// Fired events trail the records that cause them by one produce: give
+	// the rest a moment after the last record is processed.
+	want := len(pattern{Cycle: o.Cycle, High: o.High}.cycles(pub.High))
+	for deadline := time.Now().Add(10 * time.Second); watch.firedCount() < want && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	wcancel()
+	rep.alertsRecv, rep.alertKinds, rep.alertErrs = watch.snapshot()
+	if m, err := scrape(context.Background(), httpAddr); err == nil {
+		rep.final = m
+	}
+	failed = rep.loss() != ""
+	return rep, nil
+}
+
+// progress is what pollProcessed saw.
+type progress struct {
+	Processed int       // records processed (excluding unknown_station)
+	Done      time.Time // first scrape with Processed >= target; zero if never
+	Ingested  int       // records the collector wrote to Kafka
+	IngestAt  time.Time // first scrape with Ingested >= target; zero if never
+	Last      time.Time // last scrape
+	Err       error
+}
+
+// pollProcessed scrapes /metrics every 50 ms until the processed count
+// (minus base) reaches the target sent on target, or ctx is done. It also
+// notes when the collector's count reached the target (on a shared broker
+// that count includes other publishers' messages: a lower bound).
+func pollProcessed(ctx context.Context, addr string, base metrics, target <-chan int) progress {
+	const name, foreign = "resilience_processor_records_total", `outcome="unknown_station"`
+	const ingested = "resilience_ingest_records_total"
+	want := -1
+	var pr progress
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case want = <-target:
+		case <-t.C:
+		case <-ctx.Done():
+			return pr
+		}
+		m, err := scrape(ctx, addr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return pr
+			}
+			pr.Err = err
+			continue
+		}
+		pr.Processed = int(m.sum(name, foreign) - base.sum(name, foreign))
+		pr.Ingested = int(m.sum(ingested) - base.sum(ingested))
+		pr.Last = time.Now()
+		if want >= 0 && pr.Ingested >= want && pr.IngestAt.IsZero() {
+			pr.IngestAt = pr.Last
+		}
+		if want >= 0 && pr.Processed >= want {
+			pr.Done = pr.Last
+			return pr
+		}
+	}
+}
+
+// report is the outcome of a run.
+type report struct {
+	opts       options
+	total      int
+	pub        pubResult
+	prog       progress
+	alertsRecv map[key]time.Time
+	alertKinds map[string]int
+	alertErrs  []error
+	final      metrics
+}
+
+// latencies are the publish->alert latencies of the measured fired
+// events, sorted (each against the publish time of the reading the event
+// names as its cause), the number of alert cycles expected (a station's
+// cycle with at least one high reading published) and how many of those
+// fired no event; unexpected counts fired events that name a reading that
+// was not high.
+func (r *report) latencies() (lat []time.Duration, expected, missing, unexpected int) {
+	p := pattern{Cycle: r.opts.Cycle, High: r.opts.High}
+	want := p.cycles(r.pub.High)
+	for k, rt := range r.alertsRecv {
+		pt, ok := r.pub.High[k]
+		if !ok {
+			unexpected++
+			continue
+		}
+		lat = append(lat, rt.Sub(pt))
+		want[cycleKey{k.Station, p.cycle(k.Seq)}] = true
+	}
+	for _, seen := range want {
+		if !seen {
+			missing++
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat, len(want), missing, unexpected
+}
+
+// percentile is the nearest-rank q-quantile (0 < q <= 1) of sorted d.
+func percentile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	i := int(float64(len(d))*q+0.999999999) - 1
+	return d[min(max(i, 0), len(d)-1)]
+}
+
+// loss describes lost readings or alerts; empty if none.
+func (r *report) loss() string {
+	var msgs []string
+	if r.pub.Sent < r.total {
+		msgs = append(msgs, fmt.Sprintf("published %d of %d messages", r.pub.Sent, r.total))
+	}
+	if r.pub.Errors > 0 || r.pub.Acked < r.pub.Sent {
+		msgs = append(msgs, fmt.Sprintf("%d of %d publishes not acknowledged (first error: %v)", r.pub.Sent-r.pub.Acked, r.pub.Sent, r.pub.FirstErr))
+	}
+	if r.prog.Processed < r.pub.Sent {
+		msgs = append(msgs, fmt.Sprintf("%d of %d readings not processed within -drain %s", r.pub.Sent-r.prog.Processed, r.pub.Sent, r.opts.Drain))
+	}
+	if _, expected, missing, unexpected := r.latencies(); missing > 0 || unexpected > 0 {
+		msgs = append(msgs, fmt.Sprintf("%d of %d expected %s fired events not seen, %d unexpected", missing, expected, measuredRule, unexpected))
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (r *report) print(w io.Writer) {
+	o := r.opts
+	pubSpan := r.pub.Last.Sub(r.pub.First)
+	fmt.Fprintf(w, "\n=== resilience load test (mode %s) ===\n", o.Mode)
+	fmt.Fprintf(w, "stations              %d (%d MQTT connections, QoS 1, in flight <= %d each)\n", o.Stations, min(o.Clients, o.Stations), o.Inflight)
+	fmt.Fprintf(w, "target rate           %.0f msg/s for %s = %d messages\n", o.Rate, o.Duration, r.total)
+	if pubSpan > 0 {
+		fmt.Fprintf(w, "achieved publish rate %.0f msg/s (%d published in %s; %d acknowledged)\n",
+			float64(r.pub.Sent)/pubSpan.Seconds(), r.pub.Sent, pubSpan.Round(time.Millisecond), r.pub.Acked)
+	} else {
+		fmt.Fprintf(w, "achieved publish rate n/a (%d published)\n", r.pub.Sent)
+	}
+	if !r.prog.Done.IsZero() {
+		e2e := r.prog.Done.Sub(r.pub.First)
+		fmt.Fprintf(w, "end-to-end throughput %.0f readings/s (%d processed in %s from first publish; processed %s after last publish)\n",
+			float64(r.pub.Sent)/e2e.Seconds(), r.prog.Processed, e2e.Round(time.Millisecond), r.prog.Done.Sub(r.pub.Last).Round(time.Millisecond))
+		if !r.prog.IngestAt.IsZero() {
+			fmt.Fprintf(w, "                      (collector had written all to Kafka %s after first publish, %s after last publish)\n",
+				r.prog.IngestAt.Sub(r.pub.First).Round(time.Millisecond), r.prog.IngestAt.Sub(r.pub.Last).Round(time.Millisecond))
+		}
+	} else {
+		fmt.Fprintf(w, "end-to-end throughput n/a: %d of %d processed when polling stopped (last error: %v)\n", r.prog.Processed, r.pub.Sent, r.prog.Err)
+	}
+	lat, expected, missing, unexpected := r.latencies()
+	fmt.Fprintf(w, "alerts measured       %d %s fired events (expected %d, missing %d, unexpected %d)\n", len(lat), measuredRule, expected, missing, unexpected)
+	if len(lat) > 0 {
+		fmt.Fprintf(w, "publish->alert        p50 %s  p90 %s  p99 %s  max %s\n",
+			ms(percentile(lat, 0.50)), ms(percentile(lat, 0.90)), ms(percentile(lat, 0.99)), ms(lat[len(lat)-1]))
+	}
+	var kinds []string
+	for k, n := range r.alertKinds {
+		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(kinds)
+	fmt.Fprintf(w, "alert events          %s\n", strings.Join(kinds, ", "))
+	if m := r.final; m != nil {
+		fmt.Fprintf(w, "binary metrics        ingest messages %.0f, records %.0f, rejected %.0f; processor records %s\n",
+			m.sum("resilience_ingest_messages_total"), m.sum("resilience_ingest_records_total"),
+			m.sum("resilience_ingest_rejected_total"), outcomes(m))
+		if _, ok := m["resilience_embedded_mqtt_dropped_total"]; ok {
+			fmt.Fprintf(w, "                      embedded MQTT dropped %.0f\n", m.sum("resilience_embedded_mqtt_dropped_total"))
+		}
+		if _, ok := m["resilience_influx_lines_total"]; ok {
+			fmt.Fprintf(w, "                      influx lines %.0f, write errors %.0f\n",
+				m.sum("resilience_influx_lines_total"), m.sum("resilience_influx_write_errors_total"))
+		}
+	}
+	for _, err := range r.alertErrs {
+		fmt.Fprintf(w, "alerts reader error   %v\n", err)
+	}
+	if l := r.loss(); l != "" {
+		fmt.Fprintf(w, "LOSS                  %s\n", l)
+	} else {
+		fmt.Fprintf(w, "loss                  none (every reading acknowledged and processed, every expected alert seen)\n")
+	}
+}
+
+func outcomes(m metrics) string {
+	var parts []string
+	for labels, v := range m["resilience_processor_records_total"] {
+		parts = append(parts, fmt.Sprintf("%s %.0f", strings.Trim(strings.TrimPrefix(labels, "outcome="), `"`), v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}
