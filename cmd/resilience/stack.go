@@ -140,6 +140,20 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		if err != nil {
 			return err
 		}
+		if cfg.RulesFile != "" {
+			reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_rules_reloads_total",
+				Help: "Rules file reload attempts, by result (ok, error: the old rules stay in force)."}, []string{"result"})
+			reg.MustRegister(reloads)
+			w := &rules.Watcher{Path: cfg.RulesFile, Engine: engine, Logger: logger.With("component", "rules"),
+				OnReload: func(err error) {
+					if err != nil {
+						reloads.WithLabelValues("error").Inc()
+					} else {
+						reloads.WithLabelValues("ok").Inc()
+					}
+				}}
+			g.Go(func() error { return w.Run(gctx) })
+		}
 		var points processor.PointSink
 		if cfg.Influx.URL != "" {
 			ic := cfg.Influx
