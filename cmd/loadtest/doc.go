@@ -32,14 +32,16 @@
 //     readings a station rises to about 5.6 m (above level II, a jump under
 //     the 1 m spike limit) for -high readings and then falls back below the
 //     level I clear point (5.0 - 0.15 m), so level:water_level alerts fire
-//     and resolve over and over;
+//     and resolve over and over; station i's cycle is shifted by i mod
+//     -cycle readings so the alerts are spread in time;
 //  4. reads the alerts topic from its end offsets and, for every `fired`
 //     event of rule level:water_level, takes latency = receive time -
 //     publish time of the reading that caused it (the event's last
 //     ReadingRef, by station and seq);
-//  5. polls /metrics until resilience_processor_records_total (all
-//     outcomes but unknown_station, which counts other publishers' readings
-//     on a shared broker) reaches the number published, or -drain passes;
+//  5. polls /metrics until resilience_processor_records_total (outcomes
+//     other than duplicate, i.e. MQTT redeliveries, and unknown_station,
+//     i.e. other publishers' readings on a shared broker) reaches the
+//     number published, or -drain passes;
 //  6. prints a summary: stations, target and achieved publish rate,
 //     end-to-end throughput (published / (last processed - first publish)),
 //     publish->alert latency p50/p90/p99/max, and any loss.

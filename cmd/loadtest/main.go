@@ -32,6 +32,7 @@ type options struct {
 	Go         string
 	Keep       bool
 	NoSync     bool
+	Influx     bool
 }
 
 func main() {
@@ -54,6 +55,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Drain, "drain", 2*time.Minute, "how long to wait after publishing for every reading to be processed")
 	fs.StringVar(&o.Go, "go", "go", "go command used to build ./cmd/resilience")
 	fs.BoolVar(&o.NoSync, "embedded-no-sync", false, "mode embedded: kafka.embedded.no_sync (the log does not fsync; the MQTT broker's store still does)")
+	fs.BoolVar(&o.Influx, "influx", true, "mode servers: write points to a new InfluxDB bucket (false: to line-protocol files, as in mode embedded)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (config, binary log) and, in mode servers, the topics and bucket")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -165,52 +167,17 @@ kafka:
     no_sync: %t
 `, mqttAddr, o.Partitions, kafkaAddr, o.NoSync)
 	case "servers":
-		env, err := loadServerEnv(os.Getenv)
+		env, err := loadServerEnv(os.Getenv, o.Influx)
 		if err != nil {
 			return nil, err
 		}
 		mqttURL, brokers, prefix = env.MQTTURL, env.Brokers, name+"."
-		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		dropBucket, err := createBucket(bctx, env, name)
-		cancel()
+		cleanup, err := prepareServers(ctx, env, dir, name, o.Keep, logf)
 		if err != nil {
 			return nil, err
 		}
-		if !o.Keep {
-			defer func() {
-				dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				if err := dropBucket(dctx); err != nil {
-					logf("cleanup: %v", err)
-				}
-				if err := deleteTopics(brokers, schemas.Topics(prefix)); err != nil {
-					logf("cleanup: %v", err)
-				}
-			}()
-		} else {
-			logf("keeping kafka topics %s* and influx bucket %s", prefix, name)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "influx-token"), []byte(env.InfluxToken), 0o600); err != nil {
-			return nil, err
-		}
-		cfg = fmt.Sprintf(`stations_file: stations.yaml
-data_dir: data
-kafka:
-  brokers: [%s]
-  topic_prefix: %q
-  partitions: %d
-ingest:
-  mqtt_url: %s
-  client_id: %s-collector
-  share_group: %s
-processor:
-  group: %s-processor
-influx:
-  url: %s
-  org: %s
-  bucket: %s
-  token_file: influx-token
-`, strings.Join(brokers, ", "), prefix, o.Partitions, mqttURL, name, name, name, env.InfluxURL, env.InfluxOrg, name)
+		defer cleanup()
+		cfg = serversConfig(env, o.Partitions, name)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "resilience.yaml"), []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -251,7 +218,8 @@ influx:
 	defer watch.close()
 
 	total := int(o.Rate * o.Duration.Seconds())
-	rep := &report{opts: o, total: total}
+	pat := newPattern(o.Cycle, o.High, ids)
+	rep := &report{opts: o, total: total, pat: pat}
 
 	// Poll the processed count from the start of publishing.
 	pollCtx, pollCancel := context.WithCancel(ctx)
@@ -261,7 +229,7 @@ influx:
 
 	logf("publishing %d messages from %d stations at %.0f msg/s for %s", total, o.Stations, o.Rate, o.Duration)
 	pub, err := publish(ctx, pubConfig{URL: mqttURL, Prefix: name, Stations: ids, Rate: o.Rate, Total: total,
-		Clients: o.Clients, Inflight: o.Inflight, Pattern: pattern{Cycle: o.Cycle, High: o.High}})
+		Clients: o.Clients, Inflight: o.Inflight, Pattern: pat})
 	rep.pub = pub
 	if err != nil {
 		pollCancel()
@@ -279,7 +247,7 @@ influx:
 
 	// Fired events trail the records that cause them by one produce: give
 	// the rest a moment after the last record is processed.
-	want := len(pattern{Cycle: o.Cycle, High: o.High}.cycles(pub.High))
+	want := len(pat.cycles(pub.High))
 	for deadline := time.Now().Add(10 * time.Second); watch.firedCount() < want && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -294,7 +262,7 @@ influx:
 
 // progress is what pollProcessed saw.
 type progress struct {
-	Processed int       // records processed (excluding unknown_station)
+	Processed int       // records processed (outcomes ok, late, bad: not duplicate or unknown_station)
 	Done      time.Time // first scrape with Processed >= target; zero if never
 	Ingested  int       // records the collector wrote to Kafka
 	IngestAt  time.Time // first scrape with Ingested >= target; zero if never
@@ -307,7 +275,9 @@ type progress struct {
 // notes when the collector's count reached the target (on a shared broker
 // that count includes other publishers' messages: a lower bound).
 func pollProcessed(ctx context.Context, addr string, base metrics, target <-chan int) progress {
-	const name, foreign = "resilience_processor_records_total", `outcome="unknown_station"`
+	// Duplicates (MQTT redeliveries) and other publishers' readings do not
+	// count: a reading is processed once its first copy is.
+	const name, dup, foreign = "resilience_processor_records_total", `outcome="duplicate"`, `outcome="unknown_station"`
 	const ingested = "resilience_ingest_records_total"
 	want := -1
 	var pr progress
@@ -328,7 +298,7 @@ func pollProcessed(ctx context.Context, addr string, base metrics, target <-chan
 			pr.Err = err
 			continue
 		}
-		pr.Processed = int(m.sum(name, foreign) - base.sum(name, foreign))
+		pr.Processed = int(m.sum(name, dup, foreign) - base.sum(name, dup, foreign))
 		pr.Ingested = int(m.sum(ingested) - base.sum(ingested))
 		pr.Last = time.Now()
 		if want >= 0 && pr.Ingested >= want && pr.IngestAt.IsZero() {
@@ -344,6 +314,7 @@ func pollProcessed(ctx context.Context, addr string, base metrics, target <-chan
 // report is the outcome of a run.
 type report struct {
 	opts       options
+	pat        pattern
 	total      int
 	pub        pubResult
 	prog       progress
@@ -360,8 +331,7 @@ type report struct {
 // fired no event; unexpected counts fired events that name a reading that
 // was not high.
 func (r *report) latencies() (lat []time.Duration, expected, missing, unexpected int) {
-	p := pattern{Cycle: r.opts.Cycle, High: r.opts.High}
-	want := p.cycles(r.pub.High)
+	want := r.pat.cycles(r.pub.High)
 	for k, rt := range r.alertsRecv {
 		pt, ok := r.pub.High[k]
 		if !ok {
@@ -369,7 +339,7 @@ func (r *report) latencies() (lat []time.Duration, expected, missing, unexpected
 			continue
 		}
 		lat = append(lat, rt.Sub(pt))
-		want[cycleKey{k.Station, p.cycle(k.Seq)}] = true
+		want[cycleKey{k.Station, r.pat.cycle(k.Station, k.Seq)}] = true
 	}
 	for _, seen := range want {
 		if !seen {
@@ -436,6 +406,7 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "publish->alert        p50 %s  p90 %s  p99 %s  max %s\n",
 			ms(percentile(lat, 0.50)), ms(percentile(lat, 0.90)), ms(percentile(lat, 0.99)), ms(lat[len(lat)-1]))
 	}
+	r.printOverTime(w)
 	var kinds []string
 	for k, n := range r.alertKinds {
 		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
@@ -461,6 +432,37 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "LOSS                  %s\n", l)
 	} else {
 		fmt.Fprintf(w, "loss                  none (every reading acknowledged and processed, every expected alert seen)\n")
+	}
+}
+
+// printOverTime prints the latency by publish time, in up to 10 slices
+// of the publishing span, to tell warm-up and backlog from steady state.
+func (r *report) printOverTime(w io.Writer) {
+	span := r.pub.Last.Sub(r.pub.First)
+	if span <= 0 || len(r.alertsRecv) == 0 {
+		return
+	}
+	slice := max(time.Second, (span / 10).Round(time.Second))
+	var buckets [][]time.Duration
+	for k, rt := range r.alertsRecv {
+		pt, ok := r.pub.High[k]
+		if !ok {
+			continue
+		}
+		i := int(pt.Sub(r.pub.First) / slice)
+		for len(buckets) <= i {
+			buckets = append(buckets, nil)
+		}
+		buckets[i] = append(buckets[i], rt.Sub(pt))
+	}
+	fmt.Fprintf(w, "latency by publish time:\n")
+	for i, b := range buckets {
+		if len(b) == 0 {
+			continue
+		}
+		sort.Slice(b, func(x, y int) bool { return b[x] < b[y] })
+		fmt.Fprintf(w, "  %6s-%-6s n=%-5d p50 %-10s p99 %-10s max %s\n", time.Duration(i)*slice, time.Duration(i+1)*slice,
+			len(b), ms(percentile(b, 0.5)), ms(percentile(b, 0.99)), ms(b[len(b)-1]))
 	}
 }
 

@@ -21,30 +21,47 @@ const (
 	variation   = 0.01 // +-2 steps, so 36 identical readings (stuck) never happen
 )
 
-// pattern is the shape of every station's series: readings 1..Cycle-High
-// of each cycle are normal, the last High are high.
+// pattern is the shape of the stations' series: in each cycle of Cycle
+// readings the last High are high, the others normal. Station i's cycles
+// are shifted by i mod Cycle readings, so the stations do not all alert at
+// the same moment.
 type pattern struct {
 	Cycle, High int
+	offset      map[string]uint64
 }
 
-// level is the water level of a station's reading seq (1-based).
-func (p pattern) level(seq uint64) float64 {
+func newPattern(cycle, high int, stations []string) pattern {
+	p := pattern{Cycle: cycle, High: high, offset: make(map[string]uint64, len(stations))}
+	for i, st := range stations {
+		p.offset[st] = uint64(i % cycle)
+	}
+	return p
+}
+
+// pos is the 0-based position of a station's reading seq (1-based) in
+// its shifted series.
+func (p pattern) pos(station string, seq uint64) uint64 { return seq - 1 + p.offset[station] }
+
+// level is the water level of a station's reading seq.
+func (p pattern) level(station string, seq uint64) float64 {
 	v := normalLevel
-	if p.high(seq) {
+	if p.high(station, seq) {
 		v = highLevel
 	}
 	return v + variation*float64(int(seq*7%5)-2)
 }
 
-func (p pattern) high(seq uint64) bool {
-	return int((seq-1)%uint64(p.Cycle)) >= p.Cycle-p.High
+func (p pattern) high(station string, seq uint64) bool {
+	return int(p.pos(station, seq)%uint64(p.Cycle)) >= p.Cycle-p.High
 }
 
-// cycle is the 0-based cycle of reading seq. Each cycle with a high
+// cycle is the cycle of a station's reading seq. Each cycle with a high
 // reading fires one level:water_level alert, normally on its first high
 // reading; if the readings of a station arrive out of order, on another
 // high reading of the same cycle.
-func (p pattern) cycle(seq uint64) uint64 { return (seq - 1) / uint64(p.Cycle) }
+func (p pattern) cycle(station string, seq uint64) uint64 {
+	return p.pos(station, seq) / uint64(p.Cycle)
+}
 
 // cycleKey names one alert cycle of a station.
 type cycleKey struct {
@@ -57,7 +74,7 @@ type cycleKey struct {
 func (p pattern) cycles(high map[key]time.Time) map[cycleKey]bool {
 	out := map[cycleKey]bool{}
 	for k := range high {
-		out[cycleKey{k.Station, p.cycle(k.Seq)}] = false
+		out[cycleKey{k.Station, p.cycle(k.Station, k.Seq)}] = false
 	}
 	return out
 }
@@ -240,9 +257,9 @@ func (p *publisher) run(ctx context.Context, start time.Time, cfg pubConfig) {
 			if p.first.IsZero() {
 				p.first = now
 			}
-			tok := p.cl.Publish(fmt.Sprintf(schemas.TopicReadingsFmt, st), 1, false, payload(st, seq, now, cfg.Pattern.level(seq)))
+			tok := p.cl.Publish(fmt.Sprintf(schemas.TopicReadingsFmt, st), 1, false, payload(st, seq, now, cfg.Pattern.level(st, seq)))
 			p.last = now
-			if cfg.Pattern.high(seq) {
+			if cfg.Pattern.high(st, seq) {
 				p.high[key{st, seq}] = now
 			}
 			select {

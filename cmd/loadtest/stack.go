@@ -92,7 +92,8 @@ func buildBinary(ctx context.Context, goCmd, dir string) (string, error) {
 	return bin, nil
 }
 
-// serverEnv is where the real servers are (mode servers).
+// serverEnv is where the real servers are (mode servers). InfluxURL is
+// empty when InfluxDB is not used.
 type serverEnv struct {
 	MQTTURL     string
 	Brokers     []string
@@ -101,9 +102,10 @@ type serverEnv struct {
 	InfluxToken string
 }
 
-// loadServerEnv reads MQTT_URL, KAFKA_BROKERS, INFLUX_URL, INFLUX_ORG and
-// INFLUX_TOKEN_FILE (the operator token: it creates the bucket).
-func loadServerEnv(getenv func(string) string) (serverEnv, error) {
+// loadServerEnv reads MQTT_URL, KAFKA_BROKERS and, with influx, INFLUX_URL,
+// INFLUX_ORG and INFLUX_TOKEN_FILE (the operator token: it creates the
+// bucket).
+func loadServerEnv(getenv func(string) string, influx bool) (serverEnv, error) {
 	var missing []string
 	get := func(k string) string {
 		v := strings.TrimSpace(getenv(k))
@@ -112,9 +114,12 @@ func loadServerEnv(getenv func(string) string) (serverEnv, error) {
 		}
 		return v
 	}
-	e := serverEnv{MQTTURL: get("MQTT_URL"), InfluxURL: get("INFLUX_URL"), InfluxOrg: get("INFLUX_ORG")}
+	e := serverEnv{MQTTURL: get("MQTT_URL")}
 	brokers := get("KAFKA_BROKERS")
-	tokenFile := get("INFLUX_TOKEN_FILE")
+	var tokenFile string
+	if influx {
+		e.InfluxURL, e.InfluxOrg, tokenFile = get("INFLUX_URL"), get("INFLUX_ORG"), get("INFLUX_TOKEN_FILE")
+	}
 	if len(missing) > 0 {
 		return e, fmt.Errorf("mode servers: %s unset; run `deployments/local/services up` and "+
 			"`set -a; source .cache/services/env; set +a` first", strings.Join(missing, ", "))
@@ -124,12 +129,74 @@ func loadServerEnv(getenv func(string) string) (serverEnv, error) {
 			e.Brokers = append(e.Brokers, b)
 		}
 	}
-	tok, err := os.ReadFile(tokenFile)
-	if err != nil {
-		return e, fmt.Errorf("INFLUX_TOKEN_FILE: %w", err)
+	if influx {
+		tok, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return e, fmt.Errorf("INFLUX_TOKEN_FILE: %w", err)
+		}
+		e.InfluxToken = strings.TrimSpace(string(tok))
 	}
-	e.InfluxToken = strings.TrimSpace(string(tok))
 	return e, nil
+}
+
+// prepareServers creates the run's InfluxDB bucket (named name) and writes
+// its token to dir/influx-token. The returned cleanup deletes the bucket
+// and the run's Kafka topics (prefix name+".") unless keep.
+func prepareServers(ctx context.Context, env serverEnv, dir, name string, keep bool, logf func(string, ...any)) (func(), error) {
+	dropBucket := func(context.Context) error { return nil }
+	if env.InfluxURL != "" {
+		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		drop, err := createBucket(bctx, env, name)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		dropBucket = drop
+		if err := os.WriteFile(filepath.Join(dir, "influx-token"), []byte(env.InfluxToken), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	if keep {
+		logf("keeping kafka topics %s.* and influx bucket %s", name, name)
+		return func() {}, nil
+	}
+	return func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := dropBucket(dctx); err != nil {
+			logf("cleanup: %v", err)
+		}
+		if err := deleteTopics(env.Brokers, schemas.Topics(name+".")); err != nil {
+			logf("cleanup: %v", err)
+		}
+	}, nil
+}
+
+// serversConfig is the resilience config of mode servers: the run's topic
+// prefix, consumer group, share group and bucket are all named name.
+func serversConfig(env serverEnv, partitions int, name string) string {
+	cfg := fmt.Sprintf(`stations_file: stations.yaml
+data_dir: data
+kafka:
+  brokers: [%s]
+  topic_prefix: %q
+  partitions: %d
+ingest:
+  mqtt_url: %s
+  client_id: %s-collector
+  share_group: %s
+processor:
+  group: %s-processor
+`, strings.Join(env.Brokers, ", "), name+".", partitions, env.MQTTURL, name, name, name)
+	if env.InfluxURL != "" {
+		cfg += fmt.Sprintf(`influx:
+  url: %s
+  org: %s
+  bucket: %s
+  token_file: influx-token
+`, env.InfluxURL, env.InfluxOrg, name)
+	}
+	return cfg
 }
 
 // createBucket creates an InfluxDB bucket (infinite retention) and returns
