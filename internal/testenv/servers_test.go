@@ -98,6 +98,65 @@ func TestMosquittoRoundTripQoS1(t *testing.T) {
 	}
 }
 
+// TestMosquittoPersistentSessionBurst checks the queue limits: a burst of
+// 10k QoS 1 messages to a persistent session that is offline is kept whole
+// and delivered, in order, when the client comes back.
+func TestMosquittoPersistentSessionBurst(t *testing.T) {
+	env := testenv.RequireMQTT(t)
+	topic := "testenv/" + testenv.UniqueName(t, "burst")
+	clientID := testenv.UniqueName(t, "persistent")
+	const n = 10000
+
+	received := make(chan string, n+100)
+	opts := func() *mqtt.ClientOptions {
+		return mqtt.NewClientOptions().AddBroker(env.MQTTURL).SetClientID(clientID).
+			SetCleanSession(false).SetAutoReconnect(false).SetOrderMatters(true).
+			SetConnectTimeout(5 * time.Second).
+			SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { received <- string(m.Payload()) })
+	}
+	// First connection: create the session and its subscription, then leave.
+	c := mqtt.NewClient(opts())
+	if tok := c.Connect(); !tok.WaitTimeout(waitFor) || tok.Error() != nil {
+		t.Fatalf("connect %s: %v", clientID, tok.Error())
+	}
+	if tok := c.Subscribe(topic, 1, nil); !tok.WaitTimeout(waitFor) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	c.Disconnect(250)
+
+	pub := mustMQTT(t, env.MQTTURL, "", "")
+	toks := make([]mqtt.Token, n)
+	for i := range n {
+		toks[i] = pub.Publish(topic, 1, false, strconv.Itoa(i))
+	}
+	for i, tok := range toks {
+		if !tok.WaitTimeout(waitFor) || tok.Error() != nil {
+			t.Fatalf("publish %d: %v", i, tok.Error())
+		}
+	}
+
+	// Second connection with the same id resumes the session.
+	c = mqtt.NewClient(opts())
+	if tok := c.Connect(); !tok.WaitTimeout(waitFor) || tok.Error() != nil {
+		t.Fatalf("reconnect %s: %v", clientID, tok.Error())
+	}
+	defer func() {
+		c.Unsubscribe(topic).WaitTimeout(waitFor)
+		c.Disconnect(250)
+	}()
+	timeout := time.After(time.Minute)
+	for i := range n {
+		select {
+		case p := <-received:
+			if p != strconv.Itoa(i) {
+				t.Fatalf("message %d: got %q", i, p)
+			}
+		case <-timeout:
+			t.Fatalf("received %d of %d queued messages", i, n)
+		}
+	}
+}
+
 // TestMosquittoSecureListener checks the authenticated listener: no
 // anonymous or wrong-password clients, and the per-station ACL.
 func TestMosquittoSecureListener(t *testing.T) {
