@@ -15,10 +15,14 @@ build:
 run: build
 	./bin/resilience run --dev --config deployments/config/resilience.yaml
 
-## test: start the real Mosquitto, Kafka and InfluxDB, then vet and run every test.
+## test: start the real Mosquitto, Kafka and InfluxDB, then vet and run every
+## test. The end-to-end tests (cmd/resilience) stop and start servers, so they
+## run after the other packages, not beside them.
+E2E := ./cmd/resilience
 test: services-up vet
 	set -a; source $(ENVFILE); set +a; \
-	$(GO) test -race -count=1 -timeout 40m $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list $(PKGS) | grep -v '/cmd/resilience$$') && \
+	$(GO) test -race -count=1 -timeout 30m $(E2E)
 
 ## test-unit: the tests that need no server (integration tests skip outside CI).
 test-unit: vet
