@@ -1,0 +1,458 @@
+package embedded_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/resilience-project/resilience/internal/embedded"
+)
+
+func hash(t *testing.T, pw string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// dial connects a paho client (no automatic reconnects).
+func dial(t *testing.T, url, clientID, user, pw string, tune ...func(*mqtt.ClientOptions)) (mqtt.Client, error) {
+	t.Helper()
+	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).SetAutoReconnect(false).
+		SetConnectRetry(false).SetConnectTimeout(10 * time.Second).SetKeepAlive(30 * time.Second)
+	if user != "" {
+		o.SetUsername(user).SetPassword(pw)
+	}
+	for _, f := range tune {
+		f(o)
+	}
+	c := mqtt.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(30 * time.Second) {
+		return nil, fmt.Errorf("connect %s: timed out", clientID)
+	}
+	if err := tok.Error(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func mustDial(t *testing.T, url, clientID, user, pw string, tune ...func(*mqtt.ClientOptions)) mqtt.Client {
+	t.Helper()
+	c, err := dial(t, url, clientID, user, pw, tune...)
+	if err != nil {
+		t.Fatalf("connect %s as %q: %v", clientID, user, err)
+	}
+	t.Cleanup(func() {
+		if c.IsConnected() {
+			c.Disconnect(100)
+		}
+	})
+	return c
+}
+
+// wait waits for a token and returns its error.
+func wait(t *testing.T, tok mqtt.Token) error {
+	t.Helper()
+	if !tok.WaitTimeout(30 * time.Second) {
+		t.Fatal("MQTT operation timed out")
+	}
+	return tok.Error()
+}
+
+// subscribe subscribes and returns the granted QoS (0x80: refused).
+func subscribe(t *testing.T, c mqtt.Client, filter string, qos byte, h mqtt.MessageHandler) byte {
+	t.Helper()
+	tok := c.Subscribe(filter, qos, h)
+	if err := wait(t, tok); err != nil {
+		t.Fatalf("subscribe %s: %v", filter, err)
+	}
+	key := filter
+	if strings.HasPrefix(key, "$share/") { // paho keys results by the filter without $share/{group}/
+		key = strings.Join(strings.Split(key, "/")[2:], "/")
+	}
+	q, ok := tok.(*mqtt.SubscribeToken).Result()[key]
+	if !ok {
+		t.Fatalf("subscribe %s: no result in %v", filter, tok.(*mqtt.SubscribeToken).Result())
+	}
+	return q
+}
+
+const (
+	devicePW    = "device-secret-1"
+	otherPW     = "device-secret-2"
+	collectorPW = "collector-secret"
+)
+
+func startAuthBroker(t *testing.T) *embedded.MQTTBroker {
+	t.Helper()
+	creds := writeFile(t, "credentials.yaml", fmt.Sprintf(`devices:
+  - id: VG-AINGHIA
+    password_hash: %q
+  - id: TB-HOIAN
+    password_hash: %q
+collectors:
+  - username: collector
+    password_hash: %q
+`, hash(t, devicePW), hash(t, otherPW), hash(t, collectorPW)))
+	addr := freeAddr(t)
+	b, err := embedded.NewMQTT(embedded.MQTTConfig{Listen: addr, DataDir: t.TempDir(), CredentialsFile: creds}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runBroker(t, b.Run)
+	waitListening(t, addr)
+	if b.URL() != "tcp://"+addr {
+		t.Errorf("URL() = %q, want tcp://%s", b.URL(), addr)
+	}
+	return b
+}
+
+func TestMQTTAuthentication(t *testing.T) {
+	b := startAuthBroker(t)
+	tests := []struct {
+		name, user, pw string
+		ok             bool
+	}{
+		{"anonymous", "", "", false},
+		{"unknown user", "nobody", devicePW, false},
+		{"wrong password", "VG-AINGHIA", otherPW, false},
+		{"collector with a device password", "collector", devicePW, false},
+		{"empty password", "VG-AINGHIA", "", false},
+		{"device", "VG-AINGHIA", devicePW, true},
+		{"collector", "collector", collectorPW, true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := dial(t, b.URL(), fmt.Sprintf("auth-%d", i), tc.user, tc.pw)
+			if c != nil {
+				defer c.Disconnect(100)
+			}
+			if tc.ok && err != nil {
+				t.Errorf("connect as %q refused: %v", tc.user, err)
+			}
+			if !tc.ok && err == nil {
+				t.Errorf("connect as %q with password %q accepted", tc.user, tc.pw)
+			}
+		})
+	}
+}
+
+func TestMQTTAuthorization(t *testing.T) {
+	b := startAuthBroker(t)
+	type delivery struct{ topic, payload string }
+	got := make(chan delivery, 100)
+	col := mustDial(t, b.URL(), "collector-1", "collector", collectorPW)
+	if q := subscribe(t, col, "$share/g/stations/+/readings", 1, func(_ mqtt.Client, m mqtt.Message) {
+		got <- delivery{m.Topic(), string(m.Payload())}
+	}); q != 1 {
+		t.Fatalf("collector shared subscription granted 0x%02x, want QoS 1", q)
+	}
+
+	dev := mustDial(t, b.URL(), "dev-1", "VG-AINGHIA", devicePW)
+	// A device may not read other stations' readings, only its own downlink.
+	if q := subscribe(t, dev, "stations/+/readings", 1, func(mqtt.Client, mqtt.Message) {}); q != 0x80 {
+		t.Errorf("device subscription to stations/+/readings granted 0x%02x, want refused (0x80)", q)
+	}
+	if q := subscribe(t, dev, "stations/VG-AINGHIA/cmd/#", 1, func(mqtt.Client, mqtt.Message) {}); q != 1 {
+		t.Errorf("device subscription to its downlink granted 0x%02x, want QoS 1", q)
+	}
+
+	// Own topic: delivered. Another station's topic (QoS 0): dropped
+	// silently. The broker handles one client's packets in order, so the
+	// sentinel published after the spoof arrives after the spoof would have.
+	for _, p := range []struct {
+		topic, payload string
+		qos            byte
+	}{
+		{"stations/VG-AINGHIA/readings", "own", 1},
+		{"stations/TB-HOIAN/readings", "spoof-qos0", 0},
+		{"stations/VG-AINGHIA/readings", "sentinel", 1},
+	} {
+		if err := wait(t, dev.Publish(p.topic, p.qos, false, p.payload)); err != nil {
+			t.Fatalf("publish %s: %v", p.payload, err)
+		}
+	}
+	want := []delivery{{"stations/VG-AINGHIA/readings", "own"}, {"stations/VG-AINGHIA/readings", "sentinel"}}
+	for _, w := range want {
+		select {
+		case d := <-got:
+			if d != w {
+				t.Fatalf("collector received %+v, want %+v", d, w)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("collector did not receive %+v", w)
+		}
+	}
+
+	// A QoS 1 publish to another station's topic is refused: an MQTT 3
+	// client cannot be told per message, so the broker disconnects it.
+	lost := make(chan error, 1)
+	dev2 := mustDial(t, b.URL(), "dev-2", "VG-AINGHIA", devicePW, func(o *mqtt.ClientOptions) {
+		o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { lost <- err })
+	})
+	dev2.Publish("stations/TB-HOIAN/readings", 1, false, "spoof-qos1")
+	select {
+	case <-lost:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a device publishing QoS 1 to another station's topic was not disconnected")
+	}
+	// The genuine TB-HOIAN device still gets through, and nothing else
+	// arrived before it.
+	hoi := mustDial(t, b.URL(), "hoi-1", "TB-HOIAN", otherPW)
+	if err := wait(t, hoi.Publish("stations/TB-HOIAN/readings", 1, false, "genuine")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-got:
+		if (d != delivery{"stations/TB-HOIAN/readings", "genuine"}) {
+			t.Fatalf("collector received %+v, want only the genuine TB-HOIAN reading", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("collector did not receive the genuine TB-HOIAN reading")
+	}
+	// Collectors may not publish outside stations/.
+	if err := wait(t, col.Publish("stations/VG-AINGHIA/cmd/reboot", 0, false, "ok")); err != nil {
+		t.Errorf("collector publish under stations/: %v", err)
+	}
+}
+
+func TestNewMQTTRequiresCredentialsUnlessDev(t *testing.T) {
+	_, err := embedded.NewMQTT(embedded.MQTTConfig{Listen: freeAddr(t)}, quietLogger())
+	if err == nil || !strings.Contains(err.Error(), "mqtt.credentials_file") {
+		t.Errorf("NewMQTT without credentials = %v, want an error naming mqtt.credentials_file", err)
+	}
+	bad := writeFile(t, "c.yaml", "devices:\n  - id: VG-AINGHIA\n    password_hash: plain\n")
+	if _, err := embedded.NewMQTT(embedded.MQTTConfig{Listen: freeAddr(t), CredentialsFile: bad}, quietLogger()); err == nil {
+		t.Error("NewMQTT with a plain-text password accepted")
+	}
+}
+
+func TestLoadCredentials(t *testing.T) {
+	good := hash(t, "x")
+	tests := []struct {
+		name, content string
+		keys          []string // each must appear in the error; none: valid
+	}{
+		{"valid", fmt.Sprintf("devices:\n  - id: VG-AINGHIA\n    password_hash: %q\ncollectors:\n  - username: c\n    password_hash: %q\n", good, good), nil},
+		{"empty", "", []string{"mqtt.credentials_file"}},
+		{"bad device id", fmt.Sprintf("devices:\n  - id: VG-AINGHIA\n    password_hash: %q\n  - id: \"bad/id\"\n    password_hash: %q\n", good, good),
+			[]string{"devices[1].id", "bad/id"}},
+		{"plain password", "devices:\n  - id: VG-AINGHIA\n    password_hash: change-me\n", []string{"devices[0].password_hash"}},
+		{"both at once", "devices:\n  - id: \"\"\n    password_hash: \"\"\n", []string{"devices[0].id", "devices[0].password_hash"}},
+		{"collector without username", fmt.Sprintf("collectors:\n  - password_hash: %q\n", good), []string{"collectors[0]"}},
+		{"collector plain password", "collectors:\n  - username: c\n  - username: d\n    password_hash: pw\n", []string{"collectors[0]", "collectors[1]"}},
+		{"unknown key", "devices:\n  - id: VG-AINGHIA\n    password: x\n", []string{"mqtt.credentials_file", "password"}},
+		{"not yaml", "devices: [\n", []string{"mqtt.credentials_file"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, "credentials.yaml", tc.content)
+			c, err := embedded.LoadCredentials(path)
+			if len(tc.keys) == 0 {
+				if err != nil {
+					t.Fatalf("LoadCredentials: %v", err)
+				}
+				if c == nil {
+					t.Fatal("nil credentials")
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("LoadCredentials accepted a bad file")
+			}
+			for _, k := range tc.keys {
+				if !strings.Contains(err.Error(), k) {
+					t.Errorf("error %q does not name %s", err, k)
+				}
+			}
+		})
+	}
+	_, err := embedded.LoadCredentials(filepath.Join(t.TempDir(), "missing.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "mqtt.credentials_file") {
+		t.Errorf("missing file: %v, want an error naming mqtt.credentials_file", err)
+	}
+}
+
+// TestMQTTQoS1BurstIsNotDropped reproduces what the collector does under a
+// burst: a persistent session, manual acknowledgements in delayed batches,
+// a shared QoS 1 subscription. With mochi's default capabilities (1024
+// inflight messages per client) the broker dropped part of such a burst
+// ("client store quota reached"; this test then sees thousands dropped);
+// every message must arrive.
+func TestMQTTQoS1BurstIsNotDropped(t *testing.T) {
+	tests := []struct {
+		name      string
+		persisted bool
+		perPub    int
+	}{
+		{"in memory", false, 5000},
+		// As `resilience run` starts it (DataDir: bolt storage). The bolt
+		// hook commits (fsync) every inflight message and every
+		// acknowledgement, so a full 20,000-message burst outlasts the
+		// publishers' keepalive; this case keeps the burst smaller.
+		{"bolt storage", true, 500},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { burst(t, tc.persisted, 4, tc.perPub) })
+	}
+}
+
+func burst(t *testing.T, persisted bool, publishers, perPub int) {
+	const (
+		// like ingest.max_undelivered: the subscriber holds at most this
+		// many unacknowledged messages, then stops taking more
+		maxUnacked = 2000
+		ackBatch   = 500
+	)
+	total := publishers * perPub
+	addr := freeAddr(t)
+	cfg := embedded.MQTTConfig{Listen: addr, Dev: true}
+	if persisted {
+		cfg.DataDir = t.TempDir()
+	}
+	b, err := embedded.NewMQTT(cfg, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runBroker(t, b.Run)
+	waitListening(t, addr)
+
+	var (
+		mu   sync.Mutex
+		seen = make(map[string]struct{}, total)
+		all  = make(chan struct{})
+	)
+	pending := make(chan mqtt.Message, maxUnacked)
+	ackerDone := make(chan struct{})
+	quit := make(chan struct{})
+	// The acker acknowledges in batches after a short delay, like the
+	// collector acknowledging after its Kafka write.
+	go func() {
+		defer close(ackerDone)
+		batch := make([]mqtt.Message, 0, ackBatch)
+		flush := func() {
+			time.Sleep(5 * time.Millisecond)
+			for _, m := range batch {
+				m.Ack()
+			}
+			batch = batch[:0]
+		}
+		for {
+			select {
+			case m := <-pending:
+				batch = append(batch, m)
+				if len(batch) == ackBatch {
+					flush()
+				}
+			case <-time.After(20 * time.Millisecond):
+				if len(batch) > 0 {
+					flush()
+				}
+			case <-quit:
+				return
+			}
+		}
+	}()
+	handler := func(_ mqtt.Client, m mqtt.Message) {
+		mu.Lock()
+		if _, dup := seen[string(m.Payload())]; !dup {
+			seen[string(m.Payload())] = struct{}{}
+			if len(seen) == total {
+				close(all)
+			}
+		}
+		mu.Unlock()
+		select {
+		case pending <- m: // blocks while maxUnacked are unacknowledged
+		case <-quit:
+		}
+	}
+	sub := mustDial(t, b.URL(), "collector-burst", "", "", func(o *mqtt.ClientOptions) {
+		o.SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(false).SetMessageChannelDepth(maxUnacked)
+	})
+	defer func() {
+		sub.Disconnect(250)
+		close(quit)
+		<-ackerDone
+	}()
+	if q := subscribe(t, sub, "$share/resilience/stations/+/readings", 1, handler); q != 1 {
+		t.Fatalf("shared subscription granted 0x%02x", q)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers)
+	for p := 0; p < publishers; p++ {
+		pub := mustDial(t, b.URL(), fmt.Sprintf("device-%d", p), "", "")
+		wg.Add(1)
+		go func(p int, pub mqtt.Client) {
+			defer wg.Done()
+			topic := fmt.Sprintf("stations/ST-%d/readings", p)
+			toks := make([]mqtt.Token, 0, perPub)
+			for i := 0; i < perPub; i++ {
+				toks = append(toks, pub.Publish(topic, 1, false, fmt.Sprintf(`{"seq":%d,"pub":%d}`, i, p)))
+			}
+			for _, tok := range toks {
+				if !tok.WaitTimeout(2 * time.Minute) {
+					errs <- fmt.Errorf("publisher %d: publish not acknowledged", p)
+					return
+				}
+				if err := tok.Error(); err != nil {
+					errs <- fmt.Errorf("publisher %d: %w", p, err)
+					return
+				}
+			}
+		}(p, pub)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	// Every publish was acknowledged; wait for every delivery, failing
+	// at once if the broker reports a drop.
+	deadline := time.After(2 * time.Minute)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-all:
+			break wait
+		case <-tick.C:
+			if b.Dropped() > 0 {
+				break wait
+			}
+		case <-deadline:
+			break wait
+		}
+	}
+	mu.Lock()
+	n := len(seen)
+	mu.Unlock()
+	if n != total {
+		t.Errorf("received %d distinct messages of %d", n, total)
+	}
+	if d := b.Dropped(); d != 0 {
+		t.Errorf("broker dropped %d QoS 1 messages, want 0", d)
+	}
+}
