@@ -68,7 +68,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 			res.Quality[i] = QualityNotEval
 			if ss := st.sensors[m.Sensor]; ss != nil {
 				if j, ok := ss.find(ts); ok {
-					res.Quality[i] = ss.Hist[j].Q
+					res.Quality[i] = Quality(ss.Hist[j].Q)
 				}
 			}
 		}
@@ -99,9 +99,14 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 	}
 
 	for i, m := range rec.Readings {
+		if len(sr.bySensor[m.Sensor]) == 0 && len(sr.quality[m.Sensor]) == 0 &&
+			(m.Sensor != schemas.Rainfall || sr.ringLen == 0) {
+			res.Quality[i] = QualityNotEval // no rule watches it: keep no history
+			continue
+		}
 		ss := st.sensor(m.Sensor)
 		if j, ok := ss.find(ts); ok {
-			res.Quality[i] = ss.Hist[j].Q // this sensor's reading was seen in another record
+			res.Quality[i] = Quality(ss.Hist[j].Q) // this sensor's reading was seen in another record
 			continue
 		}
 		inOrder := len(ss.Hist) == 0 || ts > ss.Hist[len(ss.Hist)-1].TS
@@ -118,7 +123,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 			}
 		}
 		x.flag(m.Sensor, ss, idx)
-		res.Quality[i] = ss.Hist[idx].Q
+		res.Quality[i] = Quality(ss.Hist[idx].Q)
 		if m.Sensor == schemas.Rainfall && sr.ringLen > 0 {
 			x.rain(ss, idx)
 		}
@@ -244,19 +249,19 @@ func (x *applyCtx) flag(k schemas.Sensor, ss *sensorState, idx int) {
 			s.Run = ss.Hist[j-1].Run + 1
 		}
 		if len(checks) == 0 {
-			s.Q = QualityNotEval
+			s.Q = int8(QualityNotEval)
 			continue
 		}
-		s.Q = QualityPass
+		s.Q = int8(QualityPass)
 		for _, b := range checks {
 			switch b.kind {
 			case kStuck:
 				if int(s.Run) >= b.count {
-					s.Q = QualitySuspect
+					s.Q = int8(QualitySuspect)
 				}
 			case kSpike:
 				if j > 0 && math.Abs(s.V-ss.Hist[j-1].V) >= b.maxJump {
-					s.Q = QualitySuspect
+					s.Q = int8(QualitySuspect)
 				}
 			}
 		}
@@ -322,7 +327,7 @@ func (x *applyCtx) value(b *bound, h []sample, j, skip int) (v float64, refs [2]
 	case kRate:
 		f := -1
 		for i := j - 1; i >= 0 && h[i].TS >= s.TS-b.window; i-- {
-			if h[i].Q != QualitySuspect && i != skip {
+			if h[i].Q != int8(QualitySuspect) && i != skip {
 				f = i
 			}
 		}
@@ -384,7 +389,7 @@ func (b *bound) hazard() bool { return b.kind == kLevel || b.kind == kRate || b.
 func (x *applyCtx) fold(b *bound, c *cond, h []sample, j, skip int) step {
 	s := h[j]
 	c.Pos = s.TS
-	if b.hazard() && s.Q == QualitySuspect {
+	if b.hazard() && s.Q == int8(QualitySuspect) {
 		return step{}
 	}
 	v, refs, nref, ok := x.value(b, h, j, skip)

@@ -24,8 +24,8 @@ type sample struct {
 	TS  int64
 	Seq uint64
 	V   float64
-	Q   Quality
 	Run uint32 // identical consecutive values ending here (stuck check)
+	Q   int8   // Quality
 }
 
 // sensorState is the recent history of one sensor, sorted by TS, with no

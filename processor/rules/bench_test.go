@@ -1,0 +1,132 @@
+package rules
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// evalsPerRecord counts the rule evaluations one record makes on st.
+func evalsPerRecord(e *Engine, station string, rec *schemas.Record) int {
+	sr := e.cur.Load().station(station)
+	n := len(sr.composites)
+	for _, m := range rec.Readings {
+		n += len(sr.bySensor[m.Sensor])
+	}
+	return n
+}
+
+func benchRecord(i int, station string) *schemas.Record {
+	return &schemas.Record{V: 1, Station: station, Seq: uint64(i + 1), TS: t0.Add(time.Duration(i) * 10 * time.Minute),
+		Readings: []schemas.Measurement{
+			{Sensor: schemas.WaterLevel, Value: 6 + 3*float64(i%97)/97 + float64(i%5)*0.01},
+			{Sensor: schemas.Rainfall, Value: float64(i%13) * 0.5},
+		}}
+}
+
+// BenchmarkApply measures in-order Apply with the default rules on a river
+// station reporting water level and rainfall (9 rule evaluations a record).
+func BenchmarkApply(b *testing.B) {
+	e := mustEngine(b, nil)
+	recs := make([]*schemas.Record, 4096)
+	for i := range recs {
+		recs[i] = benchRecord(i, "VG-AINGHIA")
+	}
+	per := evalsPerRecord(e, "VG-AINGHIA", recs[0])
+	st := e.NewState("VG-AINGHIA")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := recs[i%len(recs)]
+		if i%len(recs) == 0 && i > 0 {
+			st = e.NewState("VG-AINGHIA")
+		}
+		e.Apply(st, r)
+	}
+	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "evals/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkApplyOutOfOrder is BenchmarkApply with every other pair of
+// records swapped (each swap replays the rules from the checkpoint).
+func BenchmarkApplyOutOfOrder(b *testing.B) {
+	e := mustEngine(b, nil)
+	recs := make([]*schemas.Record, 4096)
+	for i := range recs {
+		recs[i] = benchRecord(i, "VG-AINGHIA")
+	}
+	for i := 0; i+1 < len(recs); i += 4 {
+		recs[i], recs[i+1] = recs[i+1], recs[i]
+	}
+	per := evalsPerRecord(e, "VG-AINGHIA", recs[0])
+	st := e.NewState("VG-AINGHIA")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%len(recs) == 0 && i > 0 {
+			st = e.NewState("VG-AINGHIA")
+		}
+		e.Apply(st, recs[i%len(recs)])
+	}
+	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "evals/s")
+}
+
+// BenchmarkStateMemory10k fills 10,000 stations x 4 sensors (water level,
+// rainfall, tilt, soil moisture) with 72 h of 10-minute readings and
+// reports the live heap and the marshalled (changelog) size per station.
+func BenchmarkStateMemory10k(b *testing.B) {
+	const stations, hours = 10000, 72
+	list := make([]schemas.Station, stations)
+	for i := range list {
+		list[i] = schemas.Station{ID: fmt.Sprintf("S%05d", i), Name: "bench", Basin: "b", District: "d",
+			Interval: 10 * time.Minute, Sensors: []schemas.Sensor{schemas.WaterLevel, schemas.Rainfall, schemas.Tilt, schemas.SoilMoisture},
+			AlarmLevelsM: schemas.Levels{I: 6.5, II: 8, III: 9}}
+	}
+	reg, err := schemas.NewRegistry(list)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := NewEngine(DefaultRuleSet(), reg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for n := 0; n < b.N; n++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		states := make([]*State, stations)
+		steps := hours * 6
+		for i := range states {
+			id := list[i].ID
+			st := e.NewState(id)
+			for k := 0; k < steps; k++ {
+				e.Apply(st, &schemas.Record{V: 1, Station: id, Seq: uint64(k + 1), TS: t0.Add(time.Duration(k) * 10 * time.Minute),
+					Readings: []schemas.Measurement{
+						{Sensor: schemas.WaterLevel, Value: 3 + float64((k+i)%50)/100},
+						{Sensor: schemas.Rainfall, Value: float64((k*7+i)%9) * 0.2},
+						{Sensor: schemas.Tilt, Value: 1 + float64(k%3)*0.001},
+						{Sensor: schemas.SoilMoisture, Value: 30 + float64(k%10)},
+					}})
+			}
+			states[i] = st
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		var enc int
+		for _, st := range states {
+			buf, err := st.MarshalBinary()
+			if err != nil {
+				b.Fatal(err)
+			}
+			enc += len(buf)
+		}
+		heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+		b.ReportMetric(heap, "heap-bytes")
+		b.ReportMetric(heap/stations, "heap-bytes/station")
+		b.ReportMetric(float64(enc)/stations, "marshalled-bytes/station")
+		runtime.KeepAlive(states)
+	}
+}

@@ -1,0 +1,111 @@
+package rules
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Watcher hot-reloads a rules file into an Engine by polling its
+// modification time and size (no fsnotify: works on every filesystem and
+// in containers with mounted config maps).
+//
+// A change is loaded once the file's stamp has held still for one poll;
+// writers should still replace the file atomically (write, then rename).
+//
+// Contract: a file that fails to load or validate keeps the rules in
+// force and is logged once per change with the reason (every key that is
+// wrong); a file that loads is swapped in atomically with SetRules.
+type Watcher struct {
+	Path   string
+	Engine *Engine
+	// Interval between polls; default 5s.
+	Interval time.Duration
+	Logger   *slog.Logger
+	// OnReload, if set, is called after every reload attempt with its error
+	// (nil on success), e.g. to count reloads in a metric.
+	OnReload func(error)
+}
+
+// Watch runs a Watcher with the default interval until ctx ends.
+func Watch(ctx context.Context, path string, e *Engine, logger *slog.Logger) error {
+	w := &Watcher{Path: path, Engine: e, Logger: logger}
+	return w.Run(ctx)
+}
+
+// Run polls until ctx is done and returns nil then. The rules in force when
+// Run starts are assumed to come from the file as it is now.
+func (w *Watcher) Run(ctx context.Context) error {
+	iv := w.Interval
+	if iv <= 0 {
+		iv = 5 * time.Second
+	}
+	log := w.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	last, _ := stamp(w.Path)
+	pending := last
+	t := time.NewTicker(iv)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		cur, err := stamp(w.Path)
+		if err != nil {
+			if last != (fileStamp{}) {
+				log.Warn("rules file unreadable; keeping current rules", "path", w.Path, "err", err)
+				last = fileStamp{}
+			}
+			continue
+		}
+		if cur == last {
+			continue
+		}
+		if cur != pending {
+			// Changed since the previous poll: wait until it holds still for
+			// one interval, so a file being written is not read half-way.
+			pending = cur
+			continue
+		}
+		last = cur
+		err = w.reload()
+		if w.OnReload != nil {
+			w.OnReload(err)
+		}
+	}
+}
+
+func (w *Watcher) reload() error {
+	log := w.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	set, err := LoadRuleSet(w.Path)
+	if err == nil {
+		err = w.Engine.SetRules(set)
+	}
+	if err != nil {
+		log.Error("rules reload failed; keeping current rules", "path", w.Path, "err", err)
+		return err
+	}
+	log.Info("rules reloaded", "path", w.Path, "rules", len(set.Rules))
+	return nil
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func stamp(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{fi.ModTime(), fi.Size()}, nil
+}
