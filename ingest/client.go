@@ -17,9 +17,10 @@ type Message interface {
 	Ack()
 }
 
-// Client is the part of an MQTT client the collector uses. Handle may be
-// called concurrently and may block; the client must keep its network loop
-// (keepalive) running meanwhile, and must not acknowledge a message itself.
+// Client is the part of an MQTT client the collector uses. Handle is called
+// for one message at a time, in arrival order (so per-station order holds),
+// and may block briefly for backpressure; the client must not acknowledge a
+// message itself.
 type Client interface {
 	// Connect connects and subscribes filters at QoS 1, delivering every
 	// message to handle. It returns once the first connection is up.
@@ -54,7 +55,12 @@ func (p *pahoClient) Connect(ctx context.Context, filters []string, handle func(
 		SetClientID(p.cfg.ClientID).
 		SetCleanSession(false). // persistent session: the broker queues while we are away
 		SetAutoAckDisabled(true).
-		SetOrderMatters(false). // each message in its own goroutine: a slow sink never stalls keepalive
+		// Handlers run one at a time in arrival order, so a station's
+		// readings keep their order into Kafka. The handler only waits when
+		// MaxUndelivered messages are unacknowledged; keep the broker's
+		// per-client in-flight window (Mosquitto max_inflight_messages) at
+		// or below it and it never waits long enough to stall keepalive.
+		SetOrderMatters(true).
 		SetKeepAlive(p.cfg.KeepAlive).
 		SetPingTimeout(10 * time.Second).
 		SetConnectTimeout(10 * time.Second).

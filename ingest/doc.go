@@ -17,8 +17,14 @@
 //     rest. Nothing is dropped: a Kafka write is retried with backoff until
 //     it succeeds or the collector stops, and an unacknowledged message is
 //     redelivered by the broker.
-//   - The handler passed to the MQTT client never blocks the client's
-//     network loop (messages are dispatched concurrently; see Client).
+//   - Messages are handled one at a time in arrival order, so a station's
+//     readings keep their order into its Kafka partition. The handler waits
+//     only while MaxUndelivered messages are unacknowledged; size the
+//     broker's per-client in-flight window (Mosquitto max_inflight_messages)
+//     at or below MaxUndelivered so it never waits. If it does wait long
+//     (Kafka down with a larger window), the client may miss a keepalive and
+//     reconnect; the broker then redelivers the unacknowledged messages:
+//     duplicates, never loss.
 //
 // Delivery is at least once: a message can reach Kafka twice (a redelivery
 // after a crash between the Kafka write and the ack). The processor

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"os"
@@ -235,6 +236,12 @@ func (e *e2e) series(perStation int, level func(i int, seq uint64) float64) []re
 	return out
 }
 
+func clientOf(station string, clients int) int {
+	h := fnv.New32a()
+	h.Write([]byte(station))
+	return int(h.Sum32() % uint32(clients))
+}
+
 // publish sends readings at QoS 1 through the broker from `clients`
 // connections, waiting for every PUBACK. It is stopped by ctx.
 func (e *e2e) publish(ctx context.Context, rs []reading, clients int) {
@@ -255,11 +262,15 @@ func (e *e2e) publish(ctx context.Context, rs []reading, clients int) {
 			}
 			defer cl.Disconnect(250)
 			var pending []mqtt.Token
-			for i := c; i < len(rs); i += clients {
+			for _, r := range rs {
+				// A station always publishes from the same connection, so
+				// its readings reach the broker in order, as from a device.
+				if clientOf(r.station, clients) != c {
+					continue
+				}
 				if ctx.Err() != nil {
 					return
 				}
-				r := rs[i]
 				pending = append(pending, cl.Publish(fmt.Sprintf(schemas.TopicReadingsFmt, r.station), 1, false, r.payload()))
 				if len(pending) >= 100 {
 					for _, tok := range pending {
