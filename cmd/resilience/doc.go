@@ -6,6 +6,7 @@
 //	resilience alerts --config FILE          the alerts service only
 //	resilience check-config --config FILE    validate the configuration and exit
 //	resilience rules check FILE              validate a rules file
+//	resilience rules backtest ...            run the rules over stored history
 //	resilience hash-password                 bcrypt a password read from stdin (credentials file)
 //
 // main wires the components by hand; see stack.go.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -138,6 +139,30 @@ func TestE2ENoFaults(t *testing.T) {
 	}
 	if level[0]["state"] != "firing" || level[0]["level"] != float64(2) {
 		t.Errorf("/api/v1/alerts: got state %v level %v, want firing level 2", level[0]["state"], level[0]["level"])
+	}
+
+	// `rules backtest` over the history in InfluxDB finds the same alert.
+	tok := filepath.Join(e.dir, "influx-token")
+	var stdout, stderr bytes.Buffer
+	code := realMain([]string{"rules", "backtest", "--stations", filepath.Join(e.dir, "stations.yaml"),
+		"--influx-url", e.env.InfluxURL, "--influx-org", e.env.InfluxOrg, "--influx-bucket", e.bucket,
+		"--influx-token-file", tok, "--start", time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339), "--no-progress"},
+		strings.NewReader(""), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("rules backtest: exit %d: %s", code, stderr.String())
+	}
+	want := fmt.Sprintf("%d records", nStations*perStation)
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("rules backtest: output lacks %q", want)
+	}
+	var fired int
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if strings.Contains(line, " fired ") && strings.Contains(line, e.stations[0]) && strings.Contains(line, "level:water_level") {
+			fired++
+		}
+	}
+	if fired != 1 {
+		t.Errorf("rules backtest: %d level alerts fired for %s, want 1:\n%s", fired, e.stations[0], tail(stdout.String(), 3000))
 	}
 }
 

@@ -30,6 +30,8 @@ commands:
   alerts         the alerts service
   check-config   validate the configuration
   rules check F  validate a rules file
+  rules backtest run the rules over stored history (CSV, line protocol or
+                 InfluxDB) and print what would have fired, with lead times
   hash-password  bcrypt a password read from stdin, for the credentials file
 `
 
@@ -156,7 +158,7 @@ func serve(mode Mode, args []string, stderr io.Writer) int {
 
 func rulesCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) < 1 {
-		fmt.Fprintln(stderr, "usage: resilience rules check FILE")
+		fmt.Fprintln(stderr, "usage: resilience rules check FILE | resilience rules backtest ...")
 		return 2
 	}
 	switch args[0] {
@@ -172,6 +174,8 @@ func rulesCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d rules)\n", args[1], len(set.Names()))
 		return 0
+	case "backtest":
+		return backtestCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "unknown rules command %q\n", args[0])
 	return 2

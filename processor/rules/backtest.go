@@ -183,6 +183,9 @@ type BacktestOptions struct {
 	// NoTick turns off offline evaluation. By default Tick runs before each
 	// record with the clock at the newest timestamp seen in the input.
 	NoTick bool
+	// Progress, if set, is called with the records done so far and the
+	// total, about every 1% (for a progress bar on long runs).
+	Progress func(done, total int)
 }
 
 // Lead is how long before the target outcome an event warned.
@@ -247,6 +250,12 @@ func Backtest(e *Engine, recs []schemas.Record, opt BacktestOptions) BacktestRes
 		}
 		res.Events = append(res.Events, out.Events...)
 		res.Notices = append(res.Notices, out.Notices...)
+		if opt.Progress != nil && (i+1)%max(1, len(recs)/100) == 0 {
+			opt.Progress(i+1, len(recs))
+		}
+	}
+	if opt.Progress != nil {
+		opt.Progress(len(recs), len(recs))
 	}
 	target := map[string]time.Time{}
 	for _, ev := range res.Events {
