@@ -15,7 +15,7 @@ import (
 
 	"github.com/resilience-project/resilience/alerts/notify"
 	"github.com/resilience-project/resilience/alerts/store"
-	"github.com/resilience-project/resilience/internal/kafkax"
+	"github.com/resilience-project/resilience/internal/retry"
 	"github.com/resilience-project/resilience/schemas"
 )
 
@@ -95,7 +95,7 @@ func (s *Service) partitions(ctx context.Context) (int, error) {
 			return len(md.Topics[0].Partitions), nil
 		}
 		s.logger.Warn("alerts topic not available yet", "attempt", attempt, "err", err)
-		if kafkax.Sleep(ctx, kafkax.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+		if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
 			return 0, nil
 		}
 	}
@@ -113,7 +113,7 @@ func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int
 			break
 		}
 		s.logger.Warn("alerts partition not available", "partition", partition, "attempt", attempt, "err", err)
-		if kafkax.Sleep(ctx, kafkax.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+		if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
 			return nil
 		}
 	}
@@ -168,7 +168,7 @@ func (s *Service) notify(ctx context.Context, e schemas.AlertEvent) {
 			}
 			s.notifyErrors.WithLabelValues(n.Name()).Inc()
 			s.logger.Warn("notify failed", "notifier", n.Name(), "alert", e.ID, "attempt", attempt, "err", err)
-			if kafkax.Sleep(ctx, kafkax.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+			if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
 				return
 			}
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/resilience-project/resilience/internal/kafkax"
+	"github.com/resilience-project/resilience/internal/retry"
 	"github.com/resilience-project/resilience/schemas"
 )
 
@@ -236,9 +236,9 @@ func (c *Collector) write(ctx context.Context, msgs []kafka.Message) error {
 		}
 		re := &RetryableError{Op: "produce", Topic: c.deps.Topics.Readings, Attempt: attempt, Err: err}
 		c.m.produceErrors.Inc()
-		wait := kafkax.Backoff(attempt, 100*time.Millisecond, 5*time.Second)
+		wait := retry.Backoff(attempt, 100*time.Millisecond, 5*time.Second)
 		c.logger.Warn("kafka write failed; holding MQTT acks and retrying", "err", re, "messages", len(msgs), "retry_in", wait)
-		if kafkax.Sleep(ctx, wait) != nil {
+		if retry.Sleep(ctx, wait) != nil {
 			return fmt.Errorf("%w: %v", ErrStopped, re)
 		}
 	}

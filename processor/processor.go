@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/resilience-project/resilience/internal/kafkax"
+	"github.com/resilience-project/resilience/internal/retry"
 	"github.com/resilience-project/resilience/processor/rules"
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -112,7 +113,7 @@ func (p *Processor) Run(ctx context.Context) error {
 				return nil
 			}
 			p.logger.Warn("consumer group: next generation failed; retrying", "group", p.cfg.Group, "err", err)
-			if kafkax.Sleep(ctx, time.Second) != nil {
+			if retry.Sleep(ctx, time.Second) != nil {
 				return nil
 			}
 			continue
@@ -204,7 +205,7 @@ func (p *Processor) partitionCounts(ctx context.Context) (int, error) {
 			err = fmt.Errorf("topics %s/%s missing", tp.Readings, tp.State)
 		}
 		p.logger.Warn("kafka metadata not available yet", "attempt", attempt, "err", err)
-		if kafkax.Sleep(ctx, kafkax.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+		if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
 			return 0, ctx.Err()
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/resilience-project/resilience/internal/kafkax"
+	"github.com/resilience-project/resilience/internal/retry"
 	"github.com/resilience-project/resilience/processor/lineproto"
 	"github.com/resilience-project/resilience/processor/rules"
 	"github.com/resilience-project/resilience/schemas"
@@ -270,9 +271,9 @@ func (w *worker) retry(ctx context.Context, step string, offset int64, fn func(c
 			return se
 		}
 		w.p.m.retries.WithLabelValues(step).Inc()
-		wait := kafkax.Backoff(attempt, 100*time.Millisecond, 5*time.Second)
+		wait := retry.Backoff(attempt, 100*time.Millisecond, 5*time.Second)
 		w.logger.Warn("pipeline step failed; retrying", "err", se, "retry_in", wait)
-		if kafkax.Sleep(ctx, wait) != nil {
+		if retry.Sleep(ctx, wait) != nil {
 			return se
 		}
 	}

@@ -166,18 +166,25 @@ func TestE2ENoFaults(t *testing.T) {
 	}
 }
 
+// startFirstThird starts a processor and a collector and sends the first
+// third of the standard series through them, for the fault tests.
+func startFirstThird(t *testing.T) (e *e2e, processor *proc, rs []reading, third int) {
+	e = newE2E(t, nStations)
+	e.writeConfig()
+	processor = e.start("process")
+	e.start("ingest")
+	rs = e.series(perStation, levels)
+	third = len(rs) / 3
+	e.publish(context.Background(), rs[:third], 4)
+	e.waitInflux(third, 2*time.Minute)
+	return e, processor, rs, third
+}
+
 // TestE2EProcessorKilled: the processor is killed with SIGKILL mid-stream
 // and restarted; nothing is lost, no point is duplicated, and the level
 // alert is one alert (a replay may repeat its event with the same EventID).
 func TestE2EProcessorKilled(t *testing.T) {
-	e := newE2E(t, nStations)
-	e.writeConfig()
-	proc := e.start("process")
-	e.start("ingest")
-	rs := e.series(perStation, levels)
-	third := len(rs) / 3
-	e.publish(context.Background(), rs[:third], 4)
-	e.waitInflux(third, 2*time.Minute)
+	e, proc, rs, third := startFirstThird(t)
 
 	done := make(chan struct{})
 	go func() {
@@ -200,14 +207,7 @@ func TestE2EProcessorKilled(t *testing.T) {
 // flowing meanwhile (points spool to disk), and once InfluxDB is back every
 // reading is there exactly once.
 func TestE2EInfluxDown(t *testing.T) {
-	e := newE2E(t, nStations)
-	e.writeConfig()
-	proc := e.start("process")
-	e.start("ingest")
-	rs := e.series(perStation, levels)
-	third := len(rs) / 3
-	e.publish(context.Background(), rs[:third], 4)
-	e.waitInflux(third, 2*time.Minute)
+	e, proc, rs, third := startFirstThird(t)
 
 	testenv.StopService(t, "influxdb")
 	stopped := time.Now()

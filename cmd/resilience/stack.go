@@ -21,6 +21,7 @@ import (
 	"github.com/resilience-project/resilience/internal/embedded"
 	"github.com/resilience-project/resilience/internal/httpapi"
 	"github.com/resilience-project/resilience/internal/kafkax"
+	"github.com/resilience-project/resilience/internal/retry"
 	"github.com/resilience-project/resilience/processor"
 	"github.com/resilience-project/resilience/processor/filesink"
 	"github.com/resilience-project/resilience/processor/influxsink"
@@ -245,7 +246,7 @@ func ensureTopics(ctx context.Context, cfg config.Config, t schemas.KafkaTopics,
 			break
 		}
 		logger.Warn("kafka not ready; retrying topic setup", "brokers", cfg.Kafka.Brokers, "attempt", attempt, "err", err)
-		if kafkax.Sleep(ctx, kafkax.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+		if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
 			return 0, ctx.Err()
 		}
 	}

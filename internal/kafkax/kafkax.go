@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/resilience-project/resilience/internal/retry"
 )
 
 // Balancer is the partitioner every producer in the project uses: murmur2 on
@@ -141,33 +143,8 @@ func EnsureTopics(ctx context.Context, brokers []string, tlsCfg *tls.Config, spe
 		if attempt >= 100 {
 			return nil, fmt.Errorf("kafka %v: topics %v not ready after %d attempts: %v", brokers, names, attempt, err)
 		}
-		if err := Sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := retry.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return nil, err
 		}
-	}
-}
-
-// Backoff returns the wait before retry attempt n (1-based): exponential from
-// min, capped at max.
-func Backoff(n int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d
-}
-
-// Sleep waits d or until ctx is done, returning ctx.Err() in the latter case.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/resilience-project/resilience/internal/retry"
 )
 
 // Config configures the InfluxDB sink. YAML keys are under `influx:`.
@@ -170,7 +172,7 @@ func (s *Sink) Write(ctx context.Context, lines []byte) error {
 				break
 			}
 			if attempt < s.cfg.Attempts {
-				if serr := sleep(ctx, time.Duration(attempt)*200*time.Millisecond); serr != nil {
+				if serr := retry.Sleep(ctx, time.Duration(attempt)*200*time.Millisecond); serr != nil {
 					break
 				}
 			}
@@ -312,7 +314,7 @@ func (s *Sink) Run(ctx context.Context) error {
 					attempt++
 					wait := min(time.Duration(attempt)*500*time.Millisecond, 10*time.Second)
 					s.logger.Warn("influxdb still unavailable; spool waits", "batches", s.spooled.Load(), "attempt", attempt, "retry_in", wait, "err", err)
-					if sleep(ctx, wait) != nil {
+					if retry.Sleep(ctx, wait) != nil {
 						return nil
 					}
 					break
@@ -327,17 +329,6 @@ func (s *Sink) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
