@@ -369,3 +369,20 @@ func TestQuickstartEmbedded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestE2EKafkaDown: Kafka is stopped mid-stream. The collector stops
+// acknowledging (Mosquitto keeps the readings on the collector's persistent
+// session), the processor waits; once Kafka is back every reading is in
+// InfluxDB exactly once and the alert is raised once.
+func TestE2EKafkaDown(t *testing.T) {
+	e, _, rs, third := startFirstThird(t)
+	testenv.StopService(t, "kafka")
+	e.publish(context.Background(), rs[third:], 4)
+	time.Sleep(5 * time.Second) // the collector retries meanwhile
+	testenv.StartService(t, "kafka")
+	got := e.waitInflux(len(rs), 4*time.Minute)
+	e.assertExactlyOnce(got, perStation)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e.assertOneLevelAlert(e.alertEvents(ctx), true)
+}
