@@ -225,7 +225,7 @@ kafka:
 	pollCtx, pollCancel := context.WithCancel(ctx)
 	polled := make(chan progress, 1)
 	target := make(chan int, 1)
-	go func() { polled <- pollProcessed(pollCtx, httpAddr, base, target) }()
+	go func() { polled <- pollProcessed(pollCtx, httpAddr, base, target, p.done) }()
 
 	logf("publishing %d messages from %d stations at %.0f msg/s for %s", total, o.Stations, o.Rate, o.Duration)
 	pub, err := publish(ctx, pubConfig{URL: mqttURL, Prefix: name, Stations: ids, Rate: o.Rate, Total: total,
@@ -271,10 +271,11 @@ type progress struct {
 }
 
 // pollProcessed scrapes /metrics every 50 ms until the processed count
-// (minus base) reaches the target sent on target, or ctx is done. It also
+// (minus base) reaches the target sent on target, ctx is done or the
+// binary exits. It also
 // notes when the collector's count reached the target (on a shared broker
 // that count includes other publishers' messages: a lower bound).
-func pollProcessed(ctx context.Context, addr string, base metrics, target <-chan int) progress {
+func pollProcessed(ctx context.Context, addr string, base metrics, target <-chan int, exited <-chan struct{}) progress {
 	// Duplicates (MQTT redeliveries) and other publishers' readings do not
 	// count: a reading is processed once its first copy is.
 	const name, dup, foreign = "resilience_processor_records_total", `outcome="duplicate"`, `outcome="unknown_station"`
@@ -288,6 +289,9 @@ func pollProcessed(ctx context.Context, addr string, base metrics, target <-chan
 		case want = <-target:
 		case <-t.C:
 		case <-ctx.Done():
+			return pr
+		case <-exited:
+			pr.Err = errors.New("resilience exited")
 			return pr
 		}
 		m, err := scrape(ctx, addr)
