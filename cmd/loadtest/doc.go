@@ -46,6 +46,16 @@
 //     end-to-end throughput (published / (last processed - first publish)),
 //     publish->alert latency p50/p90/p99/max, and any loss.
 //
+// Other flags: -clients and -inflight (publisher connections and their
+// unacknowledged messages: when the system falls behind, PUBACKs slow the
+// publishers down, so the achieved rate shows saturation), -cycle and
+// -high (the alert pattern), -partitions, -drain, -influx=false (mode
+// servers without InfluxDB: points go to files), -embedded-no-sync and
+// -keep (keep the temporary directory with the binary's log, and the
+// servers' topics and bucket). The summary also shows the latency by
+// publish time, which tells warm-up and a growing backlog from steady
+// state. Figures depend on what else the machine is running.
+//
 // The exit status is 1 if any reading was lost (not acknowledged by the
 // broker, or not processed), if an expected fired event did not arrive,
 // or if the run failed; 0 otherwise. The binary's log is printed (tail) on

@@ -157,7 +157,11 @@ func prepareServers(ctx context.Context, env serverEnv, dir, name string, keep b
 		}
 	}
 	if keep {
-		logf("keeping kafka topics %s.* and influx bucket %s", name, name)
+		if env.InfluxURL != "" {
+			logf("keeping kafka topics %s.* and influx bucket %s", name, name)
+		} else {
+			logf("keeping kafka topics %s.*", name)
+		}
 		return func() {}, nil
 	}
 	return func() {
