@@ -75,13 +75,15 @@ func NewWriter(o WriterOptions) *Writer {
 	}
 	tr := &kafka.Transport{TLS: o.TLS, DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
 	return &Writer{tr: tr, Writer: &kafka.Writer{
-		Addr:                   kafka.TCP(o.Brokers...),
-		Topic:                  o.Topic,
-		Balancer:               Balancer(),
-		RequiredAcks:           kafka.RequireAll,
-		Async:                  false,
-		BatchSize:              o.BatchSize,
-		BatchBytes:             16 << 20,
+		Addr:         kafka.TCP(o.Brokers...),
+		Topic:        o.Topic,
+		Balancer:     Balancer(),
+		RequiredAcks: kafka.RequireAll,
+		Async:        false,
+		BatchSize:    o.BatchSize,
+		// Under the broker default message.max.bytes (1 MiB + 12): kafka-go
+		// splits a larger WriteMessages into several requests of this size.
+		BatchBytes:             1<<20 - 64<<10,
 		BatchTimeout:           o.BatchTimeout,
 		MaxAttempts:            3,
 		WriteBackoffMin:        50 * time.Millisecond,

@@ -94,6 +94,11 @@ func TestNewWriterSafeDefaults(t *testing.T) {
 	if w.Async {
 		t.Error("Async = true: WriteMessages would return before Kafka acknowledged")
 	}
+	// A request over the broker's default message.max.bytes (1048588) is
+	// refused with "Message Size Too Large" and retried forever.
+	if w.BatchBytes <= 0 || w.BatchBytes > 1048588-1024 {
+		t.Errorf("BatchBytes = %d, want below the broker default message.max.bytes", w.BatchBytes)
+	}
 	if w.BatchTimeout <= 0 || w.BatchTimeout > 10*time.Millisecond {
 		t.Errorf("BatchTimeout = %v, want a few milliseconds (kafka-go's default is 1 s)", w.BatchTimeout)
 	}
