@@ -40,11 +40,13 @@ services-down:
 services-status:
 	$(SERVICES) status
 
-## bench: Go micro-benchmarks, then the end-to-end load test through the real servers.
+## bench: Go micro-benchmarks (decoding, rule evaluation, line protocol), then
+## the end-to-end load test through the real servers, then the embedded stack.
 bench: services-up
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./schemas/... ./processor/... ./ingest/...
 	set -a; source $(ENVFILE); set +a; \
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./schemas/... ./processor/... ./ingest/... ; \
-	$(GO) run ./cmd/resilience loadtest --config deployments/config/resilience.yaml
+	$(GO) run ./cmd/loadtest -mode servers -stations 200 -rate 1000 -duration 20s
+	$(GO) run ./cmd/loadtest -mode embedded -stations 200 -rate 1000 -duration 20s
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s -fuzzminimizetime 5s ./schemas/
