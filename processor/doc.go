@@ -7,16 +7,18 @@
 //
 //  1. FetchMessage a batch (no auto-commit).
 //  2. Decode each record and fold it into its station's state (rules.Apply).
-//  3. Write the batch's points and alert points to the point sink.
-//  4. Produce the batch's alert events to `alerts` (acks=all, synchronous).
-//  5. Write the changed station states to the compacted `processor.state`
+//  3. Both sinks, concurrently: write the batch's points and alert points to
+//     the point sink (InfluxDB), and produce the batch's alert events to
+//     `alerts` (acks=all, synchronous). Concurrently, so that an alert never
+//     waits for a slow InfluxDB; both must succeed before step 4.
+//  4. Write the changed station states to the compacted `processor.state`
 //     changelog, on the same partition number as the readings.
-//  6. Commit the offset after the batch.
+//  5. Commit the offset after the batch.
 //
 // A step that fails is retried with backoff; later steps never run before
 // earlier ones succeed. A crash anywhere replays the batch from the last
 // commit against the state of the last changelog write, which is never newer
-// than the alerts already produced (step 4 before 5). So no alert is lost;
+// than the alerts already produced (step 3 before 4). So no alert is lost;
 // a replay may produce an alert event again, with the same deterministic
 // EventID, which consumers deduplicate. Points are idempotent by
 // construction (same measurement, tags and timestamp).

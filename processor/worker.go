@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/resilience-project/resilience/internal/kafkax"
 	"github.com/resilience-project/resilience/internal/retry"
@@ -166,10 +167,7 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 		w.buf = lineproto.AppendAlert(w.buf, &events[i])
 	}
 	last := batch[len(batch)-1].Offset
-	if err := w.retry(ctx, "points", last, func(ctx context.Context) error { return p.deps.Points.Write(ctx, w.buf) }); err != nil {
-		return err
-	}
-	if err := w.emit(ctx, events, last); err != nil {
+	if err := w.sinks(ctx, events, last); err != nil {
 		return err
 	}
 	if err := w.persist(ctx, dirty, last); err != nil {
@@ -207,13 +205,23 @@ func (w *worker) tick(ctx context.Context) error {
 	for i := range events {
 		w.buf = lineproto.AppendAlert(w.buf, &events[i])
 	}
-	if err := w.retry(ctx, "points", -1, func(ctx context.Context) error { return w.p.deps.Points.Write(ctx, w.buf) }); err != nil {
-		return err
-	}
-	if err := w.emit(ctx, events, -1); err != nil {
+	if err := w.sinks(ctx, events, -1); err != nil {
 		return err
 	}
 	return w.persist(ctx, dirty, -1)
+}
+
+// sinks stores the points (w.buf) and produces the alert events at the same
+// time, each retried until it succeeds: both must succeed before the state
+// is saved and the offset committed, but an alert never waits for a slow
+// InfluxDB.
+func (w *worker) sinks(ctx context.Context, events []schemas.AlertEvent, offset int64) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return w.retry(gctx, "points", offset, func(ctx context.Context) error { return w.p.deps.Points.Write(ctx, w.buf) })
+	})
+	g.Go(func() error { return w.emit(gctx, events, offset) })
+	return g.Wait()
 }
 
 // emit produces alert events keyed by station.
