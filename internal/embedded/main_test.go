@@ -11,20 +11,11 @@ import (
 	"go.uber.org/goleak"
 )
 
-// kafkaxPoolLeak ignores the connection pool that kafkax.EnsureTopics
-// leaves behind: it builds a kafka.Transport per call and never calls
-// CloseIdleConnections, so a metadata poller ((*connPool).discover) and its
-// connections ((*conn).run) outlive the call. kafkax is not this package;
-// the brokers started here leave nothing behind (no other ignore).
-var kafkaxPoolLeak = []goleak.Option{
-	goleak.IgnoreTopFunction("github.com/segmentio/kafka-go.(*connPool).discover"),
-	goleak.IgnoreTopFunction("github.com/segmentio/kafka-go.(*conn).run"),
-}
 
 // The brokers (mochi-mqtt, kfake) and the paho clients start goroutines;
 // after Run returns and the clients disconnect none may be left.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, kafkaxPoolLeak...)
+	goleak.VerifyTestMain(m)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
