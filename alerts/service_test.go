@@ -111,12 +111,7 @@ func TestServiceReplaysThenNotifiesLiveEvents(t *testing.T) {
 	// Goroutines from here on (writer, service) must all be gone at the end.
 	before := goleak.IgnoreCurrent()
 	w := kafkax.NewWriter(kafkax.WriterOptions{Brokers: env.KafkaBrokers, Topic: topics.Alerts})
-	closeWriter := func() {
-		w.Close()
-		// Writer.Close does not close a Transport it did not create
-		// (kafkax.NewWriter sets Transport on a literal).
-		w.Transport.(*kafka.Transport).CloseIdleConnections()
-	}
+	closeWriter := func() { w.Close() } // also closes its transport
 	defer closeWriter()
 
 	const rule = "water_level"
