@@ -24,7 +24,10 @@ type Config struct {
 	// PasswordFile holds the MQTT password (or set RESILIENCE_MQTT_PASSWORD).
 	// Secrets never come from flags.
 	PasswordFile string `yaml:"password_file"`
-	TLS          bool   `yaml:"tls"`
+	// Password is set by code only (the embedded broker's generated
+	// credential); never from YAML or flags.
+	Password string `yaml:"-"`
+	TLS      bool   `yaml:"tls"`
 	// ShareGroup names the shared subscription; empty subscribes directly.
 	ShareGroup string `yaml:"share_group"`
 	// MaxUndelivered is the most messages held unacknowledged (backpressure).
@@ -108,13 +111,16 @@ func (c *Config) Validate() error {
 	if c.MaxFuture < 0 {
 		errs = append(errs, errors.New("ingest.max_future: must not be negative"))
 	}
-	if c.Username != "" && c.PasswordFile == "" && os.Getenv("RESILIENCE_MQTT_PASSWORD") == "" {
+	if c.Username != "" && c.Password == "" && c.PasswordFile == "" && os.Getenv("RESILIENCE_MQTT_PASSWORD") == "" {
 		errs = append(errs, errors.New("ingest.password_file: required with ingest.username (or set RESILIENCE_MQTT_PASSWORD)"))
 	}
 	return errors.Join(errs...)
 }
 
 func (c *Config) password() (string, error) {
+	if c.Password != "" {
+		return c.Password, nil
+	}
 	if c.PasswordFile != "" {
 		b, err := os.ReadFile(c.PasswordFile)
 		if err != nil {

@@ -38,7 +38,7 @@ func TestCLI(t *testing.T) {
 		{"no command", nil, 2, nil, []string{"usage"}},
 		{"unknown command", []string{"frobnicate"}, 2, nil, []string{"unknown command"}},
 		{"check-config ok", []string{"check-config", "--config", "../../deployments/config/resilience.yaml", "--dev"}, 0, []string{"config ok"}, nil},
-		{"check-config without --dev (credentials file)", []string{"check-config", "--config", "../../deployments/config/resilience.yaml"}, 0, []string{"config ok"}, nil},
+		{"check-config without --dev needs credentials", []string{"check-config", "--config", "../../deployments/config/resilience.yaml"}, 1, nil, []string{"mqtt.embedded.credentials_file", "hash-password"}},
 		{"check-config names the key", []string{"check-config", "--config", badConfig}, 1, nil, []string{"kafka.partitions", "processor.batch_size"}},
 		{"rules check ok", []string{"rules", "check", "../../deployments/config/rules.yaml"}, 0, []string{"ok ("}, nil},
 		{"rules check bad", []string{"rules", "check", badRules}, 1, nil, []string{"clear_margin"}},

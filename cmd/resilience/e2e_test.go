@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/resilience-project/resilience/internal/testenv"
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -301,21 +304,17 @@ func keys(m map[schemas.Reason][]string) []schemas.Reason {
 	return out
 }
 
-// TestQuickstartEmbedded: `resilience run --dev` with the shipped config and
-// no broker configured starts the embedded stack; a mosquitto_pub of a
-// 9.5 m reading at VG-AINGHIA (above level III) shows up at /api/v1/alerts.
-func TestQuickstartEmbedded(t *testing.T) {
-	pub, err := exec.LookPath("mosquitto_pub")
-	if err != nil {
-		t.Fatalf("mosquitto_pub not installed (deployments/local/services up installs it): %v", err)
-	}
+// startEmbedded runs `resilience run` with the shipped config on free ports
+// and a temporary data dir, and waits until it is ready.
+func startEmbedded(t *testing.T, args []string, env ...string) (mqttAddr, httpAddr string) {
+	t.Helper()
 	dir := t.TempDir()
 	mqttAddr, kafkaAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	cfgPath, err := filepath.Abs("../../deployments/config/resilience.yaml")
 	must(t, err)
-	cmd := exec.Command(binPath, "run", "--dev", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), "RESILIENCE_DATA_DIR="+dir, "RESILIENCE_HTTP_LISTEN="+httpAddr,
-		"RESILIENCE_EMBEDDED_MQTT_LISTEN="+mqttAddr, "RESILIENCE_EMBEDDED_KAFKA_LISTEN="+kafkaAddr)
+	cmd := exec.Command(binPath, append([]string{"run", "--config", cfgPath}, args...)...)
+	cmd.Env = append(append(os.Environ(), "RESILIENCE_DATA_DIR="+dir, "RESILIENCE_HTTP_LISTEN="+httpAddr,
+		"RESILIENCE_EMBEDDED_MQTT_LISTEN="+mqttAddr, "RESILIENCE_EMBEDDED_KAFKA_LISTEN="+kafkaAddr), env...)
 	logf, err := os.Create(filepath.Join(dir, "run.log"))
 	must(t, err)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -331,14 +330,12 @@ func TestQuickstartEmbedded(t *testing.T) {
 	})
 	e := &e2e{t: t, http: map[string]string{"run": httpAddr}}
 	e.waitReady("run", p)
+	return mqttAddr, httpAddr
+}
 
-	host, port, _ := strings.Cut(mqttAddr, ":")
-	payload := fmt.Sprintf(`{"v":1,"station":"VG-AINGHIA","seq":1,"ts":%q,"readings":[{"sensor":"water_level","value":9.5,"unit":"m"}]}`,
-		time.Now().UTC().Format(time.RFC3339))
-	out, err := exec.Command(pub, "-h", host, "-p", port, "-q", "1", "-t", "stations/VG-AINGHIA/readings", "-m", payload).CombinedOutput()
-	if err != nil {
-		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
-	}
+// waitLevelAlert polls /api/v1/alerts until station has a level alert.
+func waitLevelAlert(t *testing.T, httpAddr, station string) (level int, state string, value float64) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get("http://" + httpAddr + "/api/v1/alerts")
@@ -356,17 +353,36 @@ func TestQuickstartEmbedded(t *testing.T) {
 		}
 		must(t, json.Unmarshal(b, &body))
 		for _, a := range body.Alerts {
-			if a.Station == "VG-AINGHIA" && a.Rule == "level:water_level" {
-				if a.Level != 3 || a.State != "firing" || a.Value != 9.5 {
-					t.Fatalf("alert: got level %d state %s value %g, want level 3 firing 9.5", a.Level, a.State, a.Value)
-				}
-				return
+			if a.Station == station && a.Rule == "level:water_level" {
+				return a.Level, a.State, a.Value
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no level alert for VG-AINGHIA at /api/v1/alerts: %s", b)
+			t.Fatalf("no level alert for %s at /api/v1/alerts: %s", station, b)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestQuickstartEmbedded: `resilience run --dev` with the shipped config and
+// no broker configured starts the embedded stack; a mosquitto_pub of a
+// 9.5 m reading at VG-AINGHIA (above level III) shows up at /api/v1/alerts.
+func TestQuickstartEmbedded(t *testing.T) {
+	pub, err := exec.LookPath("mosquitto_pub")
+	if err != nil {
+		t.Fatalf("mosquitto_pub not installed (deployments/local/services up installs it): %v", err)
+	}
+	mqttAddr, httpAddr := startEmbedded(t, []string{"--dev"})
+	host, port, _ := strings.Cut(mqttAddr, ":")
+	payload := fmt.Sprintf(`{"v":1,"station":"VG-AINGHIA","seq":1,"ts":%q,"readings":[{"sensor":"water_level","value":9.5,"unit":"m"}]}`,
+		time.Now().UTC().Format(time.RFC3339))
+	out, err := exec.Command(pub, "-h", host, "-p", port, "-q", "1", "-t", "stations/VG-AINGHIA/readings", "-m", payload).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+	}
+	level, state, value := waitLevelAlert(t, httpAddr, "VG-AINGHIA")
+	if level != 3 || state != "firing" || value != 9.5 {
+		t.Fatalf("alert: got level %d state %s value %g, want level 3 firing 9.5", level, state, value)
 	}
 }
 
@@ -385,4 +401,46 @@ func TestE2EKafkaDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	e.assertOneLevelAlert(e.alertEvents(ctx), true)
+}
+
+// TestEmbeddedSecureByDefault: without --dev the embedded broker refuses
+// anonymous clients and unknown passwords; a device from the credentials
+// file publishes under its own topic, and the in-process collector (with
+// the credential `run` made for it) forwards the reading to an alert.
+func TestEmbeddedSecureByDefault(t *testing.T) {
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("a-long-device-secret"), bcrypt.MinCost)
+	must(t, err)
+	creds := filepath.Join(dir, "credentials.yaml")
+	must(t, os.WriteFile(creds, []byte(fmt.Sprintf("devices:\n  - id: VG-AINGHIA\n    password_hash: %q\ncollectors: []\n", hash)), 0o600))
+	// The flag is not a secret: it names the file.
+	mqttAddr, httpAddr := startEmbedded(t, nil, "RESILIENCE_MQTT_CREDENTIALS_FILE="+creds)
+
+	connect := func(user, pass string) (mqtt.Client, error) {
+		o := mqtt.NewClientOptions().AddBroker("tcp://" + mqttAddr).SetClientID("sec-" + user + "-" + pass[:2]).
+			SetUsername(user).SetPassword(pass).SetConnectRetry(false).SetAutoReconnect(false)
+		c := mqtt.NewClient(o)
+		tok := c.Connect()
+		tok.WaitTimeout(10 * time.Second)
+		return c, tok.Error()
+	}
+	for _, tc := range []struct{ user, pass string }{{"", "xx"}, {"VG-AINGHIA", "wrong-password"}, {"nobody", "a-long-device-secret"}} {
+		if c, err := connect(tc.user, tc.pass); err == nil {
+			c.Disconnect(0)
+			t.Fatalf("user %q with a wrong or no password was accepted", tc.user)
+		}
+	}
+	c, err := connect("VG-AINGHIA", "a-long-device-secret")
+	if err != nil {
+		t.Fatalf("device with its password refused: %v", err)
+	}
+	defer c.Disconnect(250)
+	payload := fmt.Sprintf(`{"v":1,"station":"VG-AINGHIA","seq":1,"ts":%q,"readings":[{"sensor":"water_level","value":9.5,"unit":"m"}]}`,
+		time.Now().UTC().Format(time.RFC3339))
+	if tok := c.Publish("stations/VG-AINGHIA/readings", 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	if level, state, _ := waitLevelAlert(t, httpAddr, "VG-AINGHIA"); level != 3 || state != "firing" {
+		t.Fatalf("alert: level %d state %s, want 3 firing", level, state)
+	}
 }

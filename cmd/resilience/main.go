@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/resilience-project/resilience/internal/config"
+	"github.com/resilience-project/resilience/internal/embedded"
 	"github.com/resilience-project/resilience/processor/rules"
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -128,6 +129,11 @@ func checkConfig(cfg *config.Config) error {
 	}
 	if _, err := schemas.LoadRegistry(cfg.StationsFile); err != nil {
 		return err
+	}
+	if cfg.EmbeddedMQTT() && !cfg.Dev {
+		if _, err := embedded.LoadCredentials(cfg.MQTT.Embedded.CredentialsFile); err != nil {
+			return fmt.Errorf("%w (devices must authenticate unless --dev; create the file from credentials.example.yaml with `resilience hash-password`)", err)
+		}
 	}
 	if cfg.RulesFile != "" {
 		if _, err := rules.LoadRuleSet(cfg.RulesFile); err != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,6 +95,16 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		mc := cfg.MQTT.Embedded
 		mc.DataDir = filepath.Join(cfg.DataDir, "mqtt")
 		mc.Dev = cfg.Dev
+		if !cfg.Dev {
+			// The in-process collector authenticates like any other client,
+			// with a credential made for this run.
+			var pw [24]byte
+			if _, err := rand.Read(pw[:]); err != nil {
+				return err
+			}
+			mc.InternalUser, mc.InternalPassword = "resilience-run-collector", hex.EncodeToString(pw[:])
+			cfg.Ingest.Username, cfg.Ingest.Password, cfg.Ingest.PasswordFile = mc.InternalUser, mc.InternalPassword, ""
+		}
 		mb, err := embedded.NewMQTT(mc, logger)
 		if err != nil {
 			return err

@@ -132,6 +132,7 @@ func (c *Config) ApplyEnv(get func(string) string) {
 	set("RESILIENCE_PROCESSOR_GROUP", &c.Processor.Group)
 	set("RESILIENCE_KAFKA_TOPIC_PREFIX", &c.Kafka.TopicPrefix)
 	set("RESILIENCE_EMBEDDED_MQTT_LISTEN", &c.MQTT.Embedded.Listen)
+	set("RESILIENCE_MQTT_CREDENTIALS_FILE", &c.MQTT.Embedded.CredentialsFile)
 	set("RESILIENCE_EMBEDDED_KAFKA_LISTEN", &c.Kafka.Embedded.Listen)
 	if v := get("RESILIENCE_KAFKA_BROKERS"); v != "" {
 		c.Kafka.Brokers = splitList(v)

@@ -11,7 +11,6 @@ import (
 	"go.uber.org/goleak"
 )
 
-
 // The brokers (mochi-mqtt, kfake) and the paho clients start goroutines;
 // after Run returns and the clients disconnect none may be left.
 func TestMain(m *testing.M) {

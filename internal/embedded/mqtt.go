@@ -32,6 +32,11 @@ type MQTTConfig struct {
 	// CredentialsFile lists devices and collectors with bcrypt password
 	// hashes; required unless Dev.
 	CredentialsFile string `yaml:"credentials_file"`
+	// InternalUser and InternalPassword, if set, are a collector credential
+	// for the in-process collector of `resilience run` (generated at start,
+	// never written anywhere).
+	InternalUser     string `yaml:"-"`
+	InternalPassword string `yaml:"-"`
 	// MaxInflight is the most unacknowledged QoS 1 messages the broker holds
 	// per client (including while a persistent session is offline). Beyond
 	// it mochi drops messages, so it is set to its maximum.
@@ -54,26 +59,26 @@ type Credentials struct {
 func LoadCredentials(path string) (*Credentials, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("mqtt.credentials_file: %w", err)
+		return nil, fmt.Errorf("mqtt.embedded.credentials_file: %w", err)
 	}
 	var c Credentials
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("mqtt.credentials_file %s: %w", path, err)
+		return nil, fmt.Errorf("mqtt.embedded.credentials_file %s: %w", path, err)
 	}
 	var errs []error
 	for i, d := range c.Devices {
 		if !schemas.ValidStationID(d.ID) {
-			errs = append(errs, fmt.Errorf("mqtt.credentials_file devices[%d].id: %q is not a station id", i, d.ID))
+			errs = append(errs, fmt.Errorf("mqtt.embedded.credentials_file devices[%d].id: %q is not a station id", i, d.ID))
 		}
 		if !strings.HasPrefix(d.PasswordHash, "$2") {
-			errs = append(errs, fmt.Errorf("mqtt.credentials_file devices[%d].password_hash: must be a bcrypt hash (resilience hash-password)", i))
+			errs = append(errs, fmt.Errorf("mqtt.embedded.credentials_file devices[%d].password_hash: must be a bcrypt hash (resilience hash-password)", i))
 		}
 	}
 	for i, d := range c.Collectors {
 		if d.Username == "" || !strings.HasPrefix(d.PasswordHash, "$2") {
-			errs = append(errs, fmt.Errorf("mqtt.credentials_file collectors[%d]: username and a bcrypt password_hash are required", i))
+			errs = append(errs, fmt.Errorf("mqtt.embedded.credentials_file collectors[%d]: username and a bcrypt password_hash are required", i))
 		}
 	}
 	return &c, errors.Join(errs...)
@@ -108,13 +113,21 @@ func NewMQTT(cfg MQTTConfig, logger *slog.Logger) (*MQTTBroker, error) {
 		}
 	} else {
 		if cfg.CredentialsFile == "" {
-			return nil, errors.New("mqtt.credentials_file: required unless --dev (devices must authenticate)")
+			return nil, errors.New("mqtt.embedded.credentials_file: required unless --dev (devices must authenticate)")
 		}
 		creds, err := LoadCredentials(cfg.CredentialsFile)
 		if err != nil {
 			return nil, err
 		}
-		if err := srv.AddHook(newAuthHook(creds), nil); err != nil {
+		hook := newAuthHook(creds)
+		if cfg.InternalUser != "" {
+			h, err := bcrypt.GenerateFromPassword([]byte(cfg.InternalPassword), bcrypt.DefaultCost)
+			if err != nil {
+				return nil, fmt.Errorf("embedded mqtt: internal credential: %w", err)
+			}
+			hook.collectors[cfg.InternalUser] = h
+		}
+		if err := srv.AddHook(hook, nil); err != nil {
 			return nil, err
 		}
 	}

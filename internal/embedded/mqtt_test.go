@@ -237,8 +237,8 @@ func TestMQTTAuthorization(t *testing.T) {
 
 func TestNewMQTTRequiresCredentialsUnlessDev(t *testing.T) {
 	_, err := embedded.NewMQTT(embedded.MQTTConfig{Listen: freeAddr(t)}, quietLogger())
-	if err == nil || !strings.Contains(err.Error(), "mqtt.credentials_file") {
-		t.Errorf("NewMQTT without credentials = %v, want an error naming mqtt.credentials_file", err)
+	if err == nil || !strings.Contains(err.Error(), "mqtt.embedded.credentials_file") {
+		t.Errorf("NewMQTT without credentials = %v, want an error naming mqtt.embedded.credentials_file", err)
 	}
 	bad := writeFile(t, "c.yaml", "devices:\n  - id: VG-AINGHIA\n    password_hash: plain\n")
 	if _, err := embedded.NewMQTT(embedded.MQTTConfig{Listen: freeAddr(t), CredentialsFile: bad}, quietLogger()); err == nil {
@@ -253,15 +253,15 @@ func TestLoadCredentials(t *testing.T) {
 		keys          []string // each must appear in the error; none: valid
 	}{
 		{"valid", fmt.Sprintf("devices:\n  - id: VG-AINGHIA\n    password_hash: %q\ncollectors:\n  - username: c\n    password_hash: %q\n", good, good), nil},
-		{"empty", "", []string{"mqtt.credentials_file"}},
+		{"empty", "", []string{"mqtt.embedded.credentials_file"}},
 		{"bad device id", fmt.Sprintf("devices:\n  - id: VG-AINGHIA\n    password_hash: %q\n  - id: \"bad/id\"\n    password_hash: %q\n", good, good),
 			[]string{"devices[1].id", "bad/id"}},
 		{"plain password", "devices:\n  - id: VG-AINGHIA\n    password_hash: change-me\n", []string{"devices[0].password_hash"}},
 		{"both at once", "devices:\n  - id: \"\"\n    password_hash: \"\"\n", []string{"devices[0].id", "devices[0].password_hash"}},
 		{"collector without username", fmt.Sprintf("collectors:\n  - password_hash: %q\n", good), []string{"collectors[0]"}},
 		{"collector plain password", "collectors:\n  - username: c\n  - username: d\n    password_hash: pw\n", []string{"collectors[0]", "collectors[1]"}},
-		{"unknown key", "devices:\n  - id: VG-AINGHIA\n    password: x\n", []string{"mqtt.credentials_file", "password"}},
-		{"not yaml", "devices: [\n", []string{"mqtt.credentials_file"}},
+		{"unknown key", "devices:\n  - id: VG-AINGHIA\n    password: x\n", []string{"mqtt.embedded.credentials_file", "password"}},
+		{"not yaml", "devices: [\n", []string{"mqtt.embedded.credentials_file"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -287,8 +287,8 @@ func TestLoadCredentials(t *testing.T) {
 		})
 	}
 	_, err := embedded.LoadCredentials(filepath.Join(t.TempDir(), "missing.yaml"))
-	if err == nil || !strings.Contains(err.Error(), "mqtt.credentials_file") {
-		t.Errorf("missing file: %v, want an error naming mqtt.credentials_file", err)
+	if err == nil || !strings.Contains(err.Error(), "mqtt.embedded.credentials_file") {
+		t.Errorf("missing file: %v, want an error naming mqtt.embedded.credentials_file", err)
 	}
 }
 
