@@ -6,7 +6,6 @@ import (
 	"go.uber.org/goleak"
 )
 
-
 // The service starts a reader goroutine per partition; after Run returns
 // none may be left.
 func TestMain(m *testing.M) {
