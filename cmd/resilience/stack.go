@@ -165,6 +165,7 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 						reloads.WithLabelValues("ok").Inc()
 					}
 				}}
+			w.Prime()
 			g.Go(func() error { return w.Run(gctx) })
 		}
 		var points processor.PointSink

@@ -157,6 +157,7 @@ func TestWatcherReloads(t *testing.T) {
 	e := mustEngine(t, nil)
 	got := make(chan error, 4)
 	w := &Watcher{Path: path, Engine: e, Interval: time.Millisecond, OnReload: func(err error) { got <- err }}
+	w.Prime()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()

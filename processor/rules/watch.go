@@ -26,6 +26,18 @@ type Watcher struct {
 	// OnReload, if set, is called after every reload attempt with its error
 	// (nil on success), e.g. to count reloads in a metric.
 	OnReload func(error)
+
+	primed bool
+	last   fileStamp
+}
+
+// Prime records the file as it is now as the one whose rules are in force.
+// Call it right after loading the rules, before starting Run in a
+// goroutine, so that a change made in between is not missed; Run primes
+// itself if it was not.
+func (w *Watcher) Prime() {
+	w.last, _ = stamp(w.Path)
+	w.primed = true
 }
 
 // Watch runs a Watcher with the default interval until ctx ends.
@@ -45,7 +57,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	last, _ := stamp(w.Path)
+	if !w.primed {
+		w.Prime()
+	}
+	last := w.last
 	pending := last
 	t := time.NewTicker(iv)
 	defer t.Stop()
