@@ -13,8 +13,10 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/resilience-project/resilience/alerts/basin"
 	"github.com/resilience-project/resilience/alerts/notify"
 	"github.com/resilience-project/resilience/alerts/store"
+	"github.com/resilience-project/resilience/internal/kafkax"
 	"github.com/resilience-project/resilience/internal/retry"
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -29,6 +31,15 @@ type Options struct {
 	Registry  prometheus.Registerer
 	// Topics names the Kafka topics (zero: the unprefixed defaults).
 	Topics schemas.KafkaTopics
+	// Basin, if set with Writer, evaluates basin-scope composite rules over
+	// every station's alerts and produces basin alerts to the alerts topic.
+	Basin  *basin.Evaluator
+	Writer EventWriter
+}
+
+// EventWriter produces messages synchronously (acks=all).
+type EventWriter interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
 // Service consumes alert events into the store and notifies.
@@ -102,11 +113,11 @@ func (s *Service) partitions(ctx context.Context) (int, error) {
 }
 
 func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int64) error {
-	var end int64
+	var first, end int64
 	for attempt := 1; ; attempt++ {
-		conn, err := s.o.Dialer.DialLeader(ctx, "tcp", s.o.Brokers[0], s.o.Topics.Alerts, partition)
+		conn, err := kafkax.DialLeader(ctx, s.o.Dialer, s.o.Brokers, s.o.Topics.Alerts, partition)
 		if err == nil {
-			end, err = conn.ReadLastOffset()
+			first, end, err = conn.ReadOffsets()
 			conn.Close()
 		}
 		if err == nil {
@@ -117,9 +128,11 @@ func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int
 			return nil
 		}
 	}
-	live := end == 0
+	// Nothing to replay when the partition is empty (retention may have
+	// removed old records: the log starts at `first`, not 0).
+	live := first >= end
 	if live && pending.Add(-1) == 0 {
-		s.caughtUp.Store(true)
+		s.caughtUpNow(ctx)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.o.Brokers, Dialer: s.o.Dialer, Topic: s.o.Topics.Alerts,
 		Partition: partition, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond})
@@ -139,20 +152,72 @@ func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int
 		if err := json.Unmarshal(m.Value, &e); err != nil || e.EventID == "" || e.ID == "" {
 			s.events.WithLabelValues("bad").Inc()
 			s.logger.Error("skipping bad alert event", "partition", partition, "offset", m.Offset, "err", err)
-		} else if s.o.Store.Apply(e) {
-			s.events.WithLabelValues("applied").Inc()
-			if live {
-				s.notify(ctx, e)
-			}
 		} else {
-			s.events.WithLabelValues("duplicate").Inc()
+			if s.o.Basin != nil {
+				s.o.Basin.Observe(e)
+			}
+			if s.o.Store.Apply(e) {
+				s.events.WithLabelValues("applied").Inc()
+				if live {
+					s.notify(ctx, e)
+				}
+			} else {
+				s.events.WithLabelValues("duplicate").Inc()
+			}
+			if s.caughtUp.Load() {
+				s.basins(ctx)
+			}
 		}
 		if !live && m.Offset >= end-1 {
 			live = true
 			if pending.Add(-1) == 0 {
-				s.caughtUp.Store(true)
 				s.logger.Info("alerts replay finished", "alerts", len(s.o.Store.List(store.Filter{})))
+				s.caughtUpNow(ctx)
 			}
+		}
+	}
+}
+
+// caughtUpNow marks the replay finished and emits the basin alerts the
+// replay shows missing (a crash between a station event and its basin
+// event, or basin rules changed while stopped).
+func (s *Service) caughtUpNow(ctx context.Context) {
+	s.caughtUp.Store(true)
+	s.basins(ctx)
+}
+
+// basins evaluates the basin rules and produces what changed, retrying
+// until it succeeds or ctx ends. The events come back through the topic
+// into the store and the notifiers like any other.
+func (s *Service) basins(ctx context.Context) {
+	if s.o.Basin == nil || s.o.Writer == nil {
+		return
+	}
+	evs := s.o.Basin.Evaluate()
+	if len(evs) == 0 {
+		return
+	}
+	msgs := make([]kafka.Message, 0, len(evs))
+	for i := range evs {
+		b, err := json.Marshal(&evs[i])
+		if err != nil {
+			s.logger.Error("encode basin alert", "id", evs[i].ID, "err", err)
+			continue
+		}
+		msgs = append(msgs, kafka.Message{Topic: s.o.Topics.Alerts, Key: []byte(evs[i].Station), Value: b,
+			Headers: []kafka.Header{{Key: "event_id", Value: []byte(evs[i].EventID)}}})
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.o.Writer.WriteMessages(ctx, msgs...)
+		if err == nil {
+			for _, e := range evs {
+				s.logger.Info("basin alert event", "id", e.ID, "kind", e.Kind, "basin", e.Basin, "rule", e.Rule)
+			}
+			return
+		}
+		s.logger.Warn("producing basin alerts failed; retrying", "topic", s.o.Topics.Alerts, "attempt", attempt, "err", err)
+		if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+			return
 		}
 	}
 }

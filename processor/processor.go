@@ -89,16 +89,18 @@ func (p *Processor) Run(ctx context.Context) error {
 		return err
 	}
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                    p.cfg.Group,
-		Brokers:               p.deps.Brokers,
-		Dialer:                p.deps.Dialer,
-		Topics:                []string{p.deps.Topics.Readings},
-		StartOffset:           kafka.FirstOffset,
-		SessionTimeout:        p.cfg.SessionTimeout,
-		HeartbeatInterval:     p.cfg.SessionTimeout / 5,
-		RebalanceTimeout:      p.cfg.SessionTimeout * 2,
-		JoinGroupBackoff:      time.Second,
-		WatchPartitionChanges: true,
+		ID:                p.cfg.Group,
+		Brokers:           p.deps.Brokers,
+		Dialer:            p.deps.Dialer,
+		Topics:            []string{p.deps.Topics.Readings},
+		StartOffset:       kafka.FirstOffset,
+		SessionTimeout:    p.cfg.SessionTimeout,
+		HeartbeatInterval: p.cfg.SessionTimeout / 5,
+		RebalanceTimeout:  p.cfg.SessionTimeout * 2,
+		JoinGroupBackoff:  time.Second,
+		// Partition counts are checked once at start (co-partitioning with
+		// the changelog); adding partitions needs a restart.
+		WatchPartitionChanges: false,
 		RetentionTime:         7 * 24 * time.Hour,
 	})
 	if err != nil {
@@ -125,13 +127,24 @@ func (p *Processor) Run(ctx context.Context) error {
 		}
 		p.logger.Info("partitions assigned", "group", p.cfg.Group, "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
 		p.m.owned.Set(float64(len(assigned)))
-		var restored sync.WaitGroup
+		var restored, workers sync.WaitGroup
 		restored.Add(len(assigned))
+		workers.Add(len(assigned))
 		for _, a := range assigned {
 			a := a
 			running.Add(1)
 			gen.Start(func(gctx context.Context) {
 				defer running.Done()
+				// kafka-go ends the generation as soon as one of these
+				// functions returns. On a soft stop an idle worker is done at
+				// once; it waits for its siblings so that their batches can
+				// still be committed in this generation.
+				defer func() {
+					workers.Done()
+					if ctx.Err() != nil {
+						workers.Wait()
+					}
+				}()
 				w := &worker{p: p, gen: gen, partition: a.ID, nparts: parts, logger: p.logger.With("partition", a.ID)}
 				// Bind the generation's lifetime and the soft stop together.
 				wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -146,8 +159,6 @@ func (p *Processor) Run(ctx context.Context) error {
 						defer t.Stop()
 						select {
 						case <-t.C:
-							cancel()
-						case <-gctx.Done():
 							cancel()
 						case <-wctx.Done():
 						}

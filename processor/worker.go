@@ -302,7 +302,7 @@ func (w *worker) state(id string) *rules.State {
 func (w *worker) restore(ctx context.Context) error {
 	p := w.p
 	w.states = map[string]*rules.State{}
-	conn, err := p.deps.Dialer.DialLeader(ctx, "tcp", p.deps.Brokers[0], p.deps.Topics.State, w.partition)
+	conn, err := kafkax.DialLeader(ctx, p.deps.Dialer, p.deps.Brokers, p.deps.Topics.State, w.partition)
 	if err != nil {
 		return fmt.Errorf("processor: changelog %s partition %d: dial leader: %w", w.p.deps.Topics.State, w.partition, err)
 	}

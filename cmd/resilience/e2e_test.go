@@ -417,7 +417,7 @@ func TestEmbeddedSecureByDefault(t *testing.T) {
 	mqttAddr, httpAddr := startEmbedded(t, nil, "RESILIENCE_MQTT_CREDENTIALS_FILE="+creds)
 
 	connect := func(user, pass string) (mqtt.Client, error) {
-		o := mqtt.NewClientOptions().AddBroker("tcp://" + mqttAddr).SetClientID("sec-" + user + "-" + pass[:2]).
+		o := mqtt.NewClientOptions().AddBroker("tcp://" + mqttAddr).SetClientID(user + "-sec-" + pass[:2]).
 			SetUsername(user).SetPassword(pass).SetConnectRetry(false).SetAutoReconnect(false)
 		c := mqtt.NewClient(o)
 		tok := c.Connect()

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/resilience-project/resilience/alerts"
+	"github.com/resilience-project/resilience/alerts/basin"
 	"github.com/resilience-project/resilience/alerts/notify"
 	"github.com/resilience-project/resilience/alerts/notify/lognotify"
 	"github.com/resilience-project/resilience/alerts/store"
@@ -72,11 +73,30 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		return err
 	}
 
-	// Brokers first, on their own context: they stop after everything else.
+	// The parts run under runCtx; the embedded brokers under their own
+	// context, stopped after the parts. A broker that fails stops the parts.
+	// On any return (an error while wiring, too) the parts are stopped and
+	// waited for, then the brokers.
+	runCtx, stopParts := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(runCtx)
 	bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer bcancel()
 	var brokers errgroup.Group
-	defer brokers.Wait()
+	defer func() {
+		stopParts()
+		g.Wait()
+		bcancel()
+		brokers.Wait()
+	}()
+	brokerRun := func(run func(context.Context) error) {
+		brokers.Go(func() error {
+			err := run(bctx)
+			if err != nil {
+				logger.Error("embedded broker failed; stopping", "err", err)
+				stopParts()
+			}
+			return err
+		})
+	}
 	if cfg.EmbeddedKafka() {
 		if mode != ModeRun {
 			return fmt.Errorf("kafka.brokers: required for `%s` (only `run` starts the embedded log)", mode)
@@ -85,7 +105,7 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		if err != nil {
 			return err
 		}
-		brokers.Go(func() error { return kl.Run(bctx) })
+		brokerRun(kl.Run)
 		cfg.Kafka.Brokers = kl.Brokers()
 	}
 	if mode.ingest() && cfg.EmbeddedMQTT() {
@@ -109,7 +129,7 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		if err != nil {
 			return err
 		}
-		brokers.Go(func() error { return mb.Run(bctx) })
+		brokerRun(mb.Run)
 		cfg.Ingest.URL = mb.URL()
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "resilience_embedded_mqtt_dropped_total",
 			Help: "QoS>0 messages the embedded MQTT broker dropped (client inflight quota)."}, func() float64 { return float64(mb.Dropped()) }))
@@ -117,14 +137,13 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 	st.Brokers, st.MQTTURL = cfg.Kafka.Brokers, cfg.Ingest.URL
 
 	topics := schemas.Topics(cfg.Kafka.TopicPrefix)
-	parts, err := ensureTopics(ctx, cfg, topics, logger)
+	parts, err := ensureTopics(runCtx, cfg, topics, logger)
 	if err != nil {
 		return err
 	}
 	writer := kafkax.NewWriter(kafkax.WriterOptions{Brokers: cfg.Kafka.Brokers, BatchSize: max(cfg.Ingest.BatchSize, cfg.Processor.BatchSize) * 2})
 	defer writer.Close()
 
-	g, gctx := errgroup.WithContext(ctx)
 	checks := map[string]httpapi.Check{}
 	var view *processor.View
 	var astore *store.Store
@@ -208,9 +227,18 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 	}
 	if mode.alerts() {
 		astore = store.New()
+		// Basin-scope composites are evaluated here, where every station's
+		// alerts arrive (hot reload covers the station rules only).
+		set := rules.DefaultRuleSet()
+		if cfg.RulesFile != "" {
+			if set, err = rules.LoadRuleSet(cfg.RulesFile); err != nil {
+				return err
+			}
+		}
 		svc, err := alerts.New(alerts.Options{Brokers: cfg.Kafka.Brokers, Store: astore,
 			Notifiers: []notify.Notifier{&lognotify.Notifier{Logger: logger.With("component", "notify")}},
-			Logger:    logger, Registry: reg, Topics: topics})
+			Logger:    logger, Registry: reg, Topics: topics,
+			Basin: basin.New(set, stations), Writer: writer})
 		if err != nil {
 			return err
 		}
@@ -232,6 +260,9 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 	bcancel()
 	if berr := brokers.Wait(); err == nil {
 		err = berr
+	}
+	if err == nil && ctx.Err() == nil {
+		err = errors.New("stopped: a part ended without an error")
 	}
 	return err
 }

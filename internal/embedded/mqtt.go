@@ -196,22 +196,45 @@ func (h *authHook) Provides(b byte) bool {
 	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
 }
 
+// OnConnectAuthenticate checks the password and ties the client id to the
+// user, so that no client can take over another's persistent session (and
+// with it the other's subscriptions and unacknowledged messages): a device
+// must use its station id as client id, or the id followed by '-' or '_'
+// and a suffix; a collector may use any client id that is not a device's.
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	user := string(pk.Connect.Username)
-	hash, ok := h.devices[user]
-	if !ok {
-		hash, ok = h.collectors[user]
-	}
-	if !ok {
-		return false
+	cid := pk.Connect.ClientIdentifier
+	hash, device := h.devices[user]
+	if device {
+		if cid != user && !strings.HasPrefix(cid, user+"-") && !strings.HasPrefix(cid, user+"_") {
+			return false
+		}
+	} else {
+		var ok bool
+		if hash, ok = h.collectors[user]; !ok {
+			return false
+		}
+		if h.devicePrefixed(cid) {
+			return false
+		}
 	}
 	return bcrypt.CompareHashAndPassword(hash, pk.Connect.Password) == nil
+}
+
+// devicePrefixed reports whether a client id belongs to a device's space.
+func (h *authHook) devicePrefixed(cid string) bool {
+	for id := range h.devices {
+		if cid == id || strings.HasPrefix(cid, id+"-") || strings.HasPrefix(cid, id+"_") {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	user := string(cl.Properties.Username)
 	if _, ok := h.collectors[user]; ok {
-		return !write || strings.HasPrefix(topic, "stations/")
+		return !write // collectors subscribe; they never publish readings
 	}
 	if _, ok := h.devices[user]; ok {
 		// A device may publish only under its own prefix, and read its downlink.

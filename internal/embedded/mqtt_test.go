@@ -129,20 +129,25 @@ collectors:
 func TestMQTTAuthentication(t *testing.T) {
 	b := startAuthBroker(t)
 	tests := []struct {
-		name, user, pw string
-		ok             bool
+		name, clientID, user, pw string
+		ok                       bool
 	}{
-		{"anonymous", "", "", false},
-		{"unknown user", "nobody", devicePW, false},
-		{"wrong password", "VG-AINGHIA", otherPW, false},
-		{"collector with a device password", "collector", devicePW, false},
-		{"empty password", "VG-AINGHIA", "", false},
-		{"device", "VG-AINGHIA", devicePW, true},
-		{"collector", "collector", collectorPW, true},
+		{"anonymous", "auth-0", "", "", false},
+		{"unknown user", "auth-1", "nobody", devicePW, false},
+		{"wrong password", "VG-AINGHIA", "VG-AINGHIA", otherPW, false},
+		{"collector with a device password", "auth-3", "collector", devicePW, false},
+		{"empty password", "VG-AINGHIA", "VG-AINGHIA", "", false},
+		{"device", "VG-AINGHIA", "VG-AINGHIA", devicePW, true},
+		{"device with a suffixed client id", "VG-AINGHIA-2", "VG-AINGHIA", devicePW, true},
+		// Session takeover: a device may not use another client's id.
+		{"device with another device's client id", "TB-HOIAN", "VG-AINGHIA", devicePW, false},
+		{"device with the collector's client id", "auth-collector", "VG-AINGHIA", devicePW, false},
+		{"collector", "auth-collector", "collector", collectorPW, true},
+		{"collector with a device's client id", "VG-AINGHIA", "collector", collectorPW, false},
 	}
-	for i, tc := range tests {
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := dial(t, b.URL(), fmt.Sprintf("auth-%d", i), tc.user, tc.pw)
+			c, err := dial(t, b.URL(), tc.clientID, tc.user, tc.pw)
 			if c != nil {
 				defer c.Disconnect(100)
 			}
@@ -167,7 +172,7 @@ func TestMQTTAuthorization(t *testing.T) {
 		t.Fatalf("collector shared subscription granted 0x%02x, want QoS 1", q)
 	}
 
-	dev := mustDial(t, b.URL(), "dev-1", "VG-AINGHIA", devicePW)
+	dev := mustDial(t, b.URL(), "VG-AINGHIA-1", "VG-AINGHIA", devicePW)
 	// A device may not read other stations' readings, only its own downlink.
 	if q := subscribe(t, dev, "stations/+/readings", 1, func(mqtt.Client, mqtt.Message) {}); q != 0x80 {
 		t.Errorf("device subscription to stations/+/readings granted 0x%02x, want refused (0x80)", q)
@@ -206,7 +211,7 @@ func TestMQTTAuthorization(t *testing.T) {
 	// A QoS 1 publish to another station's topic is refused: an MQTT 3
 	// client cannot be told per message, so the broker disconnects it.
 	lost := make(chan error, 1)
-	dev2 := mustDial(t, b.URL(), "dev-2", "VG-AINGHIA", devicePW, func(o *mqtt.ClientOptions) {
+	dev2 := mustDial(t, b.URL(), "VG-AINGHIA-2", "VG-AINGHIA", devicePW, func(o *mqtt.ClientOptions) {
 		o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { lost <- err })
 	})
 	dev2.Publish("stations/TB-HOIAN/readings", 1, false, "spoof-qos1")
@@ -217,7 +222,7 @@ func TestMQTTAuthorization(t *testing.T) {
 	}
 	// The genuine TB-HOIAN device still gets through, and nothing else
 	// arrived before it.
-	hoi := mustDial(t, b.URL(), "hoi-1", "TB-HOIAN", otherPW)
+	hoi := mustDial(t, b.URL(), "TB-HOIAN-1", "TB-HOIAN", otherPW)
 	if err := wait(t, hoi.Publish("stations/TB-HOIAN/readings", 1, false, "genuine")); err != nil {
 		t.Fatal(err)
 	}

@@ -150,3 +150,20 @@ func EnsureTopics(ctx context.Context, brokers []string, tlsCfg *tls.Config, spe
 		}
 	}
 }
+
+// DialLeader connects to the leader of a partition, bootstrapping from each
+// broker in turn (not only the first, which may be the one that is down).
+func DialLeader(ctx context.Context, dialer *kafka.Dialer, brokers []string, topic string, partition int) (*kafka.Conn, error) {
+	var errs []error
+	for _, b := range brokers {
+		conn, err := dialer.DialLeader(ctx, "tcp", b, topic, partition)
+		if err == nil {
+			return conn, nil
+		}
+		errs = append(errs, fmt.Errorf("via %s: %w", b, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("kafka: leader of topic %s partition %d: %w", topic, partition, errors.Join(errs...))
+}

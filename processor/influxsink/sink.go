@@ -202,11 +202,14 @@ func (s *Sink) direct(ctx context.Context, lines []byte) error {
 	return nil
 }
 
-// retryable: network errors, timeouts, 429 and 5xx.
+// retryable reports whether a failed write may succeed later: everything
+// but InfluxDB refusing the data itself (400 bad line protocol, 413 too
+// large, 422 unprocessable). A 401/403 (token rotated) or 404 (bucket
+// missing) is an outage an operator fixes: the data waits in the spool.
 func retryable(err error) bool {
 	var he *ihttp.Error
 	if errors.As(err, &he) && he.StatusCode != 0 {
-		return he.StatusCode == 429 || he.StatusCode >= 500
+		return he.StatusCode != 400 && he.StatusCode != 413 && he.StatusCode != 422
 	}
 	return true
 }

@@ -352,8 +352,9 @@ func TestDirectWrite(t *testing.T) {
 	}
 }
 
-// A 5xx (or 429) is InfluxDB being unavailable: spool. A 4xx is InfluxDB
-// refusing the data: keep it aside under rejected/, never retry it.
+// A 5xx, 429, 401/403 (token) or 404 (bucket) is an outage: spool and
+// retry. A 400, 413 or 422 is InfluxDB refusing the data itself: keep it
+// aside under rejected/, never retry it.
 func TestWriteStatusHandling(t *testing.T) {
 	cases := []struct {
 		status       int
@@ -363,7 +364,11 @@ func TestWriteStatusHandling(t *testing.T) {
 		{http.StatusServiceUnavailable, 1, 0},
 		{http.StatusTooManyRequests, 1, 0},
 		{http.StatusBadRequest, 0, 1},
-		{http.StatusUnauthorized, 0, 1},
+		{http.StatusUnprocessableEntity, 0, 1},
+		{http.StatusUnauthorized, 1, 0},
+		{http.StatusForbidden, 1, 0},
+		{http.StatusNotFound, 1, 0},
+		{http.StatusRequestEntityTooLarge, 0, 1},
 	}
 	for _, tc := range cases {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
