@@ -72,11 +72,20 @@ type Override struct {
 }
 
 // Term is one operand of a composite rule: the named rule on the same
-// station is true while its alert is at MinLevel or above.
+// station is true while its alert is at MinLevel or above. In a basin
+// composite the term is true while at least MinStations stations of the
+// basin have it at MinLevel or above.
 type Term struct {
-	Rule     string `yaml:"rule"`
-	MinLevel int    `yaml:"min_level,omitempty"`
+	Rule        string `yaml:"rule"`
+	MinLevel    int    `yaml:"min_level,omitempty"`
+	MinStations int    `yaml:"min_stations,omitempty"`
 }
+
+// Composite scopes.
+const (
+	ScopeStation = "station"
+	ScopeBasin   = "basin"
+)
 
 // RuleSpec is one rule as written in the rules file. Which fields apply
 // depends on Kind; see the package documentation and
@@ -128,6 +137,13 @@ type RuleSpec struct {
 	// Op is "and" or "or" for composite rules; Of are its operands.
 	Op string `yaml:"op,omitempty"`
 	Of []Term `yaml:"of,omitempty"`
+	// Scope of a composite: "station" (default; the operands on one
+	// station, evaluated by the processor) or "basin" (the operands across
+	// the stations of a basin, evaluated by the alerts service, which sees
+	// every station's alerts).
+	Scope string `yaml:"scope,omitempty"`
+	// Basins restricts a basin composite to these basins (default: all).
+	Basins []string `yaml:"basins,omitempty"`
 	// Severity is the severity of single-level rules (offline, quality,
 	// composite) and the default for levels without one.
 	Severity schemas.Severity `yaml:"severity,omitempty"`
@@ -418,8 +434,26 @@ func (rs *RuleSet) normalizeRule(i int, names map[string]int) []error {
 		default:
 			bad(".op", "must be and or or, got %q", r.Op)
 		}
-		if len(r.Of) < 2 {
-			bad(".of", "a composite needs at least two operands")
+		if r.Scope == "" {
+			r.Scope = ScopeStation
+		}
+		switch r.Scope {
+		case ScopeStation:
+			if len(r.Of) < 2 {
+				bad(".of", "a composite needs at least two operands")
+			}
+			if len(r.Basins) > 0 {
+				bad(".basins", "only for scope basin")
+			}
+		case ScopeBasin:
+			if len(r.Of) < 1 {
+				bad(".of", "a basin composite needs at least one operand")
+			}
+			if len(r.Stations) > 0 || len(r.Overrides) > 0 {
+				bad(".stations", "a basin composite takes basins, not stations or overrides")
+			}
+		default:
+			bad(".scope", "must be station or basin, got %q", r.Scope)
 		}
 		for j := range r.Of {
 			if r.Of[j].MinLevel == 0 {
@@ -427,6 +461,15 @@ func (rs *RuleSet) normalizeRule(i int, names map[string]int) []error {
 			}
 			if r.Of[j].MinLevel < 1 || r.Of[j].MinLevel > MaxLevels {
 				bad(fmt.Sprintf(".of[%d].min_level", j), "must be in [1, %d]", MaxLevels)
+			}
+			switch {
+			case r.Scope == ScopeBasin && r.Of[j].MinStations == 0:
+				r.Of[j].MinStations = 1
+			case r.Scope == ScopeStation && r.Of[j].MinStations != 0:
+				bad(fmt.Sprintf(".of[%d].min_stations", j), "only for scope basin")
+			}
+			if r.Of[j].MinStations < 0 {
+				bad(fmt.Sprintf(".of[%d].min_stations", j), "must be at least 1")
 			}
 		}
 		if r.Name == "" {
@@ -469,4 +512,17 @@ func (rs *RuleSet) normalizeRule(i int, names map[string]int) []error {
 		}
 	}
 	return errs
+}
+
+// BasinRules returns the basin-scope composite rules, which the processor
+// does not evaluate (a station's processor sees only its own partitions);
+// the alerts service does (package alerts/basin).
+func (rs *RuleSet) BasinRules() []RuleSpec {
+	var out []RuleSpec
+	for _, r := range rs.Rules {
+		if r.Kind == KindComposite && r.Scope == ScopeBasin {
+			out = append(out, r)
+		}
+	}
+	return out
 }

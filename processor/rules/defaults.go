@@ -58,6 +58,10 @@ func DefaultRuleSet() *RuleSet {
 			{Kind: KindQuality, Check: CheckSpike, Sensor: schemas.Tilt, MaxJump: 5, Severity: schemas.SeverityMinor},
 			{Name: "composite:rain-and-rise", Kind: KindComposite, Op: "and", Severity: schemas.SeveritySevere,
 				Of: []Term{{Rule: "accum:rainfall:12h", MinLevel: 2}, {Rule: "rate:water_level", MinLevel: 1}}},
+			{Name: "basin:rain-and-rise", Kind: KindComposite, Scope: ScopeBasin, Op: "and", Severity: schemas.SeveritySevere,
+				Of: []Term{{Rule: "accum:rainfall:12h", MinLevel: 2}, {Rule: "rate:water_level", MinLevel: 1}}},
+			{Name: "basin:two-stations-bd2", Kind: KindComposite, Scope: ScopeBasin, Op: "or", Severity: schemas.SeveritySevere,
+				Of: []Term{{Rule: "level:water_level", MinLevel: 2, MinStations: 2}}},
 		},
 	}
 	if err := rs.normalize(); err != nil {

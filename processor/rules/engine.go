@@ -175,6 +175,9 @@ func (c *compiled) bind(id string, st *schemas.Station) *stationRules {
 	var maxAccum int64
 	for i := range c.set.Rules {
 		r := &c.set.Rules[i]
+		if r.Scope == ScopeBasin {
+			continue // evaluated across stations by the alerts service
+		}
 		if len(r.Stations) > 0 && !contains(r.Stations, id) {
 			continue
 		}

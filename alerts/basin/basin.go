@@ -1,0 +1,185 @@
+package basin
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/resilience-project/resilience/processor/rules"
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// StationPrefix starts the station id of basin alerts.
+const StationPrefix = "BASIN-"
+
+// BasinStation is the station id basin alerts carry: BASIN- and the basin
+// name with anything outside [A-Za-z0-9_-] replaced by '_', cut to the
+// station id length.
+func BasinStation(basin string) string {
+	id := StationPrefix + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, basin)
+	if len(id) > schemas.MaxStationIDLen {
+		id = id[:schemas.MaxStationIDLen]
+	}
+	return id
+}
+
+type level struct {
+	level int
+	at    time.Time
+}
+
+type emitted struct {
+	firing    bool
+	id        string
+	startedAt time.Time
+	at        time.Time
+}
+
+// Evaluator holds the basin picture. It is safe for concurrent use.
+type Evaluator struct {
+	rules []rules.RuleSpec
+	reg   *schemas.Registry
+
+	mu sync.Mutex
+	// levels[rule][station] is the current level of that station's alert.
+	levels map[string]map[string]level
+	// state[basin station id + "\x00" + rule] is what was emitted last.
+	state map[string]emitted
+	// last is the time of the newest station event seen (event time).
+	last time.Time
+	// cause is the station event that last changed a level.
+	cause schemas.AlertEvent
+}
+
+// New returns an evaluator for the basin rules of a rule set.
+func New(set *rules.RuleSet, reg *schemas.Registry) *Evaluator {
+	return &Evaluator{rules: set.BasinRules(), reg: reg, levels: map[string]map[string]level{}, state: map[string]emitted{}}
+}
+
+// Rules reports how many basin rules there are.
+func (e *Evaluator) Rules() int { return len(e.rules) }
+
+// Observe folds one alert event in: a station event updates that station's
+// level of its rule (the latest event time wins); a basin event records what
+// was emitted.
+func (e *Evaluator) Observe(ev schemas.AlertEvent) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if strings.HasPrefix(ev.Station, StationPrefix) {
+		k := ev.Station + "\x00" + ev.Rule
+		if cur, ok := e.state[k]; ok && ev.At.Before(cur.at) {
+			return
+		}
+		e.state[k] = emitted{firing: ev.Kind != schemas.AlertResolved, id: ev.ID, startedAt: ev.StartedAt, at: ev.At}
+		return
+	}
+	m := e.levels[ev.Rule]
+	if m == nil {
+		m = map[string]level{}
+		e.levels[ev.Rule] = m
+	}
+	if cur, ok := m[ev.Station]; ok && ev.At.Before(cur.at) {
+		return
+	}
+	l := ev.Level
+	if ev.Kind == schemas.AlertResolved {
+		l = 0
+	}
+	m[ev.Station] = level{level: l, at: ev.At}
+	if ev.At.After(e.last) {
+		e.last = ev.At
+	}
+	e.cause = ev
+}
+
+// Evaluate compares every basin rule's condition with what was emitted
+// and returns the events (fired or resolved) that make them agree, marking
+// them emitted. The caller produces them; if it cannot, it must not call
+// Evaluate again before a restart (the replay then finds them missing).
+func (e *Evaluator) Evaluate() []schemas.AlertEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []schemas.AlertEvent
+	for _, r := range e.rules {
+		for _, basin := range e.basins(r) {
+			on, detail := e.holds(r, basin)
+			id := BasinStation(basin)
+			k := id + "\x00" + r.Name
+			cur := e.state[k]
+			if on == cur.firing {
+				continue
+			}
+			at := e.last
+			ev := schemas.AlertEvent{V: schemas.AlertEventVersion, Station: id, Rule: r.Name, Level: 1, LevelName: r.Name,
+				Severity: r.Severity, Basin: basin, At: at, Threshold: 1}
+			if on {
+				ev.Kind, ev.StartedAt, ev.Value = schemas.AlertFired, at, 1
+				ev.ID = schemas.AlertID(id, r.Name, at)
+				ev.Message = fmt.Sprintf("%s fired in basin %s: %s (after %s at %s)", r.Name, basin, detail, e.cause.Rule, e.cause.Station)
+				if e.cause.Station != "" {
+					ev.Readings = e.cause.Readings
+				}
+			} else {
+				ev.Kind, ev.StartedAt, ev.ID = schemas.AlertResolved, cur.startedAt, cur.id
+				ev.Message = fmt.Sprintf("%s resolved in basin %s", r.Name, basin)
+			}
+			ev.EventID = schemas.EventID(ev.ID, ev.Kind, ev.Level, ev.At)
+			e.state[k] = emitted{firing: on, id: ev.ID, startedAt: ev.StartedAt, at: at}
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// basins lists the basins a rule applies to.
+func (e *Evaluator) basins(r rules.RuleSpec) []string {
+	if len(r.Basins) > 0 {
+		return r.Basins
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range e.reg.IDs() {
+		if b := e.reg.Lookup(id).Basin; b != "" && !seen[b] {
+			seen[b] = true
+			out = append(out, b)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// holds evaluates rule r on basin.
+func (e *Evaluator) holds(r rules.RuleSpec, basin string) (bool, string) {
+	var parts []string
+	result := r.Op == "and"
+	for _, t := range r.Of {
+		var n int
+		var who []string
+		for station, l := range e.levels[t.Rule] {
+			if l.level >= t.MinLevel {
+				if s := e.reg.Lookup(station); s != nil && s.Basin == basin {
+					n++
+					who = append(who, station)
+				}
+			}
+		}
+		ok := n >= t.MinStations
+		if ok {
+			sort.Strings(who)
+			parts = append(parts, fmt.Sprintf("%s>=%d at %s", t.Rule, t.MinLevel, strings.Join(who, ",")))
+		}
+		if r.Op == "and" {
+			result = result && ok
+		} else {
+			result = result || ok
+		}
+	}
+	return result, strings.Join(parts, "; ")
+}
