@@ -71,7 +71,7 @@ func watchAlerts(ctx context.Context, brokers []string, topic string) (*alertWat
 
 func (w *alertWatch) read(ctx context.Context, part int, r *kafka.Reader) {
 	for {
-		m, err := r.ReadMessage(ctx)
+		m, err := r.FetchMessage(ctx) // a partition reader: no group, nothing to commit
 		now := time.Now()
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
