@@ -22,6 +22,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/domain"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/resilience-project/resilience/internal/testenv"
 	"github.com/resilience-project/resilience/schemas"
 )
 
@@ -165,6 +166,11 @@ func prepareServers(ctx context.Context, env serverEnv, dir, name string, keep b
 		return func() {}, nil
 	}
 	return func() {
+		// Drop the collector's persistent session, or the broker queues
+		// every later reading for it.
+		if err := testenv.DropMQTTSession(env.MQTTURL, name+"-collector"); err != nil {
+			logf("cleanup: %v", err)
+		}
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := dropBucket(dctx); err != nil {

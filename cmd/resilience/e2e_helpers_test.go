@@ -65,6 +65,13 @@ func newE2E(t *testing.T, nStations int) *e2e {
 	stationsPath := filepath.Join(e.dir, "stations.yaml")
 	must(t, os.WriteFile(stationsPath, []byte(sb.String()), 0o600))
 	e.createBucket()
+	t.Cleanup(func() {
+		// The collector's persistent session would queue every later
+		// reading on this broker forever.
+		if err := testenv.DropMQTTSession(env.MQTTURL, e.bucket+"-collector"); err != nil {
+			t.Log(err)
+		}
+	})
 	return e
 }
 
