@@ -129,7 +129,8 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 			continue
 		}
 		var res rules.Result
-		if p.deps.Registry.Lookup(rec.Station) == nil {
+		known := p.deps.Registry.Lookup(rec.Station) != nil
+		if !known {
 			// Not in this processor's registry (collectors were updated
 			// first): store the reading unevaluated rather than drop it.
 			p.m.records.WithLabelValues("unknown_station").Inc()
@@ -152,7 +153,7 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 			w.logger.Warn("operator notice", "station", n.Station, "kind", n.Kind, "detail", n.Detail)
 		}
 		switch {
-		case p.deps.Registry.Lookup(rec.Station) == nil:
+		case !known:
 		case res.Duplicate:
 			p.m.records.WithLabelValues("duplicate").Inc()
 		case res.Late:

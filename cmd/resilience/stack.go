@@ -161,13 +161,15 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 			return nil
 		}
 	}
-	if mode.process() {
-		set := rules.DefaultRuleSet()
-		if cfg.RulesFile != "" {
-			if set, err = rules.LoadRuleSet(cfg.RulesFile); err != nil {
-				return err
-			}
+	// The rules file, read once: the processor evaluates the station rules
+	// (and hot-reloads them), the alerts service the basin rules.
+	set := rules.DefaultRuleSet()
+	if cfg.RulesFile != "" && (mode.process() || mode.alerts()) {
+		if set, err = rules.LoadRuleSet(cfg.RulesFile); err != nil {
+			return err
 		}
+	}
+	if mode.process() {
 		engine, err := rules.NewEngine(set, stations)
 		if err != nil {
 			return err
@@ -229,12 +231,6 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		astore = store.New()
 		// Basin-scope composites are evaluated here, where every station's
 		// alerts arrive (hot reload covers the station rules only).
-		set := rules.DefaultRuleSet()
-		if cfg.RulesFile != "" {
-			if set, err = rules.LoadRuleSet(cfg.RulesFile); err != nil {
-				return err
-			}
-		}
 		svc, err := alerts.New(alerts.Options{Brokers: cfg.Kafka.Brokers, Store: astore,
 			Notifiers: []notify.Notifier{&lognotify.Notifier{Logger: logger.With("component", "notify")}},
 			Logger:    logger, Registry: reg, Topics: topics,
