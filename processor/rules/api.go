@@ -29,7 +29,7 @@ type Result struct {
 	Events []schemas.AlertEvent
 	// Quality has one flag per record.Readings entry, same index.
 	Quality []Quality
-	// Duplicate is true when (station, boot, seq) or (sensor, ts) was seen
+	// Duplicate is true when (station, boot, seq, ts) or (sensor, ts) was seen
 	// already: the record must be written again idempotently but evaluated
 	// no further.
 	Duplicate bool

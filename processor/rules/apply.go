@@ -10,7 +10,12 @@ import (
 
 // Notice kinds.
 const (
+	// NoticeSeqGap: seqs are missing within one boot (data lost upstream).
 	NoticeSeqGap = "seq_gap"
+	// NoticeSeqReset: the device restarted its seq without a boot counter
+	// (a seq at or below the highest, with a newer timestamp); its
+	// readings are processed, not taken for duplicates.
+	NoticeSeqReset = "seq_reset"
 )
 
 func ts2t(ns int64) time.Time { return time.Unix(0, ns).UTC() }
@@ -42,8 +47,8 @@ type applyCtx struct {
 //     arrived in order (rules are re-evaluated from a checkpoint); an older
 //     one is flagged Late and changes nothing, so it can never clear an
 //     alert.
-//   - A record whose (boot, seq), or every (sensor, ts), was applied before
-//     is flagged Duplicate and changes nothing: applying a record twice
+//   - A record whose (boot, seq, ts), or every (sensor, ts), was applied
+//     before is flagged Duplicate and changes nothing: applying a record twice
 //     never emits a second event.
 //   - Suspect readings (Result.Quality) neither fire nor clear hazard
 //     alerts; they do drive the quality (sensor-fault) rules.
@@ -81,7 +86,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 		}
 		return res
 	}
-	st.checkSeq(rec, &res)
+	st.checkSeq(rec, ts, &res)
 	st.recent = append(st.recent, recKey{TS: ts, Boot: rec.Boot, Seq: rec.Seq})
 	if ts > st.newest {
 		st.newest = ts
@@ -171,9 +176,12 @@ func (e *Engine) Tick(st *State, now time.Time) []schemas.AlertEvent {
 	return res.Events
 }
 
+// isDuplicate: the record's (boot, seq, ts) was applied, or every one of
+// its (sensor, ts) was. A seq alone is no evidence: a device without a
+// boot counter restarts it (see checkSeq).
 func (s *State) isDuplicate(rec *schemas.Record, ts int64) bool {
 	for _, k := range s.recent {
-		if k.Boot == rec.Boot && k.Seq == rec.Seq {
+		if k.Boot == rec.Boot && k.Seq == rec.Seq && k.TS == ts {
 			return true
 		}
 	}
@@ -192,24 +200,32 @@ func (s *State) isDuplicate(rec *schemas.Record, ts int64) bool {
 	return true
 }
 
-// checkSeq raises a data-loss notice for a seq gap within one boot. Records
-// whose seq is their epoch-millisecond timestamp (SenML without seq) are
-// not sequence-numbered and skipped.
-func (s *State) checkSeq(rec *schemas.Record, res *Result) {
+// checkSeq follows the station's sequence numbers (the highest seq of the
+// current boot and the ts of its record). A seq gap within one boot raises
+// a data-loss notice. A seq at or below the highest with a newer ts is a
+// restart of a device without a boot counter: a NoticeSeqReset, and the
+// sequence starts again from it. A record older than the highest seq's
+// (a late one) changes nothing. Records whose seq is their epoch-millisecond
+// timestamp (SenML without seq) are not sequence-numbered and skipped.
+func (s *State) checkSeq(rec *schemas.Record, ts int64, res *Result) {
 	if rec.Seq == uint64(rec.TS.UnixMilli()) {
 		return
 	}
 	switch {
 	case !s.haveSeq || rec.Boot > s.boot:
-		s.haveSeq, s.boot, s.maxSeq = true, rec.Boot, rec.Seq
-	case rec.Boot < s.boot:
-		// a late record of an earlier boot
+		s.haveSeq, s.boot, s.maxSeq, s.seqTS = true, rec.Boot, rec.Seq, ts
+	case rec.Boot < s.boot || ts <= s.seqTS:
+		// a late record of an earlier boot, or of this sequence
+	case rec.Seq <= s.maxSeq:
+		res.Notices = append(res.Notices, Notice{Station: s.station, Kind: NoticeSeqReset, At: rec.TS.UTC(),
+			Detail: fmt.Sprintf("boot %d: seq %d after %d with a newer timestamp: the device restarted its sequence", rec.Boot, rec.Seq, s.maxSeq)})
+		s.maxSeq, s.seqTS = rec.Seq, ts
 	case rec.Seq > s.maxSeq+1:
 		res.Notices = append(res.Notices, Notice{Station: s.station, Kind: NoticeSeqGap, At: rec.TS.UTC(),
 			Detail: fmt.Sprintf("boot %d: seq %d after %d, %d message(s) missing", rec.Boot, rec.Seq, s.maxSeq, rec.Seq-s.maxSeq-1)})
-		s.maxSeq = rec.Seq
-	case rec.Seq > s.maxSeq:
-		s.maxSeq = rec.Seq
+		s.maxSeq, s.seqTS = rec.Seq, ts
+	default:
+		s.maxSeq, s.seqTS = rec.Seq, ts
 	}
 }
 

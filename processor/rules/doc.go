@@ -69,8 +69,12 @@
 //
 // Readings older than the lateness are flagged Late and change nothing:
 // they cannot cause a false all-clear (nor count rain). A record whose
-// (boot, seq) or every (sensor, ts) was seen is flagged Duplicate and
-// changes nothing. A seq gap within one boot raises a NoticeSeqGap.
+// (boot, seq, ts) or every (sensor, ts) was seen is flagged Duplicate and
+// changes nothing; a seq alone proves nothing, since a device without a
+// boot counter restarts it. A seq gap within one boot raises a
+// NoticeSeqGap; a seq at or below the highest seen, with a newer ts, is
+// such a restart: it raises a NoticeSeqReset and the readings are
+// processed.
 //
 // # Events and state
 //

@@ -84,6 +84,7 @@ type State struct {
 	newest  int64
 	boot    uint32
 	maxSeq  uint64
+	seqTS   int64 // ts of the record with maxSeq
 	haveSeq bool
 	recent  []recKey
 	sensors map[schemas.Sensor]*sensorState
@@ -127,6 +128,7 @@ type stateWire struct {
 	Newest  int64
 	Boot    uint32
 	MaxSeq  uint64
+	SeqTS   int64
 	HaveSeq bool
 	Recent  []recKey
 	Sensors []sensorWire
@@ -148,7 +150,7 @@ type ruleWire struct {
 // Equal states encode to equal bytes.
 func (s *State) MarshalBinary() ([]byte, error) {
 	var buf bytes.Buffer
-	w := stateWire{V: stateVersion, Station: s.station, Newest: s.newest, Boot: s.boot, MaxSeq: s.maxSeq,
+	w := stateWire{V: stateVersion, Station: s.station, Newest: s.newest, Boot: s.boot, MaxSeq: s.maxSeq, SeqTS: s.seqTS,
 		HaveSeq: s.haveSeq, Recent: s.recent, Rain: s.rain}
 	for k, ss := range s.sensors {
 		w.Sensors = append(w.Sensors, sensorWire{Sensor: k, Hist: ss.Hist})
@@ -177,7 +179,7 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	if w.Station != "" && !schemas.ValidStationID(w.Station) {
 		return fmt.Errorf("%w: station id %q", ErrBadState, w.Station)
 	}
-	ns := State{station: w.Station, newest: w.Newest, boot: w.Boot, maxSeq: w.MaxSeq, haveSeq: w.HaveSeq,
+	ns := State{station: w.Station, newest: w.Newest, boot: w.Boot, maxSeq: w.MaxSeq, seqTS: w.SeqTS, haveSeq: w.HaveSeq,
 		recent: w.Recent, rain: w.Rain}
 	if len(w.Sensors) > 0 {
 		ns.sensors = make(map[schemas.Sensor]*sensorState, len(w.Sensors))

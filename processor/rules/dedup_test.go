@@ -1,0 +1,84 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// TestRestartWithoutBootIsNotDuplicate: a device that restarts seq without a
+// boot counter sends new readings under seqs it used before. They are not
+// duplicates (their ts is new): a seq_reset notice is raised and a reading
+// above BĐ III alerts.
+func TestRestartWithoutBootIsNotDuplicate(t *testing.T) {
+	const st = "VG-AINGHIA"
+	tests := []struct {
+		name       string
+		first      []float64 // seq 1.. at 0, 10, 20 ... minutes
+		restart    []float64 // seq 1.. again, 10 minutes after the last
+		wantDup    []bool
+		wantNotice []string // notice kinds of the restart records
+		wantEvents []string // level:water_level events of the restart records
+	}{
+		{"restart to seq 1 above BĐ III", []float64{6.0, 6.1, 6.2, 6.1, 6.0}, []float64{9.5},
+			[]bool{false}, []string{NoticeSeqReset}, []string{"fired:3"}},
+		{"restart, then the new seqs continue", []float64{6.0, 6.1, 6.2}, []float64{6.3, 9.2, 8.5},
+			[]bool{false, false, false}, []string{NoticeSeqReset}, []string{"fired:3", "deescalated:2"}},
+		{"restart to the same seq", []float64{6.0}, []float64{9.1},
+			[]bool{false}, []string{NoticeSeqReset}, []string{"fired:3"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := mustEngine(t, propertyRules()) // no spike check: the jumps are real
+			s := e.NewState(st)
+			applyAll(e, s, series(st, schemas.WaterLevel, 10, tc.first...))
+			base := float64(len(tc.first)) * 10
+			var notices []string
+			var evs []schemas.AlertEvent
+			for i, v := range tc.restart {
+				res := e.Apply(s, mk(st, uint64(i+1), base+float64(i)*10, schemas.WaterLevel, v))
+				if res.Duplicate != tc.wantDup[i] || res.Late {
+					t.Fatalf("restart record %d: duplicate=%v late=%v, want duplicate=%v", i, res.Duplicate, res.Late, tc.wantDup[i])
+				}
+				for _, n := range res.Notices {
+					notices = append(notices, n.Kind)
+				}
+				evs = append(evs, res.Events...)
+			}
+			if !eq(notices, tc.wantNotice) {
+				t.Fatalf("notices %v, want %v", notices, tc.wantNotice)
+			}
+			if got := brief(evs, "level:water_level"); !eq(got, tc.wantEvents) {
+				t.Fatalf("events %v, want %v", got, tc.wantEvents)
+			}
+		})
+	}
+}
+
+// TestSeqResetDetail: the notice says what happened, and a late record of
+// the old sequence after a reset is neither a gap nor a second reset.
+func TestSeqResetDetail(t *testing.T) {
+	e := mustEngine(t, nil)
+	s := e.NewState("VG-AINGHIA")
+	applyAll(e, s, series("VG-AINGHIA", schemas.WaterLevel, 10, 6.0, 6.1, 6.2, 6.3))
+	res := e.Apply(s, mk("VG-AINGHIA", 1, 50, schemas.WaterLevel, 6.0))
+	if len(res.Notices) != 1 || res.Notices[0].Kind != NoticeSeqReset || !strings.Contains(res.Notices[0].Detail, "seq 1 after 4") {
+		t.Fatalf("reset notice %+v", res.Notices)
+	}
+	// seq 6 of the old sequence (ts 45, before the reset): late, no notice.
+	if res := e.Apply(s, mk("VG-AINGHIA", 6, 45, schemas.WaterLevel, 6.0)); len(res.Notices) != 0 || res.Duplicate {
+		t.Fatalf("old-sequence record after reset: %+v", res)
+	}
+	// The same record again is still a duplicate.
+	if res := e.Apply(s, mk("VG-AINGHIA", 1, 50, schemas.WaterLevel, 6.0)); !res.Duplicate || len(res.Notices) != 0 {
+		t.Fatalf("replayed record: %+v", res)
+	}
+	// The new sequence continues without notices; a gap in it is a gap.
+	if res := e.Apply(s, mk("VG-AINGHIA", 2, 60, schemas.WaterLevel, 6.0)); len(res.Notices) != 0 {
+		t.Fatalf("seq 2: %+v", res.Notices)
+	}
+	if res := e.Apply(s, mk("VG-AINGHIA", 5, 70, schemas.WaterLevel, 6.0)); len(res.Notices) != 1 || res.Notices[0].Kind != NoticeSeqGap {
+		t.Fatalf("seq 5: %+v", res.Notices)
+	}
+}
