@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/resilience-project/resilience/internal/kafkax"
 	"github.com/resilience-project/resilience/internal/retry"
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -173,13 +174,25 @@ func (c *Collector) fill(ctx context.Context, batch []Message) []Message {
 	return batch
 }
 
-// forward decodes a batch, writes records and dead letters to Kafka
-// (retrying until success or ctx ends) and then acknowledges every message.
+// outMsg is one Kafka message of a batch and where it came from.
+type outMsg struct {
+	km  kafka.Message
+	src int                 // index of the MQTT message in the batch
+	dl  *schemas.DeadLetter // non-nil: km is this dead letter
+}
+
+// errNotSent marks the messages a write did not send because another one
+// failed the writer's size check first; they are sent again at once.
+var errNotSent = errors.New("not sent: another message of the write was too large")
+
+// forward decodes a batch, writes records and dead letters to Kafka and then
+// acknowledges every message. Retryable failures are retried until success
+// or ctx ends; permanent refusals are dead-lettered or dropped, counted.
 func (c *Collector) forward(ctx context.Context, batch []Message) error {
 	now := c.deps.Now()
-	msgs := make([]kafka.Message, 0, len(batch))
+	msgs := make([]outMsg, 0, len(batch))
 	var rejected, accepted int
-	for _, m := range batch {
+	for i, m := range batch {
 		recs, err := c.dec.Decode(m.Topic(), m.Payload(), now)
 		if err != nil {
 			reason := schemas.ReasonOf(err)
@@ -188,23 +201,20 @@ func (c *Collector) forward(ctx context.Context, batch []Message) error {
 			}
 			c.m.rejected.WithLabelValues(string(reason)).Inc()
 			rejected++
-			dl := schemas.DeadLetter{V: schemas.DeadLetterVersion, Reason: reason, Detail: err.Error(), Topic: m.Topic(), Payload: m.Payload(), ReceivedAt: now.UTC(), Collector: c.cfg.ClientID}
-			b, _ := json.Marshal(dl)
-			station, _ := schemas.ParseTopic(m.Topic())
-			msgs = append(msgs, kafka.Message{Topic: c.deps.Topics.DLQ, Key: []byte(station), Value: b, Time: now,
-				Headers: []kafka.Header{{Key: "reason", Value: []byte(reason)}}})
+			msgs = append(msgs, c.deadLetter(i, m, reason, err.Error(), now))
 			continue
 		}
 		accepted++
-		for i := range recs {
-			b, err := json.Marshal(&recs[i])
+		for j := range recs {
+			b, err := json.Marshal(&recs[j])
 			if err != nil { // cannot happen: records are finite and well-formed
-				return fmt.Errorf("ingest: encode record station %s seq %d: %w", recs[i].Station, recs[i].Seq, err)
+				return fmt.Errorf("ingest: encode record station %s seq %d: %w", recs[j].Station, recs[j].Seq, err)
 			}
-			msgs = append(msgs, kafka.Message{Topic: c.deps.Topics.Readings, Key: []byte(recs[i].Station), Value: b, Time: now})
+			msgs = append(msgs, outMsg{src: i, km: kafka.Message{Topic: c.deps.Topics.Readings, Key: []byte(recs[j].Station), Value: b, Time: now}})
 		}
 	}
-	if err := c.write(ctx, msgs); err != nil {
+	records, err := c.write(ctx, batch, msgs, now)
+	if err != nil {
 		return err
 	}
 	for _, m := range batch {
@@ -216,31 +226,186 @@ func (c *Collector) forward(ctx context.Context, batch []Message) error {
 	}
 	c.m.messages.WithLabelValues("accepted").Add(float64(accepted))
 	c.m.messages.WithLabelValues("rejected").Add(float64(rejected))
-	c.m.records.Add(float64(len(msgs) - rejected))
+	c.m.records.Add(float64(records))
 	return nil
 }
 
-// write produces msgs, retrying retryable failures with backoff forever
-// (until ctx ends). Partial success is fine: a retry rewrites the whole
-// batch and the processor drops the duplicates.
-func (c *Collector) write(ctx context.Context, msgs []kafka.Message) error {
-	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		err := c.deps.Writer.WriteMessages(ctx, msgs...)
-		c.m.produceSeconds.Observe(time.Since(start).Seconds())
-		if err == nil {
-			return nil
+// deadLetter builds the dead letter of batch message i (payload capped at
+// schemas.MaxDeadLetterPayload), keyed by the topic's station.
+func (c *Collector) deadLetter(i int, m Message, reason schemas.Reason, detail string, now time.Time) outMsg {
+	dl := schemas.NewDeadLetter(reason, detail, m.Topic(), m.Payload(), now, c.cfg.ClientID)
+	station, _ := schemas.ParseTopic(m.Topic())
+	return c.encodeDeadLetter(i, station, &dl, now)
+}
+
+func (c *Collector) encodeDeadLetter(i int, station string, dl *schemas.DeadLetter, now time.Time) outMsg {
+	b, _ := json.Marshal(dl) // cannot fail: strings, bytes, ints and a time
+	return outMsg{src: i, dl: dl, km: kafka.Message{Topic: c.deps.Topics.DLQ, Key: []byte(station), Value: b, Time: now,
+		Headers: []kafka.Header{{Key: "reason", Value: []byte(dl.Reason)}}}}
+}
+
+// write produces msgs and returns how many records (not dead letters)
+// Kafka took. Messages whose error is retryable are written again with
+// backoff until they succeed or ctx ends (the MQTT acks wait meanwhile);
+// messages refused permanently are settled by refuse and never retried.
+// Only failed messages are rewritten: kafka-go reports per message
+// (kafka.WriteErrors), and duplicates of a partial success are avoided.
+func (c *Collector) write(ctx context.Context, batch []Message, msgs []outMsg, now time.Time) (int, error) {
+	records := 0
+	settled := make(map[int]bool) // batch messages already dead-lettered for a refusal
+	for attempt := 1; len(msgs) > 0; {
+		errs := c.produce(ctx, msgs)
+		var again, suspects []outMsg
+		var suspectErrs []error
+		var firstRetryable error
+		for i, o := range msgs {
+			switch err := c.classify(o, attempt, errs[i]); {
+			case err == nil:
+				if o.dl == nil {
+					records++
+				}
+			case IsPermanent(err):
+				suspects, suspectErrs = append(suspects, o), append(suspectErrs, err)
+			default:
+				again = append(again, o)
+				if firstRetryable == nil && !errors.Is(err, errNotSent) {
+					firstRetryable = err
+				}
+			}
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %v", ErrStopped, err)
+		if ctx.Err() != nil && (len(again) > 0 || len(suspects) > 0) {
+			return records, fmt.Errorf("%w: %d messages unwritten", ErrStopped, len(again)+len(suspects))
 		}
-		re := &RetryableError{Op: "produce", Topic: c.deps.Topics.Readings, Attempt: attempt, Err: err}
-		c.m.produceErrors.Inc()
+		// A broker refuses a whole partition batch for one bad record: with
+		// several suspects, write each alone to find the offenders.
+		var refused []outMsg
+		var refusals []error
+		if len(suspects) == 1 {
+			refused, refusals = suspects, suspectErrs
+		} else {
+			for _, s := range suspects {
+				switch err := c.classify(s, attempt, c.produce(ctx, []outMsg{s})[0]); {
+				case err == nil:
+					if s.dl == nil {
+						records++
+					}
+				case IsPermanent(err):
+					refused, refusals = append(refused, s), append(refusals, err)
+				default:
+					again = append(again, s)
+					if firstRetryable == nil {
+						firstRetryable = err
+					}
+				}
+			}
+		}
+		next := again
+		for i, o := range refused {
+			if r, ok := c.refuse(batch, o, refusals[i], settled, now); ok {
+				next = append(next, r)
+			}
+		}
+		msgs = next
+		if firstRetryable == nil {
+			continue // only replacements or unsent messages: no reason to wait
+		}
 		wait := retry.Backoff(attempt, 100*time.Millisecond, 5*time.Second)
-		c.logger.Warn("kafka write failed; holding MQTT acks and retrying", "err", re, "messages", len(msgs), "retry_in", wait)
+		c.logger.Warn("kafka write failed; holding MQTT acks and retrying", "err", firstRetryable, "messages", len(again), "retry_in", wait)
 		if retry.Sleep(ctx, wait) != nil {
-			return fmt.Errorf("%w: %v", ErrStopped, re)
+			return records, fmt.Errorf("%w: %v", ErrStopped, firstRetryable)
 		}
+		attempt++
+	}
+	return records, nil
+}
+
+// sameBytes reports whether a and b are the same slice (not just equal).
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// produce writes msgs in one call and returns one error per message (all
+// nil on success).
+func (c *Collector) produce(ctx context.Context, msgs []outMsg) []error {
+	kms := make([]kafka.Message, len(msgs))
+	for i := range msgs {
+		kms[i] = msgs[i].km
+	}
+	start := time.Now()
+	err := c.deps.Writer.WriteMessages(ctx, kms...)
+	c.m.produceSeconds.Observe(time.Since(start).Seconds())
+	errs := make([]error, len(msgs))
+	if err == nil {
+		return errs
+	}
+	c.m.produceErrors.Inc()
+	var werr kafka.WriteErrors
+	var tooLarge kafka.MessageTooLargeError
+	switch {
+	case errors.As(err, &werr) && len(werr) == len(msgs):
+		copy(errs, werr)
+		return errs
+	case errors.As(err, &tooLarge):
+		// The writer's own size check, before anything was sent: it names
+		// the message; the others were not sent.
+		for i := range kms {
+			if sameBytes(kms[i].Value, tooLarge.Message.Value) && kms[i].Topic == tooLarge.Message.Topic {
+				for j := range errs {
+					errs[j] = errNotSent
+				}
+				errs[i] = err
+				return errs
+			}
+		}
+	}
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+// classify wraps the producer error of one message: nil, *PermanentError
+// or *RetryableError.
+func (c *Collector) classify(o outMsg, attempt int, err error) error {
+	if err == nil {
+		return nil
+	}
+	if reason, ok := kafkax.PermanentReason(err); ok {
+		return &PermanentError{Op: "produce", Topic: o.km.Topic, Station: string(o.km.Key), Attempt: attempt, Reason: reason, Err: err}
+	}
+	return &RetryableError{Op: "produce", Topic: o.km.Topic, Station: string(o.km.Key), Attempt: attempt, Err: err}
+}
+
+// refuse settles a message Kafka refused permanently and returns what to
+// write instead, if anything: a record becomes a dead letter of its MQTT
+// message (reason producer_rejected; one per MQTT message), a dead letter is
+// written again without its payload (size and SHA-256 kept), and a dead
+// letter without payload that is refused too is dropped. Each is counted.
+func (c *Collector) refuse(batch []Message, o outMsg, err error, settled map[int]bool, now time.Time) (outMsg, bool) {
+	var pe *PermanentError
+	errors.As(err, &pe)
+	c.m.refused.WithLabelValues(pe.Reason).Inc()
+	m := batch[o.src]
+	switch {
+	case o.dl == nil:
+		if settled[o.src] {
+			c.logger.Warn("kafka refused a record; its message is already dead-lettered", "err", err)
+			return outMsg{}, false
+		}
+		settled[o.src] = true
+		c.logger.Warn("kafka refused a record; dead-lettering its message", "err", err, "mqtt_topic", m.Topic())
+		c.m.rejected.WithLabelValues(string(schemas.ReasonProducerRejected)).Inc()
+		return c.deadLetter(o.src, m, schemas.ReasonProducerRejected, err.Error(), now), true
+	case o.dl.Payload != nil:
+		c.logger.Warn("kafka refused a dead letter; writing it without the payload", "err", err, "mqtt_topic", m.Topic(), "payload_sha256", o.dl.PayloadSHA256)
+		dl := *o.dl
+		dl.Payload, dl.PayloadTruncated = nil, dl.PayloadSize > 0
+		return c.encodeDeadLetter(o.src, string(o.km.Key), &dl, now), true
+	default:
+		c.logger.Error("kafka refused a dead letter without payload; message dropped", "err", err, "mqtt_topic", m.Topic(),
+			"reason", o.dl.Reason, "payload_size", o.dl.PayloadSize, "payload_sha256", o.dl.PayloadSHA256)
+		c.m.dropped.WithLabelValues(pe.Reason).Inc()
+		return outMsg{}, false
 	}
 }
 
@@ -250,6 +415,8 @@ type metrics struct {
 	records        prometheus.Counter
 	produceSeconds prometheus.Histogram
 	produceErrors  prometheus.Counter
+	refused        *prometheus.CounterVec
+	dropped        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, pending *atomic.Int64) *metrics {
@@ -263,13 +430,21 @@ func newMetrics(reg prometheus.Registerer, pending *atomic.Int64) *metrics {
 		produceSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "resilience_ingest_kafka_produce_seconds",
 			Help: "Latency of one synchronous Kafka batch write (acks=all).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		produceErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "resilience_ingest_kafka_produce_errors_total",
-			Help: "Failed Kafka batch writes (each is retried)."}),
+			Help: "Failed Kafka write calls (retryable failures are retried, permanent refusals settled)."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_ingest_kafka_refused_total",
+			Help: "Kafka messages (records or dead letters) refused permanently, by reason; never retried."}, []string{"reason"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_ingest_dropped_total",
+			Help: "MQTT messages acknowledged without a trace in Kafka (even their payload-less dead letter was refused), by refusal reason; each is logged."}, []string{"reason"}),
 	}
-	for _, r := range schemas.AllReasons {
+	for _, r := range kafkax.RefusalReasons() {
+		m.refused.WithLabelValues(r)
+		m.dropped.WithLabelValues(r)
+	}
+	for _, r := range schemas.DeadLetterReasons() {
 		m.rejected.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.messages, m.rejected, m.records, m.produceSeconds, m.produceErrors,
+		reg.MustRegister(m.messages, m.rejected, m.records, m.produceSeconds, m.produceErrors, m.refused, m.dropped,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "resilience_ingest_undelivered",
 				Help: "MQTT messages received but not yet acknowledged."}, func() float64 { return float64(pending.Load()) }))
 	}

@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/resilience-project/resilience/internal/kafkax"
 	"github.com/resilience-project/resilience/schemas"
 )
 
@@ -315,7 +316,7 @@ func TestInvalidMessagesGoToDLQWithReason(t *testing.T) {
 			if v := toFloat64(t, h.c.m.rejected.WithLabelValues(string(tc.reason))); v != 1 {
 				t.Errorf("rejected_total{reason=%s} = %v, want 1", tc.reason, v)
 			}
-			for _, r := range schemas.AllReasons {
+			for _, r := range schemas.DeadLetterReasons() {
 				if r != tc.reason {
 					if v := toFloat64(t, h.c.m.rejected.WithLabelValues(string(r))); v != 0 {
 						t.Errorf("rejected_total{reason=%s} = %v, want 0", r, v)
@@ -339,8 +340,12 @@ func TestRejectedMetricRegisteredForEveryReason(t *testing.T) {
 	h := start(t, testConfig(), w)
 	h.stop(t)
 	n := countSeries(t, h.reg, "resilience_ingest_rejected_total", "resilience_ingest_undelivered")
-	if n != len(schemas.AllReasons)+1 {
-		t.Fatalf("registry holds %d series of the two metrics, want %d", n, len(schemas.AllReasons)+1)
+	if want := len(schemas.DeadLetterReasons()) + 1; n != want {
+		t.Fatalf("registry holds %d series of the two metrics, want %d", n, want)
+	}
+	n = countSeries(t, h.reg, "resilience_ingest_kafka_refused_total", "resilience_ingest_dropped_total")
+	if want := 2 * len(kafkax.RefusalReasons()); n != want {
+		t.Fatalf("registry holds %d series of the refusal metrics, want %d", n, want)
 	}
 }
 

@@ -108,6 +108,13 @@ type fakeWriter struct {
 	failFirst int
 	scripted  bool
 	calls     chan *writeCall
+	// refuse, if set, is asked about every message of an unscripted write;
+	// a non-nil answer fails the write the way kafka-go does: a
+	// kafka.MessageTooLargeError answer as the writer's own size check
+	// (nothing sent), any other as a broker refusing the partition batch
+	// (kafka.WriteErrors where every message with the offender's key fails,
+	// the others are written).
+	refuse func(kafka.Message) error
 
 	mu     sync.Mutex
 	n      int
@@ -146,6 +153,8 @@ func (w *fakeWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) e
 		}
 	case n <= w.failFirst:
 		err = errBrokerDown
+	case w.refuse != nil:
+		return w.refused(cp)
 	}
 	if err != nil {
 		return err
@@ -155,6 +164,38 @@ func (w *fakeWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) e
 	w.okCall++
 	w.mu.Unlock()
 	return nil
+}
+
+// refused applies w.refuse to one write (see fakeWriter.refuse).
+func (w *fakeWriter) refused(msgs []kafka.Message) error {
+	errs := make(kafka.WriteErrors, len(msgs))
+	failedKeys := map[string]error{}
+	for i, m := range msgs {
+		err := w.refuse(m)
+		var tl kafka.MessageTooLargeError
+		if errors.As(err, &tl) {
+			rest := append(append([]kafka.Message(nil), msgs[:i]...), msgs[i+1:]...)
+			return kafka.MessageTooLargeError{Message: m, Remaining: rest}
+		}
+		if err != nil {
+			failedKeys[string(m.Key)] = err
+		}
+	}
+	var ok []kafka.Message
+	for i, m := range msgs {
+		if err, bad := failedKeys[string(m.Key)]; bad {
+			errs[i] = err
+		} else {
+			ok = append(ok, m)
+		}
+	}
+	w.mu.Lock()
+	w.ok = append(w.ok, ok...)
+	w.mu.Unlock()
+	if len(failedKeys) == 0 {
+		return nil
+	}
+	return errs
 }
 
 func (w *fakeWriter) written() []kafka.Message {
