@@ -123,8 +123,8 @@ func TestDecodeV1(t *testing.T) {
 				wantReading(t, recs[0].Readings[1], Tilt, 0.5*180/math.Pi, "deg")
 				wantReading(t, recs[0].Readings[2], SoilMoisture, 42, "%")
 			}},
-		{name: "battery in mV inside readings stays a reading", payload: msg(okTS, `{"sensor":"battery","value":3900,"unit":"mV"}`),
-			check: func(t *testing.T, recs []Record) { wantReading(t, recs[0].Readings[0], Battery, 3.9, "V") }},
+		{name: "battery reading needs a declared battery sensor", payload: msg(okTS, `{"sensor":"battery","value":3900,"unit":"mV"}`),
+			reason: ReasonUndeclaredSensor, detail: "readings[0]: sensor battery not declared by station ST-1"},
 		{name: "battery-only heartbeat", payload: `{"v":1,"station":"ST-1","seq":8,"ts":` + okTS + `,"readings":[],"battery":4.1}`,
 			check: func(t *testing.T, recs []Record) {
 				if len(recs[0].Readings) != 0 || recs[0].Readings == nil || *recs[0].Battery != 4.1 {
@@ -197,7 +197,8 @@ func TestDecodeV1(t *testing.T) {
 		{name: "soil moisture 101%", topic: "stations/ST-2/readings", payload: `{"v":1,"station":"ST-2","seq":1,"ts":` + okTS + `,"readings":[{"sensor":"soil_moisture","value":101}]}`, reason: ReasonOutOfBounds},
 		{name: "battery field out of bounds", payload: `{"v":1,"station":"ST-1","seq":1,"ts":` + okTS + `,"readings":[` + wl712 + `],"battery":61}`, reason: ReasonOutOfBounds, detail: "battery"},
 		{name: "unknown sensor", payload: msg(okTS, `{"sensor":"pressure","value":1013}`), reason: ReasonUnknownSensor, detail: "pressure"},
-		{name: "empty sensor", payload: msg(okTS, `{"value":1}`), reason: ReasonUnknownSensor},
+		{name: "missing sensor", payload: msg(okTS, `{"value":1}`), reason: ReasonMissingField, detail: "readings[0]: sensor"},
+		{name: "empty sensor", payload: msg(okTS, `{"sensor":"","value":1}`), reason: ReasonUnknownSensor},
 		{name: "bad unit", payload: msg(okTS, wl("23", "ft")), reason: ReasonBadUnit, detail: "ft"},
 		{name: "unit of another sensor", payload: msg(okTS, wl("5", "km/h")), reason: ReasonBadUnit},
 
@@ -290,7 +291,7 @@ func TestDecodeLimits(t *testing.T) {
 	d.Opts.MaxPayload = 64 << 10
 	batch := "[" + one + "," + one + "," + one + "]"
 	_, err = d.Decode(topic1, []byte(batch), testNow)
-	if ReasonOf(err) != ReasonOversize || !strings.Contains(err.Error(), "batch of 3 > 2") {
+	if ReasonOf(err) != ReasonOversize || !strings.Contains(err.Error(), "batch of more than 2 messages") {
 		t.Fatalf("oversize batch: %v", err)
 	}
 	recs, err := d.Decode(topic1, []byte("["+one+","+one+"]"), testNow)
@@ -410,7 +411,7 @@ func TestDecodeSenML(t *testing.T) {
 			check: func(t *testing.T, recs []Record) { wantReading(t, recs[0].Readings[0], SoilMoisture, 40, "%") }},
 		{name: "km/h to m/s", topic: "stations/ST-2/senml", payload: `[{"n":"wind_gust","u":"km/h","v":72}]`,
 			check: func(t *testing.T, recs []Record) { wantReading(t, recs[0].Readings[0], WindGust, 20, "m/s") }},
-		{name: "unknown fields ignored", topic: senml1, payload: `[{"bver":10,"n":"water_level","v":7.12,"ut":600,"x_":1}]`},
+		{name: "other RFC 8428 fields and extensions ignored", topic: senml1, payload: `[{"bver":10,"n":"water_level","v":7.12,"ut":600,"s":3,"vb":true,"x":1,"y":"a","z":null}]`},
 
 		{name: "base name of another station", topic: senml1, payload: `[{"bn":"ST-2:","n":"water_level","v":7}]`, reason: ReasonStationMismatch, detail: "ST-2"},
 		{name: "base name without separator", topic: senml1, payload: `[{"bn":"ST-1","n":"water_level","v":7}]`, reason: ReasonStationMismatch},
@@ -421,9 +422,10 @@ func TestDecodeSenML(t *testing.T) {
 		{name: "seq negative", topic: senml1, payload: `[{"n":"water_level","v":7},{"n":"seq","v":-5}]`, reason: ReasonBadJSON, detail: "seq"},
 		{name: "seq fractional", topic: senml1, payload: `[{"n":"water_level","v":7},{"n":"seq","v":1.5}]`, reason: ReasonBadJSON, detail: "seq"},
 		{name: "seq too large", topic: senml1, payload: `[{"n":"water_level","v":7},{"n":"seq","v":1e300}]`, reason: ReasonBadJSON, detail: "seq"},
-		{name: "string value only", topic: senml1, payload: `[{"n":"water_level","vs":"7"}]`, reason: ReasonMissingField, detail: "senml[0].v"},
-		{name: "value as string", topic: senml1, payload: `[{"n":"water_level","v":"NaN"}]`, reason: ReasonBadJSON},
-		{name: "value 1e999", topic: senml1, payload: `[{"n":"water_level","v":1e999}]`, reason: ReasonBadJSON},
+		{name: "string value only", topic: senml1, payload: `[{"n":"water_level","vs":"7"}]`, reason: ReasonMissingField, detail: "senml[0]: v"},
+		{name: "value as numeric string", topic: senml1, payload: `[{"n":"water_level","v":"7"}]`, reason: ReasonBadJSON},
+		{name: "value NaN string", topic: senml1, payload: `[{"n":"water_level","v":"NaN"}]`, reason: ReasonNotFinite},
+		{name: "value 1e999", topic: senml1, payload: `[{"n":"water_level","v":1e999}]`, reason: ReasonNotFinite},
 		{name: "unknown sensor", topic: senml1, payload: `[{"n":"temperature","u":"Cel","v":28}]`, reason: ReasonUnknownSensor, detail: "senml[0]: "},
 		{name: "bad unit", topic: senml1, payload: `[{"n":"water_level","u":"ft","v":23}]`, reason: ReasonBadUnit},
 		{name: "out of bounds", topic: senml1, payload: `[{"n":"rainfall","u":"mm","v":-1}]`, reason: ReasonOutOfBounds},
@@ -487,6 +489,8 @@ func TestDecodeCoversAllReasons(t *testing.T) {
 		{topic1, msg(okTS, `{"sensor":"x","value":1}`)}, {topic1, msg(okTS, wl("1", "ft"))}, {topic1, msg(okTS, wl("1e999", "m"))},
 		{topic1, msg(okTS, wl("999", "m"))}, {topic1, msg(`"x"`, wl712)}, {topic1, msg(`"2099-01-01T00:00:00Z"`, wl712)},
 		{topic1, `{"v":3}`}, {topic1, `{}`}, {topic1, ``},
+		{topic1, msg(okTS, `{"sensor":"tilt","value":1}`)}, {topic1, msg(okTS, wl712+","+wl712)},
+		{topic1, `{"v":1,"v":1}`}, {topic1, `{"V":1}`},
 	}
 	for _, in := range inputs {
 		_, err := d.Decode(in.topic, []byte(in.payload), testNow)
@@ -496,5 +500,280 @@ func TestDecodeCoversAllReasons(t *testing.T) {
 		if !produced[r] {
 			t.Errorf("no input produced %s", r)
 		}
+	}
+}
+
+// gaugeDecoder has a rain gauge (RG-1: rainfall only), a landslide station
+// (LS-1: tilt, soil moisture, rainfall, battery) and ST-1 as in the other
+// tests.
+func gaugeDecoder(t *testing.T) *Decoder {
+	t.Helper()
+	r, err := NewRegistry([]Station{
+		{ID: "RG-1", Name: "rain gauge", Lat: 16, Lon: 108, Interval: 10 * time.Minute, Sensors: []Sensor{Rainfall}},
+		{ID: "LS-1", Name: "landslide", Lat: 16, Lon: 108, Interval: 10 * time.Minute, Sensors: []Sensor{Tilt, SoilMoisture, Rainfall, Battery}},
+		{ID: "ST-1", Name: "Test 1", Lat: 16, Lon: 108, Interval: 10 * time.Minute, Sensors: []Sensor{WaterLevel, Rainfall}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Decoder{Registry: r, Opts: DefaultDecodeOptions()}
+}
+
+// TestDecodeUndeclaredSensor is the regression test for defect 6: a rain
+// gauge's message with a tilt reading was accepted and raised a landslide
+// alert. A reading of a sensor the station does not declare rejects the
+// whole message (and the whole batch or pack).
+func TestDecodeUndeclaredSensor(t *testing.T) {
+	d := gaugeDecoder(t)
+	rain := `{"sensor":"rainfall","value":2.5,"unit":"mm"}`
+	tilt := `{"sensor":"tilt","value":12}`
+	rg := func(readings string) string {
+		return `{"v":1,"station":"RG-1","seq":1,"ts":` + okTS + `,"readings":[` + readings + `]}`
+	}
+	for _, c := range []struct {
+		name, topic, payload string
+		reason               Reason
+		detail               string
+	}{
+		{"rain gauge rain accepted", "stations/RG-1/readings", rg(rain), "", ""},
+		{"rain gauge tilt", "stations/RG-1/readings", rg(tilt), ReasonUndeclaredSensor, "readings[0]: sensor tilt not declared by station RG-1"},
+		{"declared then undeclared rejects the whole message", "stations/RG-1/readings", rg(rain + "," + tilt), ReasonUndeclaredSensor, "readings[1]: sensor tilt"},
+		{"undeclared then declared", "stations/RG-1/readings", rg(tilt + "," + rain), ReasonUndeclaredSensor, "readings[0]"},
+		{"undeclared in a batch rejects the batch", "stations/RG-1/readings",
+			"[" + rg(rain) + "," + strings.Replace(rg(tilt), `"seq":1`, `"seq":2`, 1) + "]", ReasonUndeclaredSensor, "batch[1]: readings[0]: sensor tilt"},
+		{"battery member needs no declaration", "stations/RG-1/readings",
+			`{"v":1,"station":"RG-1","seq":1,"ts":` + okTS + `,"readings":[` + rain + `],"battery":3.9}`, "", ""},
+		{"battery reading undeclared", "stations/RG-1/readings", rg(`{"sensor":"battery","value":3.9}`), ReasonUndeclaredSensor, "battery"},
+		{"battery reading declared", "stations/LS-1/readings",
+			`{"v":1,"station":"LS-1","seq":1,"ts":` + okTS + `,"readings":[` + tilt + `,{"sensor":"battery","value":3900,"unit":"mV"}]}`, "", ""},
+		{"water level at a landslide station", "stations/LS-1/readings",
+			`{"v":1,"station":"LS-1","seq":1,"ts":` + okTS + `,"readings":[` + wl712 + `]}`, ReasonUndeclaredSensor, "water_level"},
+		{"unknown sensor is still unknown", "stations/RG-1/readings", rg(`{"sensor":"pressure","value":1}`), ReasonUnknownSensor, "pressure"},
+		{"senml rain gauge tilt", "stations/RG-1/senml", `[{"n":"rainfall","v":1},{"n":"tilt","v":12}]`, ReasonUndeclaredSensor, "senml[1]: sensor tilt"},
+		{"senml prefixed undeclared", "stations/RG-1/senml", `[{"n":"RG-1:tilt","v":12}]`, ReasonUndeclaredSensor, "tilt"},
+		{"senml battery needs no declaration", "stations/RG-1/senml", `[{"n":"rainfall","v":1},{"n":"battery","v":3.9}]`, "", ""},
+		{"senml declared", "stations/LS-1/senml", `[{"bn":"LS-1:","n":"tilt","v":1},{"n":"soil_moisture","v":40}]`, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			recs, err := d.Decode(c.topic, []byte(c.payload), testNow)
+			if c.reason == "" {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				checkRecords(t, d, c.topic, recs, testNow)
+				st := d.Registry.Lookup(recs[0].Station)
+				for _, r := range recs {
+					for _, m := range r.Readings {
+						if !st.HasSensor(m.Sensor) {
+							t.Fatalf("accepted undeclared %s", m.Sensor)
+						}
+					}
+				}
+				return
+			}
+			if recs != nil || ReasonOf(err) != c.reason || !strings.Contains(err.Error(), c.detail) {
+				t.Fatalf("got %d records, %v; want %s with %q", len(recs), err, c.reason, c.detail)
+			}
+		})
+	}
+}
+
+// TestDecodeStrictJSON is the regression test for defect 10: duplicate
+// member names, case-insensitive name matching, unknown members, the same
+// sensor twice and unbounded rssi were accepted (encoding/json lets the last
+// duplicate win and folds case). Each is rejected with its reason, at every
+// object level.
+func TestDecodeStrictJSON(t *testing.T) {
+	base := `"v":1,"station":"ST-1","seq":7,"ts":` + okTS
+	obj := func(extra string) string { return `{` + base + `,"readings":[` + wl712 + `]` + extra + `}` }
+	rain := `{"sensor":"rainfall","value":1}`
+	runDecodeCases(t, []decodeCase{
+		{name: "duplicate v", payload: `{"v":1,` + base + `,"readings":[` + wl712 + `]}`, reason: ReasonDuplicateKey, detail: `"v" twice`},
+		{name: "duplicate station differing", payload: obj(`,"station":"ST-2"`), reason: ReasonDuplicateKey, detail: "station"},
+		{name: "duplicate readings", payload: obj(`,"readings":[` + rain + `]`), reason: ReasonDuplicateKey, detail: "readings"},
+		{name: "duplicate ts", payload: obj(`,"ts":"2025-10-28T02:51:00Z"`), reason: ReasonDuplicateKey, detail: "ts"},
+		{name: "duplicate seq null then number", payload: `{"seq":null,` + base + `,"readings":[` + wl712 + `]}`, reason: ReasonDuplicateKey},
+		{name: "duplicate battery", payload: obj(`,"battery":3.9,"battery":4`), reason: ReasonDuplicateKey},
+		{name: "duplicate rssi", payload: obj(`,"rssi":-80,"rssi":-81`), reason: ReasonDuplicateKey},
+		{name: "duplicate boot", payload: obj(`,"boot":1,"boot":2`), reason: ReasonDuplicateKey},
+		{name: "duplicate in reading value", payload: msg(okTS, `{"sensor":"water_level","value":7.12,"value":900}`), reason: ReasonDuplicateKey, detail: "readings[0]: "},
+		{name: "duplicate in reading sensor", payload: msg(okTS, `{"sensor":"water_level","sensor":"rainfall","value":1}`), reason: ReasonDuplicateKey},
+		{name: "duplicate in reading unit", payload: msg(okTS, `{"sensor":"water_level","value":7,"unit":"m","unit":"cm"}`), reason: ReasonDuplicateKey},
+		{name: "duplicate spelled with an escape", payload: `{"v":1,"\u0076":1,"station":"ST-1","seq":7,"ts":` + okTS + `,"readings":[` + wl712 + `]}`, reason: ReasonDuplicateKey},
+		{name: "duplicate in a batch element", payload: "[" + msg(okTS, wl712) + "," + obj(`,"seq":8`) + "]", reason: ReasonDuplicateKey, detail: "batch[1]: "},
+		{name: "escaped name is the name", payload: `{"\u0076":1,"station":"ST-1","seq":7,"ts":` + okTS + `,"readings":[` + wl712 + `]}`},
+
+		{name: "Station capitalised", payload: `{"v":1,"Station":"ST-1","seq":7,"ts":` + okTS + `,"readings":[` + wl712 + `]}`, reason: ReasonUnknownField, detail: `"Station"`},
+		{name: "V capitalised", payload: `{"V":1,"station":"ST-1","seq":7,"ts":` + okTS + `,"readings":[` + wl712 + `]}`, reason: ReasonUnknownField},
+		{name: "case variant as a second key", payload: obj(`,"SEQ":8`), reason: ReasonUnknownField, detail: "SEQ"},
+		{name: "Value capitalised in a reading", payload: msg(okTS, `{"sensor":"water_level","Value":900}`), reason: ReasonUnknownField, detail: "readings[0]: "},
+		{name: "unknown member", payload: obj(`,"pad":"x"`), reason: ReasonUnknownField, detail: "pad"},
+		{name: "unknown member in a reading", payload: msg(okTS, `{"sensor":"water_level","value":7,"quality":1}`), reason: ReasonUnknownField},
+		{name: "unknown member name bounded in detail", payload: obj(`,"` + strings.Repeat("x", 500) + `":1`), reason: ReasonUnknownField, detail: "..."},
+
+		{name: "same sensor twice", payload: msg(okTS, wl712+","+wl("9.5", "m")), reason: ReasonDuplicateSensor, detail: "readings[1]: sensor water_level twice"},
+		{name: "same sensor twice in other units", payload: msg(okTS, wl712+","+wl("712", "cm")), reason: ReasonDuplicateSensor},
+		{name: "two sensors fine", payload: msg(okTS, wl712+","+rain)},
+		{name: "batch same sensor same ms in two messages", payload: "[" + msg(okTS, wl712) + "," + strings.Replace(msg(okTS, wl("8", "m")), `"seq":7`, `"seq":8`, 1) + "]",
+			reason: ReasonDuplicateSensor, detail: "batch[1]: water_level at 2025-10-28T02:50:00Z also in batch[0]"},
+		{name: "batch same ts different sensors", payload: "[" + msg(okTS, wl712) + "," + strings.Replace(msg(okTS, rain), `"seq":7`, `"seq":8`, 1) + "]"},
+		{name: "batch repeat of one message", payload: "[" + msg(okTS, wl712) + "," + msg(okTS, wl712) + "]"},
+
+		{name: "rssi -87", payload: obj(`,"rssi":-87`)},
+		{name: "rssi at -200", payload: obj(`,"rssi":-200`)},
+		{name: "rssi at 0", payload: obj(`,"rssi":0`)},
+		{name: "rssi -201", payload: obj(`,"rssi":-201`), reason: ReasonOutOfBounds, detail: "rssi -201 dBm outside [-200, 0]"},
+		{name: "rssi positive", payload: obj(`,"rssi":1`), reason: ReasonOutOfBounds},
+		{name: "rssi huge", payload: obj(`,"rssi":99999999999999999999`), reason: ReasonOutOfBounds},
+		{name: "rssi fraction", payload: obj(`,"rssi":-87.5`), reason: ReasonBadJSON},
+		{name: "rssi string", payload: obj(`,"rssi":"-87"`), reason: ReasonBadJSON},
+		{name: "rssi null", payload: obj(`,"rssi":null`), reason: ReasonBadJSON},
+		{name: "battery 60 V", payload: obj(`,"battery":60`)},
+		{name: "battery negative", payload: obj(`,"battery":-0.1`), reason: ReasonOutOfBounds},
+		{name: "battery 1e999", payload: obj(`,"battery":1e999`), reason: ReasonNotFinite},
+		{name: "battery NaN string", payload: obj(`,"battery":"NaN"`), reason: ReasonBadJSON},
+		{name: "battery null", payload: obj(`,"battery":null`), reason: ReasonBadJSON},
+		{name: "boot null", payload: obj(`,"boot":null`), reason: ReasonBadJSON},
+		{name: "boot above 2^32", payload: obj(`,"boot":4294967296`), reason: ReasonBadJSON},
+		{name: "unit null", payload: msg(okTS, `{"sensor":"water_level","value":7,"unit":null}`), reason: ReasonBadJSON},
+		{name: "readings null", payload: `{` + base + `,"readings":null,"battery":3.9}`, reason: ReasonBadJSON},
+		{name: "reading null", payload: msg(okTS, `null`), reason: ReasonBadJSON},
+		{name: "reading array", payload: msg(okTS, `[]`), reason: ReasonBadJSON},
+		{name: "control character in string", payload: "{\"v\":1,\"station\":\"ST-1\t\"}", reason: ReasonBadJSON},
+		{name: "lone surrogate escape", payload: msg(okTS, wl("7", `m\ud800`)), reason: ReasonBadUTF8},
+		{name: "escaped unit decoded", payload: `{"v":1,"station":"ST-2","seq":1,"ts":` + okTS + `,"readings":[{"sensor":"tilt","value":1,"unit":"\u00b0"}]}`,
+			topic: "stations/ST-2/readings", check: func(t *testing.T, recs []Record) { wantReading(t, recs[0].Readings[0], Tilt, 1, "deg") }},
+		{name: "surrogate pair escape", payload: msg(okTS, wl("7", `\ud83d\ude00`)), reason: ReasonBadUnit, detail: "\U0001F600"},
+		{name: "trailing comma in object", payload: `{"v":1,}`, reason: ReasonBadJSON},
+		{name: "trailing comma in array", payload: msg(okTS, wl712+`,`), reason: ReasonBadJSON},
+		{name: "leading zero", payload: obj(`,"boot":01`), reason: ReasonBadJSON},
+		{name: "single quotes", payload: `{'v':1}`, reason: ReasonBadJSON},
+	})
+}
+
+// TestDecodeSenMLStrict applies the same strictness to SenML packs.
+func TestDecodeSenMLStrict(t *testing.T) {
+	abs := testNow.Add(-10 * time.Minute).Unix()
+	runDecodeCases(t, []decodeCase{
+		{name: "duplicate v", topic: senml1, payload: `[{"n":"water_level","v":7,"v":900}]`, reason: ReasonDuplicateKey, detail: "senml[0]: "},
+		{name: "duplicate n", topic: senml1, payload: `[{"n":"water_level","n":"rainfall","v":7}]`, reason: ReasonDuplicateKey},
+		{name: "duplicate bt", topic: senml1, payload: fmt.Sprintf(`[{"bt":%d,"bt":0,"n":"water_level","v":7}]`, abs), reason: ReasonDuplicateKey},
+		{name: "duplicate extension", topic: senml1, payload: `[{"n":"water_level","v":7,"x":1,"x":2}]`, reason: ReasonDuplicateKey},
+		{name: "V capitalised", topic: senml1, payload: `[{"n":"water_level","V":7}]`, reason: ReasonUnknownField, detail: `"V" is not "v"`},
+		{name: "N next to n", topic: senml1, payload: `[{"n":"water_level","v":7,"N":"tilt"}]`, reason: ReasonUnknownField},
+		{name: "BT capitalised", topic: senml1, payload: `[{"BT":1,"n":"water_level","v":7}]`, reason: ReasonUnknownField},
+		{name: "must-understand label", topic: senml1, payload: `[{"n":"water_level","v":7,"x_":1}]`, reason: ReasonUnknownField, detail: "must be understood"},
+		{name: "extension with an object", topic: senml1, payload: `[{"n":"water_level","v":7,"x":{}}]`, reason: ReasonBadJSON},
+		{name: "too many extensions", topic: senml1, payload: `[{"n":"water_level","v":7` + extLabels(17) + `}]`, reason: ReasonOversize},
+		{name: "16 extensions", topic: senml1, payload: `[{"n":"water_level","v":7` + extLabels(16) + `}]`},
+		{name: "vb not boolean", topic: senml1, payload: `[{"n":"water_level","v":7,"vb":1}]`, reason: ReasonBadJSON},
+		{name: "vs not string", topic: senml1, payload: `[{"n":"water_level","v":7,"vs":1}]`, reason: ReasonBadJSON},
+		{name: "bver zero", topic: senml1, payload: `[{"bver":0,"n":"water_level","v":7}]`, reason: ReasonOutOfBounds},
+		{name: "bn not a string", topic: senml1, payload: `[{"bn":1,"n":"water_level","v":7}]`, reason: ReasonBadJSON},
+		{name: "t string", topic: senml1, payload: `[{"n":"water_level","v":7,"t":"0"}]`, reason: ReasonBadJSON},
+		{name: "same name same time", topic: senml1, payload: `[{"n":"water_level","v":7},{"n":"water_level","v":9}]`, reason: ReasonDuplicateSensor, detail: "senml[1]: water_level twice"},
+		{name: "same name same ms", topic: senml1, payload: fmt.Sprintf(`[{"bt":%d,"n":"water_level","v":7},{"n":"water_level","v":9,"t":0.0004}]`, abs), reason: ReasonDuplicateSensor},
+		{name: "same name via prefix and base name", topic: senml1, payload: `[{"n":"ST-1:water_level","v":7},{"bn":"ST-1/","n":"water_level","v":9}]`, reason: ReasonDuplicateSensor},
+		{name: "same name other time", topic: senml1, payload: `[{"n":"water_level","v":7},{"n":"water_level","v":9,"t":-600}]`,
+			check: func(t *testing.T, recs []Record) {
+				if len(recs) != 2 {
+					t.Fatalf("%d records", len(recs))
+				}
+			}},
+		{name: "seq twice", topic: senml1, payload: `[{"n":"water_level","v":7},{"n":"seq","v":1},{"n":"seq","v":2}]`, reason: ReasonDuplicateSensor, detail: "seq twice"},
+		{name: "battery twice", topic: senml1, payload: `[{"n":"water_level","v":7},{"n":"battery","v":3.9},{"n":"battery","v":4}]`, reason: ReasonDuplicateSensor},
+		{name: "base value added", topic: senml1, payload: `[{"bv":7,"n":"water_level","v":0.12}]`,
+			check: func(t *testing.T, recs []Record) { wantReading(t, recs[0].Readings[0], WaterLevel, 7.12, "m") }},
+		{name: "base value 1e999", topic: senml1, payload: `[{"bv":1e999,"n":"water_level","v":1}]`, reason: ReasonNotFinite},
+		{name: "record not an object", topic: senml1, payload: `[{"n":"water_level","v":7},1]`, reason: ReasonBadJSON, detail: "senml[1]: "},
+		{name: "trailing data", topic: senml1, payload: `[{"n":"water_level","v":7}]]`, reason: ReasonBadJSON},
+	})
+}
+
+func extLabels(n int) string {
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, `,"x%d":%d`, i, i)
+	}
+	return sb.String()
+}
+
+// TestDecodeBarrage lists the fault-injection suite's hostile inputs, each
+// with the one reason it must produce. The deep and long inputs also run
+// with no payload limit, to show the structure checks alone bound them
+// (the scanner never recurses and never follows nesting the format does
+// not have).
+func TestDecodeBarrage(t *testing.T) {
+	deep := func(open string, n int) string { return strings.Repeat(open, n) }
+	wrap := func(readings string) string { return msg(okTS, readings) }
+	bigBatch := "[" + strings.TrimSuffix(strings.Repeat(msg(okTS, wl712)+",", 10000), ",") + "]"
+	emptyBatch := "[" + strings.TrimSuffix(strings.Repeat("{},", 10000), ",") + "]"
+	cases := []struct {
+		name, topic, payload string
+		reason               Reason // with the default options
+		unlimited            Reason // with MaxPayload 0 (no size limit); "" to skip
+	}{
+		{"truncated object", topic1, `{"v":1,"station":"ST-1","seq":7,"ts":` + okTS + `,"readings":[{"sensor":"water_le`, ReasonBadJSON, ReasonBadJSON},
+		{"truncated after a comma", topic1, `{"v":1,`, ReasonBadJSON, ReasonBadJSON},
+		{"truncated number", topic1, `{"v":1,"station":"ST-1","seq":-`, ReasonBadJSON, ReasonBadJSON},
+		{"truncated escape", topic1, `{"v":1,"station":"ST-1\u00`, ReasonBadJSON, ReasonBadJSON},
+		{"truncated senml", senml1, `[{"n":"water_level","v":7`, ReasonBadJSON, ReasonBadJSON},
+		{"invalid UTF-8", topic1, wrap(wl("7", "m\xff")), ReasonBadUTF8, ""},
+		{"invalid UTF-8 senml", senml1, "[{\"n\":\"\xc3\x28\",\"v\":7}]", ReasonBadUTF8, ""},
+		{"NaN string", topic1, wrap(wl(`"NaN"`, "m")), ReasonNotFinite, ""},
+		{"NaN bare", topic1, wrap(wl(`NaN`, "m")), ReasonBadJSON, ""},
+		{"Infinity bare", topic1, wrap(wl(`Infinity`, "m")), ReasonBadJSON, ""},
+		{"1e999", topic1, wrap(wl(`1e999`, "m")), ReasonNotFinite, ""},
+		{"1e999 senml", senml1, `[{"n":"water_level","v":1e999}]`, ReasonNotFinite, ""},
+		{"string for a number", topic1, wrap(wl(`"7.12"`, "m")), ReasonBadJSON, ""},
+		{"string for seq", topic1, `{"v":1,"station":"ST-1","seq":"7","ts":` + okTS + `,"readings":[` + wl712 + `]}`, ReasonBadJSON, ""},
+		{"string for v", topic1, `{"v":"1","station":"ST-1","seq":7,"ts":` + okTS + `,"readings":[` + wl712 + `]}`, ReasonBadJSON, ""},
+		{"station id with a newline in the topic", "stations/ST-1\n/readings", wrap(wl712), ReasonBadStationID, ""},
+		{"station id with a newline in the payload", topic1, `{"v":1,"station":"ST-1\n","seq":7,"ts":` + okTS + `,"readings":[` + wl712 + `]}`, ReasonBadStationID, ""},
+		{"plus wildcard in the topic", "stations/+/readings", wrap(wl712), ReasonBadStationID, ""},
+		{"hash wildcard in the topic", "stations/#/senml", `[{"n":"water_level","v":7}]`, ReasonBadStationID, ""},
+		{"plus in the payload station", topic1, `{"v":1,"station":"+","seq":7,"ts":` + okTS + `,"readings":[` + wl712 + `]}`, ReasonBadStationID, ""},
+		{"hash in the payload station", topic1, `{"v":1,"station":"ST-1/#","seq":7,"ts":` + okTS + `,"readings":[` + wl712 + `]}`, ReasonBadStationID, ""},
+		{"unknown version", topic1, `{"v":2,"station":"ST-1","seq":7,"ts":` + okTS + `,"readings":[` + wl712 + `]}`, ReasonBadVersion, ""},
+		{"unknown sensor", topic1, wrap(`{"sensor":"radiation","value":1}`), ReasonUnknownSensor, ""},
+		{"undeclared sensor", topic1, wrap(`{"sensor":"tilt","value":1}`), ReasonUndeclaredSensor, ""},
+		{"undeclared sensor senml", senml1, `[{"n":"tilt","v":1}]`, ReasonUndeclaredSensor, ""},
+		{"2 MB payload", topic1, wrap(wl712) + strings.Repeat(" ", 2<<20), ReasonOversize, ""},
+		{"100,000-deep arrays", topic1, deep("[", 100000), ReasonOversize, ReasonBadJSON},
+		{"100,000-deep arrays closed", topic1, deep("[", 100000) + deep("]", 100000), ReasonOversize, ReasonBadJSON},
+		{"100,000-deep objects", topic1, deep(`{"v":`, 100000), ReasonOversize, ReasonBadJSON},
+		{"100,000-deep in readings", topic1, `{"v":1,"station":"ST-1","seq":7,"ts":` + okTS + `,"readings":` + deep("[", 100000), ReasonOversize, ReasonBadJSON},
+		{"100,000-deep in value", topic1, wrap(`{"sensor":"water_level","value":` + deep("[", 100000)), ReasonOversize, ReasonBadJSON},
+		{"100,000-deep in ts", topic1, `{"v":1,"station":"ST-1","seq":7,"ts":` + deep("[", 100000), ReasonOversize, ReasonBadTimestamp},
+		{"100,000-deep senml", senml1, deep("[", 100000), ReasonOversize, ReasonBadJSON},
+		{"100,000-deep senml extension", senml1, `[{"n":"water_level","v":7,"x":` + deep(`{"x":`, 100000), ReasonOversize, ReasonBadJSON},
+		{"batch of 10,000", topic1, bigBatch, ReasonOversize, ReasonOversize},
+		{"60,000-deep arrays within the size limit", topic1, deep("[", 60000), ReasonBadJSON, ReasonBadJSON},
+		{"30,000-deep in value within the size limit", topic1, wrap(`{"sensor":"water_level","value":` + deep("[", 30000)), ReasonBadJSON, ReasonBadJSON},
+		{"10,000-deep objects within the size limit", senml1, `[{"n":"water_level","v":7,"x":` + deep(`{"x":`, 10000), ReasonBadJSON, ReasonBadJSON},
+		{"batch of 10,000 empty objects", topic1, emptyBatch, ReasonOversize, ReasonOversize},
+		{"senml pack of 10,000", senml1, "[" + strings.TrimSuffix(strings.Repeat(`{"n":"water_level","v":7},`, 10000), ",") + "]", ReasonOversize, ReasonOversize},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := testDecoder(t)
+			runs := []struct {
+				max    int
+				reason Reason
+			}{{d.Opts.MaxPayload, c.reason}, {0, c.unlimited}}
+			for _, run := range runs {
+				if run.reason == "" {
+					continue
+				}
+				d.Opts.MaxPayload = run.max
+				recs, err := d.Decode(c.topic, []byte(c.payload), testNow)
+				if recs != nil || ReasonOf(err) != run.reason {
+					t.Fatalf("MaxPayload %d: %d records, %v; want %s", run.max, len(recs), truncate(fmt.Sprint(err), 300), run.reason)
+				}
+				if re := err.(*RejectError); len(re.Detail) > 600 {
+					t.Fatalf("detail of %d bytes", len(re.Detail))
+				}
+			}
+		})
 	}
 }

@@ -27,6 +27,23 @@ const (
 	ReasonBadVersion      Reason = "bad_version"
 	ReasonMissingField    Reason = "missing_field"
 	ReasonEmpty           Reason = "empty"
+	// ReasonUndeclaredSensor: a reading of a sensor kind the station does
+	// not declare in the registry (Station.Sensors). The whole message is
+	// rejected.
+	ReasonUndeclaredSensor Reason = "undeclared_sensor"
+	// ReasonDuplicateSensor: the same sensor twice in one message (v1), at
+	// the same millisecond in two messages of one batch (v1), or the same
+	// resolved name at the same time in one SenML pack.
+	ReasonDuplicateSensor Reason = "duplicate_sensor"
+	// ReasonDuplicateKey: a member name twice in one JSON object, at any
+	// level (encoding/json would keep the last, a JSON Schema validator
+	// may see the first).
+	ReasonDuplicateKey Reason = "duplicate_key"
+	// ReasonUnknownField: a member name the format does not define,
+	// compared exactly ("Station" is not "station"); in SenML, a label
+	// ending in "_" (RFC 8428 "must understand") or one that differs from
+	// a SenML label only in case.
+	ReasonUnknownField Reason = "unknown_field"
 )
 
 // AllReasons lists every reason, for pre-declaring metric series.
@@ -35,6 +52,7 @@ var AllReasons = []Reason{
 	ReasonUnknownStation, ReasonStationMismatch, ReasonUnknownSensor, ReasonBadUnit,
 	ReasonNotFinite, ReasonOutOfBounds, ReasonBadTimestamp, ReasonFutureTS,
 	ReasonBadVersion, ReasonMissingField, ReasonEmpty,
+	ReasonUndeclaredSensor, ReasonDuplicateSensor, ReasonDuplicateKey, ReasonUnknownField,
 }
 
 // RejectError says why a message was rejected. It is never retryable: the
