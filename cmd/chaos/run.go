@@ -62,7 +62,9 @@ func (r *run) faultStart() { r.FaultFrom = time.Now() }
 func (r *run) faultEnd()   { r.FaultTo = time.Now() }
 
 // note records a line for the report.
-func (r *run) note(format string, args ...any) { r.notes = append(r.notes, fmt.Sprintf(format, args...)) }
+func (r *run) note(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+}
 
 // cleanup registers f to run when the scenario ends (last first).
 func (r *run) cleanup(f func()) { r.cleanups = append(r.cleanups, f) }
@@ -181,7 +183,9 @@ func execute(ctx context.Context, e *env, sc scenario) (res result) {
 	return res
 }
 
-func indent(s string) string { return "      " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n      ") }
+func indent(s string) string {
+	return "      " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n      ")
+}
 
 // body is the scenario's timeline.
 func (r *run) body(ctx context.Context, res *result) error {
