@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,7 @@ type Service struct {
 	caughtUp     atomic.Bool
 	events       *prometheus.CounterVec
 	notifyErrors *prometheus.CounterVec
+	fetchErrors  *prometheus.CounterVec
 }
 
 // New builds the service.
@@ -68,9 +70,11 @@ func New(o Options) (*Service, error) {
 			Help: "Alert events consumed, by result (applied, duplicate, bad)."}, []string{"result"}),
 		notifyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_alerts_notify_errors_total",
 			Help: "Failed notification attempts, by notifier."}, []string{"notifier"}),
+		fetchErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_alerts_fetch_errors_total",
+			Help: "Failed fetches from the alerts topic (Kafka unavailable), by partition; each is retried with backoff."}, []string{"partition"}),
 	}
 	if o.Registry != nil {
-		o.Registry.MustRegister(s.events, s.notifyErrors)
+		o.Registry.MustRegister(s.events, s.notifyErrors, s.fetchErrors)
 	}
 	return s, nil
 }
@@ -78,7 +82,10 @@ func New(o Options) (*Service, error) {
 // CaughtUp reports whether the startup replay has finished.
 func (s *Service) CaughtUp() bool { return s.caughtUp.Load() }
 
-// Run replays and then follows every partition of `alerts` until ctx is done.
+// Run replays and then follows every partition of `alerts` until ctx is
+// done, and returns nil then. Kafka being unavailable (at start or for any
+// time later) is retried with backoff, never returned: a Run that returned
+// would stop `resilience run` with every other part.
 func (s *Service) Run(ctx context.Context) error {
 	parts, err := s.partitions(ctx)
 	if err != nil {
@@ -140,14 +147,26 @@ func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {
 		return fmt.Errorf("alerts: topic %s partition %d: %w", s.o.Topics.Alerts, partition, err)
 	}
-	for {
+	fetchErrors := s.fetchErrors.WithLabelValues(strconv.Itoa(partition))
+	for attempt := 1; ; {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("alerts: topic %s partition %d: fetch: %w", s.o.Topics.Alerts, partition, err)
+			// The reader keeps its offset and reconnects by itself; it
+			// reports an error after a few failed dials. Wait and fetch again.
+			fetchErrors.Inc()
+			wait := retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)
+			s.logger.Warn("alerts fetch failed; retrying", "topic", s.o.Topics.Alerts, "partition", partition,
+				"attempt", attempt, "retry_in", wait, "err", err)
+			attempt++
+			if retry.Sleep(ctx, wait) != nil {
+				return nil
+			}
+			continue
 		}
+		attempt = 1
 		var e schemas.AlertEvent
 		if err := json.Unmarshal(m.Value, &e); err != nil || e.EventID == "" || e.ID == "" {
 			s.events.WithLabelValues("bad").Inc()
