@@ -82,3 +82,33 @@ func TestSeqResetDetail(t *testing.T) {
 		t.Fatalf("seq 5: %+v", res.Notices)
 	}
 }
+
+// TestManyRulesOnOneSensorOrderIndependent: every rule on a sensor gets its
+// out-of-order bookkeeping, not only the first 16 (a fixed [16]int used to
+// drop the 17th rule's, which then re-fired an alert a late reading did not
+// change).
+func TestManyRulesOnOneSensorOrderIndependent(t *testing.T) {
+	var y strings.Builder
+	y.WriteString("rules:\n")
+	const n = 20
+	for i := 0; i < n; i++ {
+		y.WriteString("  - {name: \"wl" + string(rune('a'+i)) + "\", kind: level, sensor: water_level, levels: [{threshold: 6.5, clear_margin: 0.15}]}\n")
+	}
+	e := mustEngine(t, mustParse(t, y.String()))
+	s := e.NewState("VG-AINGHIA")
+	var evs []schemas.AlertEvent
+	// 6.6 at 0 fires, 6.0 at 20 resolves; the late 6.7 at 10 changes no level.
+	for _, r := range []*schemas.Record{
+		mk("VG-AINGHIA", 1, 0, schemas.WaterLevel, 6.6),
+		mk("VG-AINGHIA", 3, 20, schemas.WaterLevel, 6.0),
+		mk("VG-AINGHIA", 2, 10, schemas.WaterLevel, 6.7),
+	} {
+		evs = append(evs, e.Apply(s, r).Events...)
+	}
+	for i := 0; i < n; i++ {
+		name := "wl" + string(rune('a'+i))
+		if got := brief(evs, name); !eq(got, []string{"fired:1", "resolved:0"}) {
+			t.Errorf("rule %d (%s): events %v, want [fired:1 resolved:0]", i+1, name, got)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/gob"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/resilience-project/resilience/schemas"
@@ -12,10 +13,19 @@ import (
 // stateVersion is the encoding version written by MarshalBinary.
 const stateVersion = 1
 
+// MaxHistory is the most readings the engine keeps per sensor of a
+// station. History reaches back the longest rate window plus the allowed
+// lateness; a sensor that reports more often than that allows is thinned
+// evenly (the reading whose removal leaves the smallest gap goes), so the
+// state of the busiest station stays bounded whatever its reporting rate
+// and the work of one out-of-order reading is O(MaxHistory). Order
+// independence (see the package documentation) holds for sensors that
+// report at most MaxHistory readings per rate window plus lateness.
+const MaxHistory = 256
+
 // Memory bounds per station.
 const (
-	maxHistory = 4096 // samples per sensor
-	maxRecent  = 4096 // record keys kept for duplicate detection
+	maxRecent  = 1024 // record keys kept for duplicate detection
 	maxEmitted = 64   // event ids remembered per active alert
 )
 
@@ -90,6 +100,9 @@ type State struct {
 	sensors map[schemas.Sensor]*sensorState
 	rules   map[string]*ruleState
 	rain    *ring
+	// steps counts the engine's work on this state (rule folds, samples
+	// looked at); not encoded. Tests use it to bound complexity.
+	steps uint64
 }
 
 type recKey struct {
@@ -249,16 +262,33 @@ func (ss *sensorState) insert(smp sample) int {
 }
 
 // trim drops samples older than cutoff except the newest of them (the
-// anchor that rates, spike and counter deltas compare against).
-func (ss *sensorState) trim(cutoff int64) {
+// anchor that rates, spike and counter deltas compare against), then thins
+// the history to MaxHistory samples. It returns the work done (samples
+// looked at by thinning).
+func (ss *sensorState) trim(cutoff int64) (work int) {
 	i := sort.Search(len(ss.Hist), func(i int) bool { return ss.Hist[i].TS > cutoff })
-	drop := i - 1
-	if n := len(ss.Hist) - maxHistory; n > drop {
-		drop = n
-	}
-	if drop > 0 {
+	if drop := i - 1; drop > 0 {
 		ss.Hist = append(ss.Hist[:0], ss.Hist[drop:]...)
 	}
+	for len(ss.Hist) > MaxHistory {
+		work += len(ss.Hist)
+		ss.thin()
+	}
+	return work
+}
+
+// thin removes the interior sample whose removal leaves the smallest gap
+// between its neighbours (the oldest such on ties); the oldest (anchor) and
+// newest samples stay.
+func (ss *sensorState) thin() {
+	h := ss.Hist
+	best, gap := 1, int64(math.MaxInt64)
+	for j := 1; j+1 < len(h); j++ {
+		if g := h[j+1].TS - h[j-1].TS; g < gap {
+			best, gap = j, g
+		}
+	}
+	ss.Hist = append(h[:best], h[best+1:]...)
 }
 
 func (r *ring) add(ts int64, v uint32) {
