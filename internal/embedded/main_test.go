@@ -21,7 +21,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 // freeAddr returns a loopback address that was free a moment ago (the
 // brokers take an address, not a listener).
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,7 +34,7 @@ func freeAddr(t *testing.T) string {
 
 // runBroker runs fn (a broker's Run) until the test ends and checks that it
 // returns nil after cancel.
-func runBroker(t *testing.T, run func(context.Context) error) (stop func()) {
+func runBroker(t testing.TB, run func(context.Context) error) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -60,7 +60,7 @@ func runBroker(t *testing.T, run func(context.Context) error) (stop func()) {
 }
 
 // waitListening polls until addr accepts TCP connections.
-func waitListening(t *testing.T, addr string) {
+func waitListening(t testing.TB, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

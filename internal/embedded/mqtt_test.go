@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +33,7 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 // dial connects a paho client (no automatic reconnects).
-func dial(t *testing.T, url, clientID, user, pw string, tune ...func(*mqtt.ClientOptions)) (mqtt.Client, error) {
+func dial(t testing.TB, url, clientID, user, pw string, tune ...func(*mqtt.ClientOptions)) (mqtt.Client, error) {
 	t.Helper()
 	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).SetAutoReconnect(false).
 		SetConnectRetry(false).SetConnectTimeout(10 * time.Second).SetKeepAlive(30 * time.Second)
@@ -55,7 +54,7 @@ func dial(t *testing.T, url, clientID, user, pw string, tune ...func(*mqtt.Clien
 	return c, nil
 }
 
-func mustDial(t *testing.T, url, clientID, user, pw string, tune ...func(*mqtt.ClientOptions)) mqtt.Client {
+func mustDial(t testing.TB, url, clientID, user, pw string, tune ...func(*mqtt.ClientOptions)) mqtt.Client {
 	t.Helper()
 	c, err := dial(t, url, clientID, user, pw, tune...)
 	if err != nil {
@@ -70,7 +69,7 @@ func mustDial(t *testing.T, url, clientID, user, pw string, tune ...func(*mqtt.C
 }
 
 // wait waits for a token and returns its error.
-func wait(t *testing.T, tok mqtt.Token) error {
+func wait(t testing.TB, tok mqtt.Token) error {
 	t.Helper()
 	if !tok.WaitTimeout(30 * time.Second) {
 		t.Fatal("MQTT operation timed out")
@@ -79,7 +78,7 @@ func wait(t *testing.T, tok mqtt.Token) error {
 }
 
 // subscribe subscribes and returns the granted QoS (0x80: refused).
-func subscribe(t *testing.T, c mqtt.Client, filter string, qos byte, h mqtt.MessageHandler) byte {
+func subscribe(t testing.TB, c mqtt.Client, filter string, qos byte, h mqtt.MessageHandler) byte {
 	t.Helper()
 	tok := c.Subscribe(filter, qos, h)
 	if err := wait(t, tok); err != nil {
@@ -294,167 +293,5 @@ func TestLoadCredentials(t *testing.T) {
 	_, err := embedded.LoadCredentials(filepath.Join(t.TempDir(), "missing.yaml"))
 	if err == nil || !strings.Contains(err.Error(), "mqtt.embedded.credentials_file") {
 		t.Errorf("missing file: %v, want an error naming mqtt.embedded.credentials_file", err)
-	}
-}
-
-// TestMQTTQoS1BurstIsNotDropped reproduces what the collector does under a
-// burst: a persistent session, manual acknowledgements in delayed batches,
-// a shared QoS 1 subscription. With mochi's default capabilities (1024
-// inflight messages per client) the broker dropped part of such a burst
-// ("client store quota reached"; this test then sees thousands dropped);
-// every message must arrive.
-func TestMQTTQoS1BurstIsNotDropped(t *testing.T) {
-	tests := []struct {
-		name      string
-		persisted bool
-		perPub    int
-	}{
-		{"in memory", false, 5000},
-		// As `resilience run` starts it (DataDir: bolt storage, NoSync).
-		{"bolt storage", true, 5000},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { burst(t, tc.persisted, 4, tc.perPub) })
-	}
-}
-
-func burst(t *testing.T, persisted bool, publishers, perPub int) {
-	const (
-		// like ingest.max_undelivered: the subscriber holds at most this
-		// many unacknowledged messages, then stops taking more
-		maxUnacked = 2000
-		ackBatch   = 500
-	)
-	total := publishers * perPub
-	addr := freeAddr(t)
-	cfg := embedded.MQTTConfig{Listen: addr, Dev: true}
-	if persisted {
-		cfg.DataDir = t.TempDir()
-	}
-	b, err := embedded.NewMQTT(cfg, quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runBroker(t, b.Run)
-	waitListening(t, addr)
-
-	var (
-		mu   sync.Mutex
-		seen = make(map[string]struct{}, total)
-		all  = make(chan struct{})
-	)
-	pending := make(chan mqtt.Message, maxUnacked)
-	ackerDone := make(chan struct{})
-	quit := make(chan struct{})
-	// The acker acknowledges in batches after a short delay, like the
-	// collector acknowledging after its Kafka write.
-	go func() {
-		defer close(ackerDone)
-		batch := make([]mqtt.Message, 0, ackBatch)
-		flush := func() {
-			time.Sleep(5 * time.Millisecond)
-			for _, m := range batch {
-				m.Ack()
-			}
-			batch = batch[:0]
-		}
-		for {
-			select {
-			case m := <-pending:
-				batch = append(batch, m)
-				if len(batch) == ackBatch {
-					flush()
-				}
-			case <-time.After(20 * time.Millisecond):
-				if len(batch) > 0 {
-					flush()
-				}
-			case <-quit:
-				return
-			}
-		}
-	}()
-	handler := func(_ mqtt.Client, m mqtt.Message) {
-		mu.Lock()
-		if _, dup := seen[string(m.Payload())]; !dup {
-			seen[string(m.Payload())] = struct{}{}
-			if len(seen) == total {
-				close(all)
-			}
-		}
-		mu.Unlock()
-		select {
-		case pending <- m: // blocks while maxUnacked are unacknowledged
-		case <-quit:
-		}
-	}
-	sub := mustDial(t, b.URL(), "collector-burst", "", "", func(o *mqtt.ClientOptions) {
-		o.SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(false).SetMessageChannelDepth(maxUnacked)
-	})
-	defer func() {
-		sub.Disconnect(250)
-		close(quit)
-		<-ackerDone
-	}()
-	if q := subscribe(t, sub, "$share/resilience/stations/+/readings", 1, handler); q != 1 {
-		t.Fatalf("shared subscription granted 0x%02x", q)
-	}
-
-	var wg sync.WaitGroup
-	errs := make(chan error, publishers)
-	for p := 0; p < publishers; p++ {
-		pub := mustDial(t, b.URL(), fmt.Sprintf("device-%d", p), "", "")
-		wg.Add(1)
-		go func(p int, pub mqtt.Client) {
-			defer wg.Done()
-			topic := fmt.Sprintf("stations/ST-%d/readings", p)
-			toks := make([]mqtt.Token, 0, perPub)
-			for i := 0; i < perPub; i++ {
-				toks = append(toks, pub.Publish(topic, 1, false, fmt.Sprintf(`{"seq":%d,"pub":%d}`, i, p)))
-			}
-			for _, tok := range toks {
-				if !tok.WaitTimeout(2 * time.Minute) {
-					errs <- fmt.Errorf("publisher %d: publish not acknowledged", p)
-					return
-				}
-				if err := tok.Error(); err != nil {
-					errs <- fmt.Errorf("publisher %d: %w", p, err)
-					return
-				}
-			}
-		}(p, pub)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-
-	// Every publish was acknowledged; wait for every delivery, failing
-	// at once if the broker reports a drop.
-	deadline := time.After(2 * time.Minute)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-wait:
-	for {
-		select {
-		case <-all:
-			break wait
-		case <-tick.C:
-			if b.Dropped() > 0 {
-				break wait
-			}
-		case <-deadline:
-			break wait
-		}
-	}
-	mu.Lock()
-	n := len(seen)
-	mu.Unlock()
-	if n != total {
-		t.Errorf("received %d distinct messages of %d", n, total)
-	}
-	if d := b.Dropped(); d != 0 {
-		t.Errorf("broker dropped %d QoS 1 messages, want 0", d)
 	}
 }
