@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 	"unicode/utf8"
 )
@@ -28,10 +29,15 @@ type jsonSchema struct {
 
 // decodeJSON decodes JSON keeping numbers exact (json.Number).
 // Like the decoder (and RFC 8259), it rejects invalid UTF-8, which
-// encoding/json would silently replace.
+// encoding/json would silently replace, and, like the decoder (RFC 7493
+// I-JSON), a member name twice in one object, where encoding/json would
+// keep the last and other validators the first.
 func decodeJSON(data []byte) (any, error) {
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("invalid UTF-8")
+	}
+	if err := uniqueNames(data); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -46,6 +52,52 @@ func decodeJSON(data []byte) (any, error) {
 		return nil, fmt.Errorf("trailing data")
 	}
 	return v, nil
+}
+
+// uniqueNames walks data with json.Decoder.Token, independently of the
+// decoder's scanner, and reports the first member name that occurs twice
+// in one object, at any level. Syntax errors are left to the caller's
+// decoding.
+func uniqueNames(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type level struct {
+		names   map[string]bool // nil for an array
+		wantKey bool
+	}
+	var stack []level
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		top := len(stack) - 1
+		inObject := top >= 0 && stack[top].names != nil
+		if d, ok := tok.(json.Delim); inObject && ok && d == '}' {
+			stack = stack[:top]
+			continue
+		}
+		isKey := inObject && stack[top].wantKey
+		if inObject {
+			stack[top].wantKey = !stack[top].wantKey
+		}
+		if isKey {
+			name := tok.(string)
+			if stack[top].names[name] {
+				return fmt.Errorf("member %q twice in one object", name)
+			}
+			stack[top].names[name] = true
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, level{names: map[string]bool{}, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, level{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
 }
 
 func loadSchema(path string) (*jsonSchema, error) {
@@ -74,6 +126,7 @@ var knownKeywords = map[string]bool{
 	"contentEncoding": true, "contentMediaType": true,
 	"type": true, "const": true, "enum": true, "pattern": true, "format": true,
 	"minimum": true, "maximum": true, "minLength": true, "maxLength": true, "minItems": true, "maxItems": true,
+	"maxProperties": true, "contains": true, "minContains": true, "maxContains": true,
 	"items": true, "properties": true, "required": true, "additionalProperties": true, "propertyNames": true,
 	"anyOf": true, "oneOf": true, "allOf": true, "not": true, "if": true, "then": true, "else": true,
 }
@@ -109,7 +162,7 @@ func (s *jsonSchema) compileCheck(node any, at string) error {
 					return err
 				}
 			}
-		case "items", "additionalProperties", "propertyNames", "not", "if", "then", "else":
+		case "items", "additionalProperties", "propertyNames", "not", "if", "then", "else", "contains":
 			if err := s.compileCheck(v, at+"/"+k); err != nil {
 				return err
 			}
@@ -303,6 +356,34 @@ func (s *jsonSchema) validate(schema any, v any, at string) error {
 					return fmt.Errorf("%s: %d items violates %s %d", at, l, k, n)
 				}
 			}
+		case "maxProperties":
+			if obj, ok := v.(map[string]any); ok {
+				n, _ := kv.(json.Number).Int64()
+				if int64(len(obj)) > n {
+					return fmt.Errorf("%s: %d properties violates maxProperties %d", at, len(obj), n)
+				}
+			}
+		case "contains":
+			// minContains (default 1) and maxContains bound the number of
+			// items that match contains.
+			if arr, ok := v.([]any); ok {
+				lo, hi := int64(1), int64(-1)
+				if x, ok := m["minContains"]; ok {
+					lo, _ = x.(json.Number).Int64()
+				}
+				if x, ok := m["maxContains"]; ok {
+					hi, _ = x.(json.Number).Int64()
+				}
+				var n int64
+				for _, x := range arr {
+					if s.validate(kv, x, at) == nil {
+						n++
+					}
+				}
+				if n < lo || (hi >= 0 && n > hi) {
+					return fmt.Errorf("%s: %d items match contains, want %d..%d", at, n, lo, hi)
+				}
+			}
 		case "items":
 			if arr, ok := v.([]any); ok {
 				for i, x := range arr {
@@ -390,4 +471,80 @@ func (s *jsonSchema) validate(schema any, v any, at string) error {
 		}
 	}
 	return nil
+}
+
+// TestSchemaAndDecoderAgree feeds the strictness cases to both the JSON
+// Schema files (through the validator above, whose reader rejects a member
+// name twice) and the decoder. Where the schema can express the rule
+// (schemaRejects) both must reject; where only the decoder can (registry,
+// cross-record rules) the schema must accept, so the split is explicit.
+// Accepted cases must be accepted by both.
+func TestSchemaAndDecoderAgree(t *testing.T) {
+	v1 := `"v":1,"station":"ST-1","seq":7,"ts":"2025-10-28T02:50:00Z"`
+	wlr := `{"sensor":"water_level","value":7.12,"unit":"m"}`
+	rain := `{"sensor":"rainfall","value":1}`
+	obj := func(extra string) string { return `{` + v1 + `,"readings":[` + wlr + `]` + extra + `}` }
+	d := testDecoder(t)
+	reading := mustSchema(t, "reading-v1.schema.json")
+	senml := mustSchema(t, "senml.schema.json")
+	for _, c := range []struct {
+		name          string
+		senml         bool
+		payload       string
+		reason        Reason // "" accepted by both
+		schemaRejects bool
+	}{
+		{"plain", false, obj(``), "", false},
+		{"two sensors, rssi, battery", false, `{` + v1 + `,"readings":[` + wlr + `,` + rain + `],"rssi":-200,"battery":3.9}`, "", false},
+		{"duplicate top-level member", false, obj(`,"seq":8`), ReasonDuplicateKey, true},
+		{"duplicate member in a reading", false, `{` + v1 + `,"readings":[{"sensor":"water_level","value":7,"value":900}]}`, ReasonDuplicateKey, true},
+		{"duplicate via escape", false, `{"\u0076":1,` + v1 + `,"readings":[` + wlr + `]}`, ReasonDuplicateKey, true},
+		{"duplicate in a batch", false, `[` + obj(``) + `,` + obj(`,"boot":1,"boot":1`) + `]`, ReasonDuplicateKey, true},
+		{"Station capitalised", false, `{"v":1,"Station":"ST-1","seq":7,"ts":1761619800000,"readings":[` + wlr + `]}`, ReasonUnknownField, true},
+		{"Value capitalised", false, `{` + v1 + `,"readings":[{"sensor":"water_level","Value":7}]}`, ReasonUnknownField, true},
+		{"unknown member", false, obj(`,"pad":1`), ReasonUnknownField, true},
+		{"same sensor twice", false, `{` + v1 + `,"readings":[` + wlr + `,` + wlr + `]}`, ReasonDuplicateSensor, true},
+		{"rssi -201", false, obj(`,"rssi":-201`), ReasonOutOfBounds, true},
+		{"rssi 1", false, obj(`,"rssi":1`), ReasonOutOfBounds, true},
+		{"boot null", false, obj(`,"boot":null`), ReasonBadJSON, true},
+		{"battery null", false, obj(`,"battery":null`), ReasonBadJSON, true},
+		{"readings null", false, `{` + v1 + `,"readings":null,"battery":3.9}`, ReasonBadJSON, true},
+		{"deep nesting", false, strings.Repeat("[", 5000), ReasonBadJSON, true},
+		{"undeclared sensor (registry)", false, `{` + v1 + `,"readings":[{"sensor":"tilt","value":1}]}`, ReasonUndeclaredSensor, false},
+		{"same sensor same ms across a batch", false, `[` + obj(``) + `,` + strings.Replace(obj(``), `"seq":7`, `"seq":8`, 1) + `]`, ReasonDuplicateSensor, false},
+
+		{"senml plain", true, `[{"bn":"ST-1:","n":"water_level","v":7,"bver":10,"x":"ext"}]`, "", false},
+		{"senml 31 members", true, `[{"n":"water_level","v":7` + extLabels(29) + `}]`, "", false},
+		{"senml duplicate v", true, `[{"n":"water_level","v":7,"v":900}]`, ReasonDuplicateKey, true},
+		{"senml duplicate extension", true, `[{"n":"water_level","v":7,"x":1,"x":1}]`, ReasonDuplicateKey, true},
+		{"senml V capitalised", true, `[{"n":"water_level","V":7}]`, ReasonUnknownField, true},
+		{"senml N beside n", true, `[{"n":"water_level","v":7,"N":"tilt"}]`, ReasonUnknownField, true},
+		{"senml must understand", true, `[{"n":"water_level","v":7,"x_":1}]`, ReasonUnknownField, true},
+		{"senml extension object", true, `[{"n":"water_level","v":7,"x":{}}]`, ReasonBadJSON, true},
+		{"senml 32 members", true, `[{"n":"water_level","v":7` + extLabels(30) + `}]`, ReasonOversize, true},
+		{"senml vb number", true, `[{"n":"water_level","v":7,"vb":1}]`, ReasonBadJSON, true},
+		{"senml bver 0", true, `[{"n":"water_level","v":7,"bver":0}]`, ReasonOutOfBounds, true},
+		{"senml same name same time", true, `[{"n":"water_level","v":7},{"n":"water_level","v":8}]`, ReasonDuplicateSensor, false},
+		{"senml undeclared (registry)", true, `[{"n":"tilt","v":1}]`, ReasonUndeclaredSensor, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			topic, schema := topic1, reading
+			if c.senml {
+				topic, schema = senml1, senml
+			}
+			recs, err := d.Decode(topic, []byte(c.payload), testNow)
+			if ReasonOf(err) != c.reason || (err == nil) != (recs != nil) {
+				t.Fatalf("decoder: %d records, %v; want %q", len(recs), err, c.reason)
+			}
+			doc, jerr := decodeJSON([]byte(c.payload))
+			serr := jerr
+			if jerr == nil {
+				serr = schema.Validate(doc)
+			}
+			wantReject := c.reason != "" && c.schemaRejects
+			if (serr != nil) != wantReject {
+				t.Fatalf("schema rejects=%v (%v), want %v", serr != nil, serr, wantReject)
+			}
+		})
+	}
 }

@@ -165,6 +165,25 @@ func TestSchemaEnumsMatchGo(t *testing.T) {
 		t.Errorf("reading-v1: battery bounds differ from Specs")
 	}
 
+	rssi := at(t, reading, "#/$defs/message/properties/rssi").(map[string]any)
+	if numOf(t, rssi["minimum"]) != MinRSSI || numOf(t, rssi["maximum"]) != MaxRSSI {
+		t.Errorf("reading-v1: rssi bounds differ from MinRSSI/MaxRSSI")
+	}
+	// At most one reading per sensor: a maxContains 1 rule for every kind.
+	once := map[string]bool{}
+	for _, r := range at(t, reading, "#/$defs/message/properties/readings/allOf").([]any) {
+		rm := r.(map[string]any)
+		sensor := rm["contains"].(map[string]any)["properties"].(map[string]any)["sensor"].(map[string]any)["const"].(string)
+		if numOf(t, rm["maxContains"]) == 1 && numOf(t, rm["minContains"]) == 0 {
+			once[sensor] = true
+		}
+	}
+	for _, s := range sensors {
+		if !once[s] {
+			t.Errorf("reading-v1: no maxContains 1 rule for %s", s)
+		}
+	}
+
 	// Canonical unit and bounds per sensor (record-v1) = Specs.
 	record := mustSchema(t, "record-v1.schema.json")
 	canon := perSensor(t, at(t, record, "#/$defs/measurement/allOf"))
@@ -192,6 +211,18 @@ func TestSchemaEnumsMatchGo(t *testing.T) {
 		if !strings.Contains(pat, s) {
 			t.Errorf("senml: name pattern lacks %s", s)
 		}
+	}
+
+	var props []string
+	for p := range at(t, senml, "#/items/properties").(map[string]any) {
+		props = append(props, p)
+	}
+	labels := at(t, senml, "#/items/propertyNames/anyOf").([]any)[0].(map[string]any)["enum"]
+	if got := sorted(stringsOf(t, labels)); !reflect.DeepEqual(got, sorted(senmlLabels[:])) || !reflect.DeepEqual(sorted(props), got) {
+		t.Errorf("senml: labels %v, properties %v, Go %v", got, sorted(props), senmlLabels)
+	}
+	if n := numOf(t, at(t, senml, "#/items/maxProperties")); n != maxSenMLMembers {
+		t.Errorf("senml: maxProperties %v, Go %d", n, maxSenMLMembers)
 	}
 
 	// Reasons.

@@ -26,10 +26,10 @@ type senmlRec struct {
 // senmlLabels are the RFC 8428 JSON labels, each with its member bit.
 var senmlLabels = [...]string{"bn", "bt", "bu", "bv", "bs", "bver", "n", "u", "v", "vs", "vb", "vd", "s", "t", "ut"}
 
-// maxSenMLExtensions is the most extension (non-RFC 8428) labels one SenML
-// record may carry (the schema's maxProperties is this plus the 15 RFC
-// labels); it keeps the duplicate check cheap.
-const maxSenMLExtensions = 16
+// maxSenMLMembers is the most members one SenML record may have: the 15
+// RFC 8428 labels and 16 extensions (the schema's maxProperties). It keeps
+// the duplicate check of extension labels cheap.
+const maxSenMLMembers = 31
 
 // senmlRelative is RFC 8428's bound: a resolved time below 2^28 seconds is
 // relative to now.
@@ -49,7 +49,8 @@ type senmlGroup struct {
 // Parsing is strict (see parseSenML): member names exact and unique per
 // record, RFC 8428 labels of their RFC types, a label ending in "_" or
 // differing from an RFC label only in case is ReasonUnknownField, other
-// extension labels may only carry scalars and are ignored.
+// extension labels may only carry scalars and are ignored, and a record has
+// at most maxSenMLMembers members (ReasonOversize).
 //
 // Mapping: the resolved name of each record (base name + name) is either a
 // sensor kind or "seq", optionally prefixed by "{station}:" or
@@ -229,13 +230,16 @@ func parseSenMLRec(s *scanner, r *senmlRec) error {
 	s.pos++
 	var set uint32
 	var ext [][]byte // extension labels seen, for duplicates
-	for first := true; ; first = false {
-		name, more, err := s.member(first)
+	for n := 0; ; n++ {
+		name, more, err := s.member(n == 0)
 		if err != nil {
 			return err
 		}
 		if !more {
 			return nil
+		}
+		if n == maxSenMLMembers {
+			return Reject(ReasonOversize, fmt.Sprintf("more than %d members in one SenML record", maxSenMLMembers))
 		}
 		bit := senmlLabelBit(name)
 		if bit == 0 {
@@ -338,12 +342,9 @@ func senmlExtension(s *scanner, name []byte, ext *[][]byte) error {
 		return Reject(ReasonUnknownField, "SenML label "+strconv.Quote(truncate(string(name), 40))+" must be understood (RFC 8428 section 4.4)")
 	}
 	for _, l := range senmlLabels {
-		if bytes.EqualFold(name, []byte(l)) {
+		if asciiEqualFold(name, l) {
 			return Reject(ReasonUnknownField, "SenML label "+strconv.Quote(truncate(string(name), 40))+" is not "+strconv.Quote(l)+" (labels are case-sensitive)")
 		}
-	}
-	if len(*ext) == maxSenMLExtensions {
-		return Reject(ReasonOversize, fmt.Sprintf("more than %d extension labels in one SenML record", maxSenMLExtensions))
 	}
 	for _, e := range *ext {
 		if bytes.Equal(e, name) {
@@ -405,4 +406,22 @@ func senmlUnit(u string) string {
 		return "%"
 	}
 	return u
+}
+
+// asciiEqualFold reports whether a and b are equal under ASCII case folding
+// only (bytes.EqualFold would also fold e.g. U+017F "ſ" to "s", which a
+// JSON Schema pattern such as [sS] does not).
+func asciiEqualFold(a []byte, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		x, y := a[i]|0x20, b[i]|0x20
+		if x != y || x < 'a' || x > 'z' {
+			if a[i] != b[i] {
+				return false
+			}
+		}
+	}
+	return true
 }
