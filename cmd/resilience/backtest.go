@@ -2,17 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-
+	"github.com/resilience-project/resilience/processor/backtest"
 	"github.com/resilience-project/resilience/processor/rules"
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -24,7 +25,9 @@ when, with lead times before the target (default: water level at BĐ III).
 
 SOURCE is one of:
   --csv FILE     rows ts,station,sensor,value[,seq]
-  --lp FILE      InfluxDB line protocol (station tag, sensor=value fields)
+  --lp PATH      line protocol as the processor writes it (the 'reading'
+                 measurement): a file, a directory of *.lp files (the embedded
+                 stack's data/points) or a glob; timestamps in --precision
   --influx-url URL --influx-org ORG --influx-bucket B --start RFC3339 [--stop RFC3339]
                  the 'reading' measurement of an InfluxDB 2 bucket; the token
                  comes from --influx-token-file or RESILIENCE_INFLUX_TOKEN
@@ -38,7 +41,8 @@ func backtestCmd(args []string, stdout, stderr io.Writer) int {
 	stationsPath := fs.String("stations", "deployments/config/stations.yaml", "station registry")
 	rulesPath := fs.String("rules", "", "rules file (empty: built-in defaults)")
 	csvPath := fs.String("csv", "", "CSV history")
-	lpPath := fs.String("lp", "", "line-protocol history")
+	lpPath := fs.String("lp", "", "line-protocol history: a file, a directory of *.lp files or a glob")
+	precision := fs.String("precision", "ms", "line protocol: timestamp precision (ns, us, ms, s)")
 	iurl := fs.String("influx-url", "", "InfluxDB 2 URL")
 	iorg := fs.String("influx-org", "resilience", "InfluxDB organisation")
 	ibucket := fs.String("influx-bucket", "readings", "InfluxDB bucket")
@@ -48,6 +52,7 @@ func backtestCmd(args []string, stdout, stderr io.Writer) int {
 	targetRule := fs.String("target-rule", "level:water_level", "rule whose first event is the outcome")
 	targetLevel := fs.Int("target-level", 3, "level of the target rule that counts as the outcome")
 	noProgress := fs.Bool("no-progress", false, "no progress bar")
+	asJSON := fs.Bool("json", false, "print each alert event as one line of JSON (the alert event schema) instead of the table")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -71,9 +76,9 @@ func backtestCmd(args []string, stdout, stderr io.Writer) int {
 	var recs []schemas.Record
 	switch {
 	case *csvPath != "":
-		recs, err = readFile(*csvPath, rules.ReadCSV)
+		recs, err = readFile(*csvPath, backtest.ReadCSV)
 	case *lpPath != "":
-		recs, err = readFile(*lpPath, rules.ReadLineProtocol)
+		recs, err = readLineProtocol(*lpPath, *precision)
 	case *iurl != "":
 		recs, err = readInflux(*iurl, *iorg, *ibucket, *itok, *start, *stop)
 	default:
@@ -86,7 +91,7 @@ func backtestCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	// Replay in event time, as the devices produced them.
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].TS.Before(recs[j].TS) })
-	opt := rules.BacktestOptions{TargetRule: *targetRule, TargetLevel: *targetLevel}
+	opt := backtest.Options{TargetRule: *targetRule, TargetLevel: *targetLevel}
 	if !*noProgress && len(recs) >= 10000 {
 		opt.Progress = func(done, total int) {
 			const width = 40
@@ -97,9 +102,78 @@ func backtestCmd(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	res := rules.Backtest(engine, recs, opt)
+	res := backtest.Run(engine, recs, opt)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for i := range res.Events {
+			if err := enc.Encode(&res.Events[i]); err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+		}
+		return 0
+	}
 	printBacktest(stdout, res)
 	return 0
+}
+
+// readLineProtocol reads a file, every *.lp file of a directory, or every
+// file a glob matches, in name order (the embedded stack's day files sort
+// by date).
+func readLineProtocol(path, precision string) ([]schemas.Record, error) {
+	prec, err := backtest.ParsePrecision(precision)
+	if err != nil {
+		return nil, fmt.Errorf("--precision: %w", err)
+	}
+	files := []string{path}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		files, _ = filepath.Glob(filepath.Join(path, "*.lp"))
+	} else if err != nil {
+		if files, err = filepath.Glob(path); err != nil {
+			return nil, fmt.Errorf("--lp: %w", err)
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("--lp %s: no line-protocol files", path)
+	}
+	sort.Strings(files)
+	var recs []schemas.Record
+	for _, f := range files {
+		r, err := readFile(f, func(r io.Reader) ([]schemas.Record, error) { return backtest.ReadLineProtocol(r, prec) })
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r...)
+	}
+	return recs, nil
+}
+
+// readInflux reads the `reading` measurement of a bucket (see README,
+// "Where the data lands").
+func readInflux(url, org, bucket, tokFile, start, stop string) ([]schemas.Record, error) {
+	src := backtest.InfluxSource{URL: url, Org: org, Bucket: bucket, Token: os.Getenv("RESILIENCE_INFLUX_TOKEN")}
+	if start == "" {
+		return nil, errors.New("--start: required with --influx-url")
+	}
+	var err error
+	if src.Start, err = time.Parse(time.RFC3339, start); err != nil {
+		return nil, fmt.Errorf("--start: %q is not RFC 3339", start)
+	}
+	if stop != "" {
+		if src.Stop, err = time.Parse(time.RFC3339, stop); err != nil {
+			return nil, fmt.Errorf("--stop: %q is not RFC 3339", stop)
+		}
+	}
+	if tokFile != "" {
+		b, err := os.ReadFile(tokFile)
+		if err != nil {
+			return nil, fmt.Errorf("--influx-token-file: %w", err)
+		}
+		src.Token = strings.TrimSpace(string(b))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	return backtest.ReadInflux(ctx, src)
 }
 
 func readFile(path string, read func(io.Reader) ([]schemas.Record, error)) ([]schemas.Record, error) {
@@ -115,81 +189,7 @@ func readFile(path string, read func(io.Reader) ([]schemas.Record, error)) ([]sc
 	return recs, nil
 }
 
-// readInflux reads the `reading` measurement (see README, "Where the data
-// lands") back into records, one per (station, time, seq).
-func readInflux(url, org, bucket, tokFile, start, stop string) ([]schemas.Record, error) {
-	if start == "" {
-		return nil, errors.New("--start: required with --influx-url")
-	}
-	for _, t := range []string{start, stop} {
-		if t != "" {
-			if _, err := time.Parse(time.RFC3339, t); err != nil {
-				return nil, fmt.Errorf("--start/--stop: %q is not RFC 3339", t)
-			}
-		}
-	}
-	tok := os.Getenv("RESILIENCE_INFLUX_TOKEN")
-	if tokFile != "" {
-		b, err := os.ReadFile(tokFile)
-		if err != nil {
-			return nil, fmt.Errorf("--influx-token-file: %w", err)
-		}
-		tok = strings.TrimSpace(string(b))
-	}
-	stopExpr := "now()"
-	if stop != "" {
-		stopExpr = stop
-	}
-	q := fmt.Sprintf(`from(bucket: %q)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement == "reading" and (r._field == "value" or r._field == "seq"))
-  |> pivot(rowKey: ["_time", "station", "sensor"], columnKey: ["_field"], valueColumn: "_value")
-  |> group()
-  |> sort(columns: ["_time"])`, bucket, start, stopExpr)
-	cl := influxdb2.NewClient(url, tok)
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	res, err := cl.QueryAPI(org).Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("influx query %s bucket %s: %w", url, bucket, err)
-	}
-	type key struct {
-		station string
-		ts      int64
-		seq     int64
-	}
-	byKey := map[key]*schemas.Record{}
-	var order []key
-	for res.Next() {
-		r := res.Record()
-		st, _ := r.ValueByKey("station").(string)
-		sensor, _ := r.ValueByKey("sensor").(string)
-		v, okv := r.ValueByKey("value").(float64)
-		seq, _ := r.ValueByKey("seq").(int64)
-		if !okv || !schemas.ValidStationID(st) {
-			continue
-		}
-		k := key{st, r.Time().UnixNano(), seq}
-		rec := byKey[k]
-		if rec == nil {
-			rec = &schemas.Record{V: schemas.RecordVersion, Station: st, Seq: uint64(seq), TS: r.Time().UTC()}
-			byKey[k] = rec
-			order = append(order, k)
-		}
-		rec.Readings = append(rec.Readings, schemas.Measurement{Sensor: schemas.Sensor(sensor), Value: v, Unit: schemas.Specs[schemas.Sensor(sensor)].Unit})
-	}
-	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("influx query: %w", err)
-	}
-	out := make([]schemas.Record, 0, len(order))
-	for _, k := range order {
-		out = append(out, *byKey[k])
-	}
-	return out, nil
-}
-
-func printBacktest(w io.Writer, res rules.BacktestResult) {
+func printBacktest(w io.Writer, res backtest.Result) {
 	fmt.Fprintf(w, "%d records (%d late, %d duplicate), %d alert events, %d notices\n\n",
 		res.Records, res.Late, res.Duplicates, len(res.Events), len(res.Notices))
 	fmt.Fprintf(w, "%-20s %-12s %-18s %-26s %5s %-12s %10s %10s\n", "time (UTC)", "kind", "station", "rule", "level", "severity", "value", "threshold")
