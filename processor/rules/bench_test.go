@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 	"time"
@@ -129,4 +130,82 @@ func BenchmarkStateMemory10k(b *testing.B) {
 		b.ReportMetric(float64(enc)/stations, "marshalled-bytes/station")
 		runtime.KeepAlive(states)
 	}
+}
+
+// orderBatches is a river station reporting water level and rainfall every
+// 10 s, in batches of 300 records (50 minutes, inside the hour of
+// lateness), each batch in the arrival order arrange gives it.
+func orderBatches(arrange func(batch []*schemas.Record, rng *rand.Rand)) [][]*schemas.Record {
+	const batches, per = 30, 300
+	rng := rand.New(rand.NewPCG(1, 2))
+	out := make([][]*schemas.Record, batches)
+	for k := range out {
+		out[k] = make([]*schemas.Record, per)
+		for j := range out[k] {
+			i := k*per + j
+			out[k][j] = &schemas.Record{V: 1, Station: "VG-AINGHIA", Seq: uint64(i + 1), TS: t0.Add(time.Duration(i) * 10 * time.Second),
+				Readings: []schemas.Measurement{
+					{Sensor: schemas.WaterLevel, Value: 6 + 3*float64(i%97)/97 + float64(i%5)*0.01},
+					{Sensor: schemas.Rainfall, Value: float64(i%13) * 0.05},
+				}}
+		}
+		arrange(out[k], rng)
+	}
+	return out
+}
+
+// benchOrder applies the batches with the default rules, either sorted by
+// event time per batch as the processor does (sorted) or one by one as
+// they arrived (as-arrived, the engine's own bound), and reports records/s.
+func benchOrder(b *testing.B, arrange func([]*schemas.Record, *rand.Rand)) {
+	e := mustEngine(b, nil)
+	src := orderBatches(arrange)
+	for _, mode := range []string{"sorted", "as-arrived"} {
+		b.Run(mode, func(b *testing.B) {
+			st := e.NewState("VG-AINGHIA")
+			batch := make([]*schemas.Record, 0, len(src[0]))
+			n := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for k := 0; n < b.N; k++ {
+				if k%len(src) == 0 {
+					st = e.NewState("VG-AINGHIA") // time starts again
+				}
+				batch = append(batch[:0], src[k%len(src)]...)
+				if mode == "sorted" {
+					SortByEventTime(batch)
+				}
+				for _, r := range batch {
+					if n == b.N {
+						break
+					}
+					e.Apply(st, r)
+					n++
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkApplyInOrder: batches in event order.
+func BenchmarkApplyInOrder(b *testing.B) {
+	benchOrder(b, func([]*schemas.Record, *rand.Rand) {})
+}
+
+// BenchmarkApplyReverse: every batch newest first (a device replaying its
+// backlog backwards).
+func BenchmarkApplyReverse(b *testing.B) {
+	benchOrder(b, func(batch []*schemas.Record, _ *rand.Rand) {
+		for i, j := 0, len(batch)-1; i < j; i, j = i+1, j-1 {
+			batch[i], batch[j] = batch[j], batch[i]
+		}
+	})
+}
+
+// BenchmarkApplyShuffled: every batch in random order.
+func BenchmarkApplyShuffled(b *testing.B) {
+	benchOrder(b, func(batch []*schemas.Record, rng *rand.Rand) {
+		rng.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+	})
 }
