@@ -58,7 +58,8 @@ func TestChaos(t *testing.T) {
 				n    int
 			}{{"never acknowledged by the broker", v.Unsent}, {"readings lost", v.Lost}, {"duplicates in InfluxDB", v.Duplicates},
 				{"unexpected points", v.Unexpected}, {"dead letters missing", v.DLQMissing}, {"dead letters wrong", v.DLQWrong},
-				{"alert events missing", v.EventsMissing}, {"alert events extra", v.EventsExtra}}
+				{"alert events missing", v.EventsMissing}, {"alert events extra", v.EventsExtra},
+				{"alerts store mismatches", v.StoreMismatches}}
 			for _, c := range checks {
 				if c.n != 0 {
 					t.Errorf("%s: %d", c.what, c.n)

@@ -117,7 +117,7 @@ func selectScenarios(all []scenario, only string, short bool) ([]scenario, error
 // printTable writes the results table.
 func printTable(w io.Writer, results []result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tpublished\tlost\tdup\tunexpected\tdlq miss/wrong\tevents\tmissing\textra\tdrain\tpeak RSS\tp99 alert (fault)\tresult\t")
+	fmt.Fprintln(tw, "scenario\tpublished\tlost\tdup\tunexpected\tdlq miss/wrong\tevents\tmissing\textra\tstore\tdrain\tpeak RSS\tp99 alert (fault)\tresult\t")
 	for _, r := range results {
 		v := r.V
 		if v == nil {
@@ -131,8 +131,8 @@ func printTable(w io.Writer, results []result) {
 		if r.Drain >= 0 {
 			drain = r.Drain.Round(100 * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s %s\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%d\t%d\t%s\t%.0f MiB\t%s\t%s\t\n", r.ID, r.Title, v.Published, v.Lost, v.Duplicates,
-			v.Unexpected, v.DLQMissing, v.DLQWrong, v.EventsExpected, v.EventsMissing, v.EventsExtra, drain,
+		fmt.Fprintf(tw, "%s %s\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%d\t%d\t%d\t%s\t%.0f MiB\t%s\t%s\t\n", r.ID, r.Title, v.Published, v.Lost, v.Duplicates,
+			v.Unexpected, v.DLQMissing, v.DLQWrong, v.EventsExpected, v.EventsMissing, v.EventsExtra, v.StoreMismatches, drain,
 			float64(r.PeakRSS)/(1<<20), p99, r.status())
 	}
 	tw.Flush()

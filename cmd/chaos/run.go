@@ -268,7 +268,15 @@ func (r *run) body(ctx context.Context, res *result) error {
 		if v, expected, err = r.Check(entries, in, nil); err != nil {
 			return false, err
 		}
-		return v.EventsMissing == 0 || werr != nil, nil
+		// The alerts service's store must hold the same, each event once.
+		got, serr := harness.AlertsAPI(ctx, r.Proc("alerts-1").HTTP)
+		if serr != nil {
+			v.StoreMismatches = 1
+			v.Problems = append(v.Problems, serr.Error())
+		} else {
+			r.CheckStore(v, expected, got)
+		}
+		return (v.EventsMissing == 0 && v.StoreMismatches == 0) || werr != nil, nil
 	})
 	if v == nil {
 		return cerr

@@ -39,6 +39,9 @@ type Verdict struct {
 	// EventsRepeated counts events on the topic more than once (allowed:
 	// consumers dedupe on the event id; reported for information).
 	EventsRepeated int
+	// StoreMismatches counts alerts the alerts service's store has wrong
+	// (missing, unexpected, events applied not exactly once, wrong state).
+	StoreMismatches int
 	// Reordered counts stations whose readings reached Kafka in another
 	// order than published (their expected events follow Kafka's order).
 	Reordered int
@@ -50,7 +53,7 @@ type Verdict struct {
 // OK reports whether nothing was lost, duplicated, unexpected or missing.
 func (v *Verdict) OK() bool {
 	return v.Unsent == 0 && v.Lost == 0 && v.Duplicates == 0 && v.Unexpected == 0 && v.DLQMissing == 0 &&
-		v.DLQWrong == 0 && v.EventsMissing == 0 && v.EventsExtra == 0
+		v.DLQWrong == 0 && v.EventsMissing == 0 && v.EventsExtra == 0 && v.StoreMismatches == 0
 }
 
 func (v *Verdict) problem(format string, args ...any) {

@@ -332,3 +332,32 @@ func TestCheckFollowsKafkaOrderWhenReordered(t *testing.T) {
 		t.Fatalf("reordered stations = %d, want 1", v.Reordered)
 	}
 }
+
+func TestCheckStore(t *testing.T) {
+	s := checkScenario(t, "CS-01")
+	at := time.Unix(1000, 0)
+	fired := schemas.AlertEvent{ID: "A", EventID: "A:f", Kind: schemas.AlertFired, Station: "CS-01", Rule: "r", At: at}
+	resolved := schemas.AlertEvent{ID: "A", EventID: "A:r", Kind: schemas.AlertResolved, Station: "CS-01", Rule: "r", At: at.Add(time.Second)}
+	other := schemas.AlertEvent{ID: "B", EventID: "B:f", Kind: schemas.AlertFired, Station: "CS-01", Rule: "q", At: at}
+	expected := map[string]schemas.AlertEvent{fired.EventID: fired, resolved.EventID: resolved, other.EventID: other}
+	tests := []struct {
+		name string
+		got  []StoreAlert
+		bad  int
+	}{
+		{name: "exact", got: []StoreAlert{{ID: "A", Station: "CS-01", State: "resolved", Events: 2}, {ID: "B", Station: "CS-01", State: "firing", Events: 1}}},
+		{name: "event applied twice", got: []StoreAlert{{ID: "A", Station: "CS-01", State: "resolved", Events: 3}, {ID: "B", Station: "CS-01", State: "firing", Events: 1}}, bad: 1},
+		{name: "wrong state", got: []StoreAlert{{ID: "A", Station: "CS-01", State: "firing", Events: 2}, {ID: "B", Station: "CS-01", State: "firing", Events: 1}}, bad: 1},
+		{name: "missing", got: []StoreAlert{{ID: "B", Station: "CS-01", State: "firing", Events: 1}}, bad: 1},
+		{name: "unexpected", got: []StoreAlert{{ID: "A", Station: "CS-01", State: "resolved", Events: 2}, {ID: "B", Station: "CS-01", State: "firing", Events: 1}, {ID: "C", Station: "CS-01", State: "firing", Events: 1}}, bad: 1},
+		{name: "others ignored", got: []StoreAlert{{ID: "A", Station: "CS-01", State: "resolved", Events: 2}, {ID: "B", Station: "CS-01", State: "firing", Events: 1}, {ID: "Z", Station: "ELSE", State: "firing", Events: 9}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &Verdict{}
+			if got := s.CheckStore(v, expected, tc.got); got != tc.bad || v.StoreMismatches != tc.bad {
+				t.Fatalf("mismatches %d (verdict %d), want %d: %v", got, v.StoreMismatches, tc.bad, v.Problems)
+			}
+		})
+	}
+}
