@@ -352,6 +352,9 @@ func parseReading(s *scanner, r *deviceReading) error {
 		case "unit":
 			if err = seen(&set, 4, name); err == nil {
 				r.Unit, err = stringMember(s, "unit")
+				if err == nil && r.Unit == "" {
+					err = Reject(ReasonBadUnit, "empty unit (omit unit for the canonical one)")
+				}
 			}
 		default:
 			err = unknownField(name)
@@ -612,6 +615,11 @@ func parseTS(raw []byte) (time.Time, error) {
 		str, err := (&scanner{data: raw}).str()
 		if err != nil {
 			return time.Time{}, Reject(ReasonBadTimestamp, err.(*RejectError).Detail)
+		}
+		// time.Parse also takes a comma before the fraction, which RFC 3339
+		// (and the schema's pattern) does not.
+		if bytes.IndexByte(str, ',') >= 0 {
+			return time.Time{}, Reject(ReasonBadTimestamp, "not RFC 3339: "+strconv.Quote(truncate(string(str), 80)))
 		}
 		if t, err = time.Parse(time.RFC3339Nano, string(str)); err != nil {
 			return time.Time{}, Reject(ReasonBadTimestamp, "not RFC 3339: "+strconv.Quote(truncate(string(str), 80)))

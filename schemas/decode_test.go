@@ -415,7 +415,9 @@ func TestDecodeSenML(t *testing.T) {
 
 		{name: "base name of another station", topic: senml1, payload: `[{"bn":"ST-2:","n":"water_level","v":7}]`, reason: ReasonStationMismatch, detail: "ST-2"},
 		{name: "base name without separator", topic: senml1, payload: `[{"bn":"ST-1","n":"water_level","v":7}]`, reason: ReasonStationMismatch},
-		{name: "base name with extra separators", topic: senml1, payload: `[{"bn":"ST-1::","n":"water_level","v":7}]`, reason: ReasonUnknownSensor},
+		{name: "base name with extra separators", topic: senml1, payload: `[{"bn":"ST-1::","n":"water_level","v":7}]`, reason: ReasonStationMismatch},
+		{name: "base name with the sensor in it", topic: senml1, payload: `[{"bn":"ST-1:water_level","v":7}]`, reason: ReasonStationMismatch},
+		{name: "empty base name", topic: senml1, payload: `[{"bn":"","n":"water_level","v":7}]`, reason: ReasonStationMismatch},
 		{name: "base name changes mid-pack", topic: senml1, payload: `[{"bn":"ST-1:","n":"water_level","v":7},{"bn":"ST-2:","n":"water_level","v":7}]`, reason: ReasonStationMismatch},
 		{name: "prefixed name of another station", topic: senml1, payload: `[{"n":"ST-2/water_level","v":7}]`, reason: ReasonStationMismatch},
 		{name: "seq record alone at its time", topic: senml1, payload: `[{"n":"water_level","v":7},{"n":"seq","v":5,"t":-1}]`, reason: ReasonMissingField, detail: "no reading"},
@@ -648,6 +650,8 @@ func TestDecodeStrictJSON(t *testing.T) {
 		{name: "trailing comma in array", payload: msg(okTS, wl712+`,`), reason: ReasonBadJSON},
 		{name: "leading zero", payload: obj(`,"boot":01`), reason: ReasonBadJSON},
 		{name: "single quotes", payload: `{'v':1}`, reason: ReasonBadJSON},
+		{name: "empty unit", payload: msg(okTS, wl("7", "")), reason: ReasonBadUnit, detail: "empty unit"},
+		{name: "ts with a decimal comma", payload: msg(`"2025-10-28T02:50:00,5Z"`, wl712), reason: ReasonBadTimestamp},
 	})
 }
 

@@ -3,6 +3,7 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,7 +17,11 @@ import (
 // reason, never both; every accepted record passes checkRecords (station
 // valid, known and equal to the topic's; values finite, in bounds and in
 // canonical units; ts not after now+MaxFuture) and marshals to JSON; and
-// decoding is deterministic.
+// decoding is deterministic. Differentially, against encoding/json and the
+// JSON Schema files: an accepted payload has no member name twice in any
+// object (checked by uniqueNames, a json.Decoder.Token walk), only the
+// format's member names spelled exactly (checkExactNames), and is valid
+// against reading-v1 or senml.
 func FuzzDecode(f *testing.F) {
 	for _, dir := range []struct{ glob, topic string }{
 		{"testdata/reading-v1/*/*.json", "stations/ST-1/readings"},
@@ -52,7 +57,25 @@ func FuzzDecode(f *testing.F) {
 	f.Add(topic1, []byte(msg(okTS, wl("1", strings.Repeat("\\u0006", 200)))))
 	f.Add("stations/"+strings.Repeat("\x06", 300)+"/readings", []byte("{}"))
 
+	f.Add(topic1, []byte(`{"v":1,"v":1,"station":"ST-1","seq":7,"ts":`+okTS+`,"readings":[`+wl712+`]}`))
+	f.Add(topic1, []byte(`{"V":1,"station":"ST-1","seq":7,"ts":`+okTS+`,"readings":[`+wl712+`]}`))
+	f.Add(topic1, []byte(`{"\u0076":1,"station":"ST-1","seq":7,"ts":`+okTS+`,"readings":[{"sensor":"water_level","value":7,"Unit":"m"}]}`))
+	f.Add(topic1, []byte(msg(okTS, wl712+`,`+wl712)))
+	f.Add(topic1, []byte(`{"v":1,"station":"ST-1","seq":7,"ts":`+okTS+`,"readings":[`+wl712+`],"rssi":-201}`))
+	f.Add(topic1, []byte(msg(okTS, `{"sensor":"tilt","value":1}`)))
+	f.Add(senml1, []byte(`[{"n":"water_level","v":7,"V":8,"x":1,"x_":2}]`))
+	f.Add(senml1, []byte(`[{"bn":"ST-1:","bv":7,"n":"water_level","v":0.1},{"n":"water_level","v":0.2}]`))
+	f.Add(topic1, []byte(strings.Repeat("[", 1000)))
+
 	d := testDecoder(f)
+	reading, err := loadSchema("json/reading-v1.schema.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	senml, err := loadSchema("json/senml.schema.json")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, topic string, payload []byte) {
 		orig := slices.Clone(payload)
 		recs, err := d.Decode(topic, payload, testNow)
@@ -78,12 +101,83 @@ func FuzzDecode(f *testing.F) {
 			if _, err := json.Marshal(recs); err != nil {
 				t.Fatalf("records do not marshal: %v", err)
 			}
+			if err := uniqueNames(payload); err != nil {
+				t.Fatalf("accepted a payload with %v", err)
+			}
+			doc, err := decodeJSON(payload)
+			if err != nil {
+				t.Fatalf("accepted what encoding/json refuses: %v", err)
+			}
+			_, kind := ParseTopic(topic)
+			schema := reading
+			if kind == TopicSenML {
+				schema = senml
+			}
+			checkExactNames(t, kind, doc)
+			if err := schema.Validate(doc); err != nil {
+				t.Fatalf("accepted what the JSON Schema rejects: %v", err)
+			}
 		}
 		recs2, err2 := d.Decode(topic, payload, testNow)
 		if !reflect.DeepEqual(recs, recs2) || ReasonOf(err) != ReasonOf(err2) {
 			t.Fatalf("not deterministic: %v / %v", err, err2)
 		}
 	})
+}
+
+// checkExactNames fails t if doc, an accepted payload, has a member name
+// the format does not define, compared exactly: v1 message and reading
+// members, or SenML labels (RFC 8428 ones, or extensions that neither end
+// in "_" nor equal a label but for ASCII case).
+func checkExactNames(t *testing.T, kind TopicKind, doc any) {
+	t.Helper()
+	names := func(obj any, allowed func(string) bool, where string) {
+		m, ok := obj.(map[string]any)
+		if !ok {
+			if obj != nil || kind == TopicSenML {
+				t.Fatalf("%s: accepted %T, not an object", where, obj)
+			}
+			return
+		}
+		for k := range m {
+			if !allowed(k) {
+				t.Fatalf("%s: accepted member %q", where, k)
+			}
+		}
+	}
+	in := func(set ...string) func(string) bool {
+		return func(k string) bool { return slices.Contains(set, k) }
+	}
+	msgNames := in("v", "station", "seq", "boot", "ts", "readings", "battery", "rssi")
+	readingNames := in("sensor", "value", "unit")
+	senmlName := func(k string) bool {
+		if slices.Contains(senmlLabels[:], k) {
+			return true
+		}
+		for _, l := range senmlLabels {
+			if strings.ToLower(k) == l && !strings.ContainsFunc(k, func(r rune) bool { return r > 127 }) {
+				return false
+			}
+		}
+		return !strings.HasSuffix(k, "_")
+	}
+	items, isArray := doc.([]any)
+	if !isArray {
+		items = []any{doc}
+	}
+	for i, it := range items {
+		if kind == TopicSenML {
+			names(it, senmlName, fmt.Sprintf("senml[%d]", i))
+			continue
+		}
+		names(it, msgNames, fmt.Sprintf("message %d", i))
+		if m, ok := it.(map[string]any); ok {
+			rs, _ := m["readings"].([]any)
+			for j, r := range rs {
+				names(r, readingNames, fmt.Sprintf("message %d reading %d", i, j))
+			}
+		}
+	}
 }
 
 // FuzzParseRegistry checks that ParseRegistry never panics and that an

@@ -38,6 +38,15 @@ const senmlRelative = 1 << 28
 // senmlMaxAbs is the largest absolute SenML time accepted (seconds).
 const senmlMaxAbs = maxTSUnix
 
+// senmlBase holds the base values in force for a record.
+type senmlBase struct {
+	bn    []byte
+	hasBN bool
+	bu    []byte
+	bt    float64
+	bv    float64
+}
+
 // senmlGroup is the Record being built for one resolved time.
 type senmlGroup struct {
 	rec    Record
@@ -77,12 +86,13 @@ func (d *Decoder) decodeSenML(st *Station, payload []byte, now time.Time) ([]Rec
 		return nil, err
 	}
 	var bn, bu []byte
+	var hasBN bool
 	var bt, bv float64
 	groups := map[int64]*senmlGroup{}
 	for i := range pack {
 		r := &pack[i]
 		if r.hasBN {
-			bn = r.bn
+			bn, hasBN = r.bn, true
 		}
 		if r.hasBT {
 			bt = r.bt
@@ -93,7 +103,7 @@ func (d *Decoder) decodeSenML(st *Station, payload []byte, now time.Time) ([]Rec
 		if r.hasBV {
 			bv = r.bv
 		}
-		if err := d.senmlRecord(st, groups, r, bn, bu, bt, bv, now); err != nil {
+		if err := d.senmlRecord(st, groups, r, senmlBase{bn, hasBN, bu, bt, bv}, now); err != nil {
 			return nil, atIndex(err, "senml", i)
 		}
 	}
@@ -114,8 +124,8 @@ func (d *Decoder) decodeSenML(st *Station, payload []byte, now time.Time) ([]Rec
 
 // senmlRecord applies one SenML record, with the base values in force, to
 // its time's group in groups (creating it).
-func (d *Decoder) senmlRecord(st *Station, groups map[int64]*senmlGroup, r *senmlRec, bn, bu []byte, bt, bv float64, now time.Time) error {
-	name, err := senmlName(st.ID, string(bn), string(r.n))
+func (d *Decoder) senmlRecord(st *Station, groups map[int64]*senmlGroup, r *senmlRec, base senmlBase, now time.Time) error {
+	name, err := senmlName(st.ID, string(base.bn), base.hasBN, string(r.n))
 	if err != nil {
 		return err
 	}
@@ -128,7 +138,7 @@ func (d *Decoder) senmlRecord(st *Station, groups map[int64]*senmlGroup, r *senm
 	if err != nil {
 		return err
 	}
-	ts, err := senmlTime(bt+r.t, now)
+	ts, err := senmlTime(base.bt+r.t, now)
 	if err != nil {
 		return err
 	}
@@ -154,10 +164,10 @@ func (d *Decoder) senmlRecord(st *Station, groups map[int64]*senmlGroup, r *senm
 	}
 	unit := r.u
 	if len(unit) == 0 {
-		unit = bu
+		unit = base.bu
 	}
 	// The base value applies to numeric values (RFC 8428 section 4.1).
-	cv, err := Normalize(Sensor(name), bv+v, senmlUnit(string(unit)))
+	cv, err := Normalize(Sensor(name), base.bv+v, senmlUnit(string(unit)))
 	if err != nil {
 		return err
 	}
@@ -360,13 +370,15 @@ func senmlExtension(s *scanner, name []byte, ext *[][]byte) error {
 }
 
 // senmlName resolves base name + name to a sensor kind or "seq" for station.
-func senmlName(station, bn, n string) (string, error) {
+// hasBN says a base name was given (possibly empty): it must then be exactly
+// "{station}:" or "{station}/".
+func senmlName(station, bn string, hasBN bool, n string) (string, error) {
+	if hasBN && (len(bn) != len(station)+1 || bn[:len(station)] != station || (bn[len(station)] != ':' && bn[len(station)] != '/')) {
+		return "", Reject(ReasonStationMismatch, fmt.Sprintf("SenML base name %s must be %q or %q", strconv.Quote(truncate(bn, 80)), station+":", station+"/"))
+	}
 	full := bn + n
 	i := strings.IndexAny(full, ":/")
 	if i < 0 {
-		if bn != "" {
-			return "", Reject(ReasonStationMismatch, fmt.Sprintf("SenML base name %s must be %q or %q", strconv.Quote(truncate(bn, 80)), station+":", station+"/"))
-		}
 		return full, nil
 	}
 	if full[:i] != station {
