@@ -42,10 +42,22 @@ type Collector struct {
 	dec     schemas.Decoder
 	logger  *slog.Logger
 	m       *metrics
-	in      chan Message
+	limit   *limiter
+	in      chan held     // messages within their station's share, in arrival order
+	excess  chan held     // messages beyond it, to be dead-lettered as rate_limited
 	slots   chan struct{} // one per unacknowledged message: caps them at MaxUndelivered
-	ready   atomic.Bool
-	pending atomic.Int64
+	// excessSlots caps the excess lane at half of MaxUndelivered, so that
+	// the flood's dead letters never take every slot.
+	excessSlots chan struct{}
+	ready       atomic.Bool
+	pending     atomic.Int64
+}
+
+// held is a received message and the lane it is in.
+type held struct {
+	m       Message
+	share   *share // within its station's share (nil: rate limited)
+	station string
 }
 
 // New builds a collector. It does not connect; Run does.
@@ -74,8 +86,12 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		deps:   deps,
 		dec:    schemas.Decoder{Registry: deps.Registry, Opts: cfg.DecodeOptions()},
 		logger: logger.With("component", "ingest"),
-		in:     make(chan Message, cfg.MaxUndelivered),
+		limit:  newLimiter(cfg, deps.Registry, deps.Now),
+		in:     make(chan held, cfg.MaxUndelivered),
+		excess: make(chan held, cfg.MaxUndelivered),
 		slots:  make(chan struct{}, cfg.MaxUndelivered),
+		// At least one place: with MaxUndelivered 1 the lanes take turns.
+		excessSlots: make(chan struct{}, max(1, cfg.MaxUndelivered/2)),
 	}
 	c.m = newMetrics(reg, &c.pending)
 	return c, nil
@@ -92,25 +108,16 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// handle runs on the MQTT client's dispatch goroutines. It blocks while
-	// MaxUndelivered messages wait unacknowledged (queued, or in the batch
-	// being written): that is the backpressure. A slot is taken per message
-	// and given back only when the message is acknowledged; the channel
-	// alone would admit MaxUndelivered more once a batch is taken off it.
-	handle := func(m Message) {
-		select {
-		case c.slots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		c.pending.Add(1)
-		select {
-		case c.in <- m: // never waits: in has a place for every slot
-		case <-ctx.Done():
-			c.pending.Add(-1)
-			<-c.slots
-		}
-	}
+	// handle runs on the MQTT client's dispatch goroutine, one message at a
+	// time in arrival order. A message within its station's share goes to
+	// the main lane; one beyond it (rate or pending cap) to the excess lane,
+	// where it is dead-lettered as rate_limited without decoding. handle
+	// blocks only while MaxUndelivered messages wait unacknowledged (or
+	// half of them in the excess lane): that is the backpressure. A slot is
+	// taken per message and given back only when the message is
+	// acknowledged; the channel alone would admit MaxUndelivered more once a
+	// batch is taken off it.
+	handle := func(m Message) { c.admit(ctx, m) }
 	if err := client.Connect(ctx, c.cfg.Filters(), handle); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
@@ -121,14 +128,20 @@ func (c *Collector) Run(ctx context.Context) error {
 	}()
 	c.logger.Info("collector running", "broker", c.cfg.URL, "filters", c.cfg.Filters(), "max_undelivered", c.cfg.MaxUndelivered)
 
-	batch := make([]Message, 0, c.cfg.BatchSize)
+	batch := make([]held, 0, c.cfg.BatchSize)
 	for {
 		batch = batch[:0]
-		select {
-		case <-ctx.Done():
-			return nil
-		case m := <-c.in:
-			batch = append(batch, m)
+		if h, ok := c.take(); ok {
+			batch = append(batch, h)
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil
+			case h := <-c.in:
+				batch = append(batch, h)
+			case h := <-c.excess:
+				batch = append(batch, h)
+			}
 		}
 		batch = c.fill(ctx, batch)
 		// The batch in hand is finished even if ctx is cancelled meanwhile
@@ -146,26 +159,89 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 }
 
-// fill adds messages to batch until it is full or BatchWait has passed.
-func (c *Collector) fill(ctx context.Context, batch []Message) []Message {
-	if c.cfg.BatchWait <= 0 {
-		for len(batch) < c.cfg.BatchSize {
-			select {
-			case m := <-c.in:
-				batch = append(batch, m)
-			default:
-				return batch
-			}
+// admit puts m in its lane (see Run), waiting for slots.
+func (c *Collector) admit(ctx context.Context, m Message) {
+	station, _ := schemas.ParseTopic(m.Topic())
+	sh, ok, logNow, count := c.limit.admit(station)
+	h, lane := held{m: m, station: station}, c.excess
+	if ok {
+		h.share, lane = sh, c.in
+	} else {
+		if logNow {
+			c.logger.Warn("station over its share; excess dead-lettered as rate_limited", "station", station, "mqtt_topic", m.Topic(),
+				"limited_since_last_log", count, "station_rate", c.cfg.StationRate, "station_burst", c.cfg.StationBurst,
+				"station_max_undelivered", c.cfg.stationMaxUndelivered())
 		}
-		return batch
-	}
-	t := time.NewTimer(c.cfg.BatchWait)
-	defer t.Stop()
-	for len(batch) < c.cfg.BatchSize {
 		select {
-		case m := <-c.in:
-			batch = append(batch, m)
-		case <-t.C:
+		case c.excessSlots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+	}
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		c.unhold(h)
+		return
+	}
+	c.pending.Add(1)
+	select {
+	case lane <- h: // never waits: each lane has a place for every slot
+	case <-ctx.Done():
+		c.pending.Add(-1)
+		<-c.slots
+		c.unhold(h)
+	}
+}
+
+// unhold gives back h's lane place (station share or excess slot).
+func (c *Collector) unhold(h held) {
+	if h.share != nil {
+		c.limit.release(h.share)
+	} else {
+		<-c.excessSlots
+	}
+}
+
+// take returns a waiting message without blocking, the main lane first.
+func (c *Collector) take() (held, bool) {
+	select {
+	case h := <-c.in:
+		return h, true
+	default:
+	}
+	select {
+	case h := <-c.excess:
+		return h, true
+	default:
+		return held{}, false
+	}
+}
+
+// fill adds messages to batch until it is full or BatchWait has passed,
+// the main lane first, so a station within its share is never queued
+// behind another's excess.
+func (c *Collector) fill(ctx context.Context, batch []held) []held {
+	var timer <-chan time.Time
+	if c.cfg.BatchWait > 0 {
+		t := time.NewTimer(c.cfg.BatchWait)
+		defer t.Stop()
+		timer = t.C
+	}
+	for len(batch) < c.cfg.BatchSize {
+		if h, ok := c.take(); ok {
+			batch = append(batch, h)
+			continue
+		}
+		if timer == nil {
+			return batch
+		}
+		select {
+		case h := <-c.in:
+			batch = append(batch, h)
+		case h := <-c.excess:
+			batch = append(batch, h)
+		case <-timer:
 			return batch
 		case <-ctx.Done():
 			return batch
@@ -188,11 +264,20 @@ var errNotSent = errors.New("not sent: another message of the write was too larg
 // forward decodes a batch, writes records and dead letters to Kafka and then
 // acknowledges every message. Retryable failures are retried until success
 // or ctx ends; permanent refusals are dead-lettered or dropped, counted.
-func (c *Collector) forward(ctx context.Context, batch []Message) error {
+func (c *Collector) forward(ctx context.Context, batch []held) error {
 	now := c.deps.Now()
 	msgs := make([]outMsg, 0, len(batch))
 	var rejected, accepted int
-	for i, m := range batch {
+	for i, h := range batch {
+		m := h.m
+		if h.share == nil {
+			c.m.rejected.WithLabelValues(string(schemas.ReasonRateLimited)).Inc()
+			rejected++
+			msgs = append(msgs, c.deadLetter(i, m, schemas.ReasonRateLimited,
+				fmt.Sprintf("station %q over its share (station_rate %g/s, station_burst %d, station_max_undelivered %d)",
+					h.station, c.cfg.StationRate, c.cfg.StationBurst, c.cfg.stationMaxUndelivered()), now))
+			continue
+		}
 		recs, err := c.dec.Decode(m.Topic(), m.Payload(), now)
 		if err != nil {
 			reason := schemas.ReasonOf(err)
@@ -217,12 +302,13 @@ func (c *Collector) forward(ctx context.Context, batch []Message) error {
 	if err != nil {
 		return err
 	}
-	for _, m := range batch {
-		m.Ack()
+	for _, h := range batch {
+		h.m.Ack()
 	}
 	c.pending.Add(-int64(len(batch)))
-	for range batch {
+	for _, h := range batch {
 		<-c.slots
+		c.unhold(h)
 	}
 	c.m.messages.WithLabelValues("accepted").Add(float64(accepted))
 	c.m.messages.WithLabelValues("rejected").Add(float64(rejected))
@@ -250,7 +336,7 @@ func (c *Collector) encodeDeadLetter(i int, station string, dl *schemas.DeadLett
 // messages refused permanently are settled by refuse and never retried.
 // Only failed messages are rewritten: kafka-go reports per message
 // (kafka.WriteErrors), and duplicates of a partial success are avoided.
-func (c *Collector) write(ctx context.Context, batch []Message, msgs []outMsg, now time.Time) (int, error) {
+func (c *Collector) write(ctx context.Context, batch []held, msgs []outMsg, now time.Time) (int, error) {
 	records := 0
 	settled := make(map[int]bool) // batch messages already dead-lettered for a refusal
 	for attempt := 1; len(msgs) > 0; {
@@ -381,11 +467,11 @@ func (c *Collector) classify(o outMsg, attempt int, err error) error {
 // message (reason producer_rejected; one per MQTT message), a dead letter is
 // written again without its payload (size and SHA-256 kept), and a dead
 // letter without payload that is refused too is dropped. Each is counted.
-func (c *Collector) refuse(batch []Message, o outMsg, err error, settled map[int]bool, now time.Time) (outMsg, bool) {
+func (c *Collector) refuse(batch []held, o outMsg, err error, settled map[int]bool, now time.Time) (outMsg, bool) {
 	var pe *PermanentError
 	errors.As(err, &pe)
 	c.m.refused.WithLabelValues(pe.Reason).Inc()
-	m := batch[o.src]
+	m := batch[o.src].m
 	switch {
 	case o.dl == nil:
 		if settled[o.src] {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -387,6 +388,7 @@ func TestMixedBatchAllAckedAfterOneWrite(t *testing.T) {
 func TestWriterFailuresHoldAcksUntilSuccess(t *testing.T) {
 	const fails = 3
 	cfg := testConfig()
+	cfg.StationMaxUndelivered = cfg.MaxUndelivered // all five from one station
 	cfg.BatchSize = 5
 	cfg.BatchWait = time.Second // the batch fills to 5 long before this
 	w := newFakeWriter()
@@ -475,6 +477,7 @@ func TestBackpressureBlocksHandlerAfterMaxUndelivered(t *testing.T) {
 	const K = 4
 	cfg := testConfig()
 	cfg.MaxUndelivered = K
+	cfg.StationMaxUndelivered = K // one station may take every slot here
 	cfg.BatchSize = 2
 	w := newFakeWriter()
 	w.scripted = true
@@ -694,6 +697,14 @@ func TestConfigValidate(t *testing.T) {
 		{"max payload tiny", func(c *Config) { c.MaxPayload = 255 }, false, []string{"ingest.max_payload"}},
 		{"negative max future", func(c *Config) { c.MaxFuture = -time.Second }, false, []string{"ingest.max_future"}},
 		{"username without password", func(c *Config) { c.Username = "collector" }, false, []string{"ingest.password_file"}},
+		{"station rate zero (unlimited)", func(c *Config) { c.StationRate = 0 }, false, nil},
+		{"station rate negative", func(c *Config) { c.StationRate = -1 }, false, []string{"ingest.station_rate"}},
+		{"station rate NaN", func(c *Config) { c.StationRate = math.NaN() }, false, []string{"ingest.station_rate"}},
+		{"station rate Inf", func(c *Config) { c.StationRate = math.Inf(1) }, false, []string{"ingest.station_rate"}},
+		{"station burst zero", func(c *Config) { c.StationBurst = 0 }, false, []string{"ingest.station_burst"}},
+		{"station max undelivered negative", func(c *Config) { c.StationMaxUndelivered = -1 }, false, []string{"ingest.station_max_undelivered"}},
+		{"station max undelivered above max undelivered", func(c *Config) { c.StationMaxUndelivered = c.MaxUndelivered + 1 }, false, []string{"ingest.station_max_undelivered"}},
+		{"station max undelivered equal to max undelivered", func(c *Config) { c.StationMaxUndelivered = c.MaxUndelivered }, false, nil},
 		{"several problems each named", func(c *Config) { c.ClientID = ""; c.KeepAlive = 0; c.URL = "ftp://x" }, false,
 			[]string{"ingest.client_id", "ingest.keepalive", "ingest.mqtt_url"}},
 	}

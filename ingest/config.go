@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"strings"
@@ -40,6 +41,17 @@ type Config struct {
 	// MaxPayload and MaxFuture bound accepted payloads (see schemas.DecodeOptions).
 	MaxPayload int           `yaml:"max_payload"`
 	MaxFuture  time.Duration `yaml:"max_future"`
+	// StationRate is each station's share in messages per second (a token
+	// bucket refilled at this rate, holding StationBurst); a station's
+	// messages beyond it are not decoded but dead-lettered with reason
+	// rate_limited, so one flooding device cannot delay the others. 0: no
+	// rate limit.
+	StationRate  float64 `yaml:"station_rate"`
+	StationBurst int     `yaml:"station_burst"`
+	// StationMaxUndelivered is the most messages one station may hold
+	// unacknowledged (its share of MaxUndelivered); beyond it they are
+	// dead-lettered as rate_limited. 0: a quarter of MaxUndelivered.
+	StationMaxUndelivered int `yaml:"station_max_undelivered"`
 }
 
 // DefaultConfig returns the defaults.
@@ -57,6 +69,11 @@ func DefaultConfig() Config {
 		KeepAlive:      30 * time.Second,
 		MaxPayload:     64 << 10,
 		MaxFuture:      5 * time.Minute,
+		// Real devices report every few minutes, and a device back from an
+		// outage sends one array message; 20/s with a burst of 200 is far
+		// above either.
+		StationRate:  20,
+		StationBurst: 200,
 	}
 }
 
@@ -79,6 +96,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxUndelivered, "ingest.max-undelivered", c.MaxUndelivered, "most unacknowledged MQTT messages held")
 	fs.IntVar(&c.BatchSize, "ingest.batch-size", c.BatchSize, "most records per Kafka write")
 	fs.DurationVar(&c.BatchWait, "ingest.batch-wait", c.BatchWait, "how long a partial batch waits")
+	fs.Float64Var(&c.StationRate, "ingest.station-rate", c.StationRate, "messages per second each station may send; the excess is dead-lettered as rate_limited (0: unlimited)")
+	fs.IntVar(&c.StationBurst, "ingest.station-burst", c.StationBurst, "messages a station may send at once above its rate")
+	fs.IntVar(&c.StationMaxUndelivered, "ingest.station-max-undelivered", c.StationMaxUndelivered, "most unacknowledged messages of one station (0: a quarter of max-undelivered)")
 }
 
 // Validate checks the config; errors name the key.
@@ -111,6 +131,15 @@ func (c *Config) Validate() error {
 	if c.MaxFuture < 0 {
 		errs = append(errs, errors.New("ingest.max_future: must not be negative"))
 	}
+	if math.IsNaN(c.StationRate) || math.IsInf(c.StationRate, 0) || c.StationRate < 0 {
+		errs = append(errs, errors.New("ingest.station_rate: must be a number of messages per second, at least 0 (0: unlimited)"))
+	}
+	if c.StationBurst < 1 {
+		errs = append(errs, errors.New("ingest.station_burst: must be at least 1"))
+	}
+	if c.StationMaxUndelivered < 0 || (c.MaxUndelivered >= 1 && c.StationMaxUndelivered > c.MaxUndelivered) {
+		errs = append(errs, fmt.Errorf("ingest.station_max_undelivered: must be between 0 (a quarter of max_undelivered) and max_undelivered (%d)", c.MaxUndelivered))
+	}
 	if c.Username != "" && c.Password == "" && c.PasswordFile == "" && os.Getenv("RESILIENCE_MQTT_PASSWORD") == "" {
 		errs = append(errs, errors.New("ingest.password_file: required with ingest.username (or set RESILIENCE_MQTT_PASSWORD)"))
 	}
@@ -129,6 +158,14 @@ func (c *Config) password() (string, error) {
 		return strings.TrimSpace(string(b)), nil
 	}
 	return os.Getenv("RESILIENCE_MQTT_PASSWORD"), nil
+}
+
+// stationMaxUndelivered is StationMaxUndelivered with 0 resolved.
+func (c *Config) stationMaxUndelivered() int {
+	if c.StationMaxUndelivered > 0 {
+		return c.StationMaxUndelivered
+	}
+	return max(1, c.MaxUndelivered/4)
 }
 
 // Filters returns the subscription filters.
