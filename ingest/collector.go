@@ -37,15 +37,15 @@ type Deps struct {
 // Collector moves device messages from MQTT to Kafka. Create with New and
 // start with Run.
 type Collector struct {
-	cfg     Config
-	deps    Deps
-	dec     schemas.Decoder
-	logger  *slog.Logger
-	m       *metrics
-	limit   *limiter
-	in      chan held     // messages within their station's share, in arrival order
-	excess  chan held     // messages beyond it, to be dead-lettered as rate_limited
-	slots   chan struct{} // one per unacknowledged message: caps them at MaxUndelivered
+	cfg    Config
+	deps   Deps
+	dec    schemas.Decoder
+	logger *slog.Logger
+	m      *metrics
+	limit  *limiter
+	in     chan held     // messages within their station's share, in arrival order
+	excess chan held     // messages beyond it, to be dead-lettered as rate_limited
+	slots  chan struct{} // one per unacknowledged message: caps them at MaxUndelivered
 	// excessSlots caps the excess lane at half of MaxUndelivered, so that
 	// the flood's dead letters never take every slot.
 	excessSlots chan struct{}
