@@ -192,6 +192,7 @@ func (e *Engine) Tick(st *State, now time.Time) []schemas.AlertEvent {
 	if now.UnixNano() < deadline {
 		return nil
 	}
+	st.dropStale(sr)
 	rs := st.rule(b.name, st.newest-c.lateness)
 	if rs.Level > 0 {
 		return nil

@@ -50,6 +50,11 @@ const (
 // MaxLevels is the most levels one rule may have.
 const MaxLevels = 8
 
+// MaxRules is the most station rules (every kind but basin composites) a
+// rule set may have; with MaxLevels, MaxHistory and the name lengths it
+// bounds the encoded state of a station (MaxEncodedState).
+const MaxRules = 32
+
 // LevelSpec is one threshold of a rule. Level numbers are 1-based in list
 // order; a level fires when the watched value reaches Threshold (>=, or <=
 // for direction below) and clears when the value is ClearMargin back on the
@@ -254,6 +259,9 @@ func (rs *RuleSet) normalize() error {
 	if len(rs.Rules) == 0 {
 		errs = append(errs, invalid("rules", "at least one rule is required"))
 	}
+	if n := len(rs.Rules) - len(rs.BasinRules()); n > MaxRules {
+		errs = append(errs, invalid("rules", "at most %d station rules (basin composites not counted), got %d", MaxRules, n))
+	}
 	names := map[string]int{}
 	for i := range rs.Rules {
 		errs = append(errs, rs.normalizeRule(i, names)...)
@@ -324,6 +332,9 @@ func (rs *RuleSet) normalizeRule(i int, names map[string]int) []error {
 			if l.Severity != "" && !validSeverity(l.Severity) {
 				bad(lk+".severity", "%q is not one of Minor, Moderate, Severe, Extreme", l.Severity)
 			}
+			if len(l.Name) > maxLabelLen {
+				bad(lk+".name", "at most %d bytes", maxLabelLen)
+			}
 			if j > 0 {
 				prev := levels[j-1].Threshold
 				if dir == "below" && !(l.Threshold < prev) {
@@ -356,6 +367,11 @@ func (rs *RuleSet) normalizeRule(i int, names map[string]int) []error {
 		}
 		if len(r.RegistryLevelNames) > 3 {
 			bad(".registry_level_names", "at most 3 names (I, II, III)")
+		}
+		for j, n := range r.RegistryLevelNames {
+			if len(n) > maxLabelLen {
+				bad(fmt.Sprintf(".registry_level_names[%d]", j), "at most %d bytes", maxLabelLen)
+			}
 		}
 		checkLevels(".levels", r.Levels, r.Direction)
 		if r.Name == "" {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -158,6 +159,19 @@ func (c *compiled) station(id string) *stationRules {
 	return c.bind(id, nil)
 }
 
+// cut shortens a registry label (district, basin) to maxLabelLen bytes at
+// a rune boundary, so that events and the encoded state stay bounded.
+func cut(s string) string {
+	if len(s) <= maxLabelLen {
+		return s
+	}
+	n := maxLabelLen
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -170,7 +184,7 @@ func contains(list []string, s string) bool {
 func (c *compiled) bind(id string, st *schemas.Station) *stationRules {
 	sr := &stationRules{id: id, bySensor: map[schemas.Sensor][]*bound{}, quality: map[schemas.Sensor][]*bound{}}
 	if st != nil {
-		sr.district, sr.basin, sr.interval, sr.counter = st.District, st.Basin, st.Interval, st.RainCounter
+		sr.district, sr.basin, sr.interval, sr.counter = cut(st.District), cut(st.Basin), st.Interval, st.RainCounter
 	}
 	var maxAccum int64
 	for i := range c.set.Rules {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"sort"
 	"testing"
@@ -307,10 +308,22 @@ func FuzzUnmarshalState(f *testing.F) {
 	b, _ := s.MarshalBinary()
 	f.Add(b)
 	f.Add([]byte{})
+	fb, err := flood(f, e, "VG-AINGHIA").MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(fb)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s State
 		if err := s.UnmarshalBinary(data); err != nil {
+			if !errors.Is(err, ErrBadState) {
+				t.Fatalf("error %v does not wrap ErrBadState", err)
+			}
 			return
+		}
+		// Accepted bytes are canonical: they re-encode to themselves.
+		if b, err := s.MarshalBinary(); err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("accepted state does not round-trip (err %v)", err)
 		}
 		// Whatever decodes must be usable without panicking.
 		s.station = "VG-AINGHIA"

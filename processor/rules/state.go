@@ -1,17 +1,12 @@
 package rules
 
 import (
-	"bytes"
-	"encoding/gob"
-	"fmt"
 	"math"
 	"sort"
 
 	"github.com/resilience-project/resilience/schemas"
 )
 
-// stateVersion is the encoding version written by MarshalBinary.
-const stateVersion = 1
 
 // MaxHistory is the most readings the engine keeps per sensor of a
 // station. History reaches back the longest rate window plus the allowed
@@ -26,7 +21,7 @@ const MaxHistory = 256
 // Memory bounds per station.
 const (
 	maxRecent  = 1024 // record keys kept for duplicate detection
-	maxEmitted = 64   // event ids remembered per active alert
+	maxEmitted = 32   // event ids remembered per active alert
 )
 
 // sample is one reading of one sensor, in event time (unix ns).
@@ -131,95 +126,6 @@ func (s *State) Active() []schemas.AlertEvent {
 		out = append(out, ev)
 	}
 	return out
-}
-
-// stateWire is the encoded form: maps become slices sorted by key, so the
-// same state always encodes to the same bytes.
-type stateWire struct {
-	V       int
-	Station string
-	Newest  int64
-	Boot    uint32
-	MaxSeq  uint64
-	SeqTS   int64
-	HaveSeq bool
-	Recent  []recKey
-	Sensors []sensorWire
-	Rules   []ruleWire
-	Rain    *ring
-}
-
-type sensorWire struct {
-	Sensor schemas.Sensor
-	Hist   []sample
-}
-
-type ruleWire struct {
-	Name string
-	S    ruleState
-}
-
-// MarshalBinary encodes the state for the processor's compacted changelog.
-// Equal states encode to equal bytes.
-func (s *State) MarshalBinary() ([]byte, error) {
-	var buf bytes.Buffer
-	w := stateWire{V: stateVersion, Station: s.station, Newest: s.newest, Boot: s.boot, MaxSeq: s.maxSeq, SeqTS: s.seqTS,
-		HaveSeq: s.haveSeq, Recent: s.recent, Rain: s.rain}
-	for k, ss := range s.sensors {
-		w.Sensors = append(w.Sensors, sensorWire{Sensor: k, Hist: ss.Hist})
-	}
-	sort.Slice(w.Sensors, func(i, j int) bool { return w.Sensors[i].Sensor < w.Sensors[j].Sensor })
-	for k, rs := range s.rules {
-		w.Rules = append(w.Rules, ruleWire{Name: k, S: *rs})
-	}
-	sort.Slice(w.Rules, func(i, j int) bool { return w.Rules[i].Name < w.Rules[j].Name })
-	if err := gob.NewEncoder(&buf).Encode(&w); err != nil {
-		return nil, fmt.Errorf("rules: encode state of %s: %w", s.station, err)
-	}
-	return buf.Bytes(), nil
-}
-
-// UnmarshalBinary replaces s with a state written by MarshalBinary. On error
-// (wrapping ErrBadState) s is unchanged.
-func (s *State) UnmarshalBinary(data []byte) error {
-	var w stateWire
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&w); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadState, err)
-	}
-	if w.V != stateVersion {
-		return fmt.Errorf("%w: version %d, want %d", ErrBadState, w.V, stateVersion)
-	}
-	if w.Station != "" && !schemas.ValidStationID(w.Station) {
-		return fmt.Errorf("%w: station id %q", ErrBadState, w.Station)
-	}
-	ns := State{station: w.Station, newest: w.Newest, boot: w.Boot, maxSeq: w.MaxSeq, seqTS: w.SeqTS, haveSeq: w.HaveSeq,
-		recent: w.Recent, rain: w.Rain}
-	if len(w.Sensors) > 0 {
-		ns.sensors = make(map[schemas.Sensor]*sensorState, len(w.Sensors))
-	}
-	for _, x := range w.Sensors {
-		for i := 1; i < len(x.Hist); i++ {
-			if x.Hist[i].TS <= x.Hist[i-1].TS {
-				return fmt.Errorf("%w: sensor %s history not sorted", ErrBadState, x.Sensor)
-			}
-		}
-		ns.sensors[x.Sensor] = &sensorState{Hist: x.Hist}
-	}
-	if len(w.Rules) > 0 {
-		ns.rules = make(map[string]*ruleState, len(w.Rules))
-	}
-	for _, x := range w.Rules {
-		rs := x.S
-		if rs.Level < 0 || rs.Level > MaxLevels || (rs.Level > 0) != (rs.Last != nil) {
-			return fmt.Errorf("%w: rule %s alert level %d", ErrBadState, x.Name, rs.Level)
-		}
-		ns.rules[x.Name] = &rs
-	}
-	if r := ns.rain; r != nil && (r.Bucket <= 0 || len(r.Slots) == 0 || r.Head < 0) {
-		return fmt.Errorf("%w: rainfall ring", ErrBadState)
-	}
-	*s = ns
-	return nil
 }
 
 func (s *State) sensor(k schemas.Sensor) *sensorState {

@@ -1,0 +1,446 @@
+package rules
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// The changelog encoding of a State (MarshalBinary): explicit, versioned
+// and strict. Layout, in this order and nothing else (uv: unsigned varint,
+// sv: signed varint, f: float64 little endian, str: uv length + bytes,
+// time: 0, or 1 and sv unix ns; every count is checked against its bound):
+//
+//	version byte (stateVersion)
+//	station str, newest sv, boot uv, maxSeq uv, seqTS sv, haveSeq byte
+//	recent: count, then per key ts sv, boot uv, seq uv
+//	sensors: count, by name strictly ascending: name str, history count,
+//	  then per sample ts (sv, first absolute, then the step > 0), seq uv, v f, run uv, q byte
+//	rules: count, by name strictly ascending: name str, base cond, cur cond,
+//	  level uv, id str, start sv, last (0, or 1 and the event), emitted
+//	  count then per event id its suffix after "ID:" as str, prevID str
+//	  cond: pos sv, ts sv, raw uv, eff uv, run uv, runStart sv, v f, ref
+//	  ref: seq uv, ts time, value f
+//	  event: v uv, id, eventID, kind, station, sensor, rule str, level uv,
+//	    levelName, severity str, value f, threshold f, window str,
+//	    startedAt time, at time, readings count + refs, district, basin,
+//	    message str
+//	rain: 0, or 1 and bucket sv, head sv, slots count + uv each
+//
+// A field cannot be renamed or dropped silently: any change of the layout
+// is a new stateVersion, and UnmarshalBinary rejects every other version
+// (and trailing bytes, non-minimal varints, unsorted keys) with
+// ErrBadState; the processor then starts that station fresh and the
+// changelog is rebuilt by replay. Equal states encode to equal bytes, and
+// accepted bytes re-encode to themselves.
+const stateVersion = 2
+
+// MaxEncodedState is the most bytes MarshalBinary writes for one station,
+// well below the 0.94 MiB Kafka producer limit of the changelog. It holds
+// by construction: every part of a State is bounded (MaxHistory samples
+// per sensor of at most len(schemas.Specs) sensors, maxRecent record keys,
+// MaxRules rules with maxEmitted event ids each, a rainfall ring of at
+// most maxRingSlots, strings of at most the lengths below);
+// TestWorstCaseStateSize builds the largest state these bounds allow and
+// checks it.
+const MaxEncodedState = 256 << 10
+
+// String and count bounds of the encoding.
+const (
+	maxStationLen = 64  // schemas.ValidStationID
+	maxNameLen    = 128 // rule names (RuleSpec.Name)
+	maxLabelLen   = 128 // district, basin (cut at bind), level names
+	maxIDLen      = maxStationLen + 1 + 16 // schemas.AlertID
+	maxSuffixLen  = 40                     // ":kind:level:at" of schemas.EventID
+	maxEventIDLen = maxIDLen + maxSuffixLen
+	maxMessageLen = 512 // message(): two names, a kind, a sensor, a window, two numbers
+	maxShortLen   = 16  // sensor, kind, severity, window label
+	maxSensors    = 8   // len(schemas.Specs), checked by a test
+	maxReadings   = 2
+	// maxRingSlots is the longest rainfall ring: (72h window + 24h
+	// lateness) / 1m bucket + 2.
+	maxRingSlots = int((72*time.Hour+24*time.Hour)/time.Minute) + 2
+)
+
+var errCodec = errors.New("malformed")
+
+type encoder struct{ b []byte }
+
+func (e *encoder) uv(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) sv(v int64)    { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) f(v float64)   { e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v)) }
+func (e *encoder) str(s string)  { e.uv(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *encoder) byte1(v uint8) { e.b = append(e.b, v) }
+func (e *encoder) flag(v bool) {
+	if v {
+		e.byte1(1)
+	} else {
+		e.byte1(0)
+	}
+}
+
+func (e *encoder) time(t time.Time) {
+	if t.IsZero() {
+		e.byte1(0)
+		return
+	}
+	e.byte1(1)
+	e.sv(t.UnixNano())
+}
+
+func (e *encoder) ref(r schemas.ReadingRef) { e.uv(r.Seq); e.time(r.TS); e.f(r.Value) }
+
+func (e *encoder) cond(c *cond) {
+	e.sv(c.Pos)
+	e.sv(c.TS)
+	e.uv(uint64(c.Raw))
+	e.uv(uint64(c.Eff))
+	e.uv(uint64(c.Run))
+	e.sv(c.RunStart)
+	e.f(c.V)
+	e.ref(c.Ref)
+}
+
+func (e *encoder) event(ev *schemas.AlertEvent) {
+	e.uv(uint64(ev.V))
+	e.str(ev.ID)
+	e.str(ev.EventID)
+	e.str(string(ev.Kind))
+	e.str(ev.Station)
+	e.str(string(ev.Sensor))
+	e.str(ev.Rule)
+	e.uv(uint64(ev.Level))
+	e.str(ev.LevelName)
+	e.str(string(ev.Severity))
+	e.f(ev.Value)
+	e.f(ev.Threshold)
+	e.str(ev.Window)
+	e.time(ev.StartedAt)
+	e.time(ev.At)
+	e.uv(uint64(len(ev.Readings)))
+	for _, r := range ev.Readings {
+		e.ref(r)
+	}
+	e.str(ev.District)
+	e.str(ev.Basin)
+	e.str(ev.Message)
+}
+
+// MarshalBinary encodes the state for the processor's compacted changelog
+// (the layout is described at stateVersion). Equal states encode to equal
+// bytes; the result is at most MaxEncodedState bytes.
+func (s *State) MarshalBinary() ([]byte, error) {
+	e := &encoder{b: make([]byte, 0, 1024)}
+	e.byte1(stateVersion)
+	e.str(s.station)
+	e.sv(s.newest)
+	e.uv(uint64(s.boot))
+	e.uv(s.maxSeq)
+	e.sv(s.seqTS)
+	e.flag(s.haveSeq)
+	e.uv(uint64(len(s.recent)))
+	for _, k := range s.recent {
+		e.sv(k.TS)
+		e.uv(uint64(k.Boot))
+		e.uv(k.Seq)
+	}
+	names := make([]string, 0, len(s.sensors))
+	for k := range s.sensors {
+		names = append(names, string(k))
+	}
+	sort.Strings(names)
+	e.uv(uint64(len(names)))
+	for _, n := range names {
+		e.str(n)
+		h := s.sensors[schemas.Sensor(n)].Hist
+		e.uv(uint64(len(h)))
+		for i, smp := range h {
+			if i == 0 {
+				e.sv(smp.TS)
+			} else {
+				e.sv(smp.TS - h[i-1].TS)
+			}
+			e.uv(smp.Seq)
+			e.f(smp.V)
+			e.uv(uint64(smp.Run))
+			e.byte1(uint8(smp.Q))
+		}
+	}
+	names = names[:0]
+	for k := range s.rules {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	e.uv(uint64(len(names)))
+	for _, n := range names {
+		rs := s.rules[n]
+		e.str(n)
+		e.cond(&rs.Base)
+		e.cond(&rs.Cur)
+		e.uv(uint64(rs.Level))
+		e.str(rs.ID)
+		e.sv(rs.Start)
+		e.flag(rs.Last != nil)
+		if rs.Last != nil {
+			e.event(rs.Last)
+		}
+		e.uv(uint64(len(rs.Emitted)))
+		prefix := rs.ID + ":"
+		for _, id := range rs.Emitted {
+			if rs.ID == "" || !strings.HasPrefix(id, prefix) {
+				return nil, fmt.Errorf("rules: encode state of %s: rule %s: event id %q is not of alert %q", s.station, n, id, rs.ID)
+			}
+			e.str(id[len(prefix):])
+		}
+		e.str(rs.PrevID)
+	}
+	e.flag(s.rain != nil)
+	if r := s.rain; r != nil {
+		e.sv(r.Bucket)
+		e.sv(r.Head)
+		e.uv(uint64(len(r.Slots)))
+		for _, v := range r.Slots {
+			e.uv(uint64(v))
+		}
+	}
+	return e.b, nil
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{errCodec}, args...)...)
+	}
+}
+
+func (d *decoder) uv() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) sv() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// small reads a uv that must be at most max.
+func (d *decoder) small(what string, max int) int {
+	v := d.uv()
+	if v > uint64(max) {
+		d.fail("%s %d, at most %d", what, v, max)
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) byte1() uint8 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail("truncated")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) flag() bool {
+	switch d.byte1() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.fail("bad flag")
+	return false
+}
+
+func (d *decoder) f() float64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.fail("truncated")
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) str(what string, max int) string {
+	n := d.small(what+" length", max)
+	if d.err != nil {
+		return ""
+	}
+	if n > len(d.b) {
+		d.fail("truncated %s", what)
+		return ""
+	}
+	v := string(d.b[:n])
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) time() time.Time {
+	if !d.flag() {
+		return time.Time{}
+	}
+	return ts2t(d.sv())
+}
+
+func (d *decoder) ref() schemas.ReadingRef {
+	return schemas.ReadingRef{Seq: d.uv(), TS: d.time(), Value: d.f()}
+}
+
+func (d *decoder) cond() cond {
+	return cond{Pos: d.sv(), TS: d.sv(), Raw: d.small("raw level", MaxLevels), Eff: d.small("level", MaxLevels),
+		Run: d.small("run", math.MaxInt32), RunStart: d.sv(), V: d.f(), Ref: d.ref()}
+}
+
+func (d *decoder) event() *schemas.AlertEvent {
+	ev := &schemas.AlertEvent{V: d.small("event version", math.MaxUint8), ID: d.str("alert id", maxIDLen),
+		EventID: d.str("event id", maxEventIDLen), Kind: schemas.AlertKind(d.str("kind", maxShortLen)),
+		Station: d.str("station", maxStationLen), Sensor: schemas.Sensor(d.str("sensor", maxShortLen)),
+		Rule: d.str("rule", maxNameLen), Level: d.small("event level", MaxLevels), LevelName: d.str("level name", maxLabelLen),
+		Severity: schemas.Severity(d.str("severity", maxShortLen)), Value: d.f(), Threshold: d.f(),
+		Window: d.str("window", maxShortLen), StartedAt: d.time(), At: d.time()}
+	if n := d.small("readings", maxReadings); n > 0 {
+		ev.Readings = make([]schemas.ReadingRef, n)
+		for i := range ev.Readings {
+			ev.Readings[i] = d.ref()
+		}
+	}
+	ev.District, ev.Basin = d.str("district", maxLabelLen), d.str("basin", maxLabelLen)
+	ev.Message = d.str("message", maxMessageLen)
+	return ev
+}
+
+// UnmarshalBinary replaces s with a state written by MarshalBinary. Bytes
+// of another version or layout, or that break a bound, return an error
+// wrapping ErrBadState and leave s unchanged.
+func (s *State) UnmarshalBinary(data []byte) error {
+	ns, err := decodeState(data)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadState, err)
+	}
+	*s = *ns
+	return nil
+}
+
+func decodeState(data []byte) (*State, error) {
+	d := &decoder{b: data}
+	if v := d.byte1(); d.err == nil && v != stateVersion {
+		return nil, fmt.Errorf("version %d, want %d", v, stateVersion)
+	}
+	ns := &State{station: d.str("station", maxStationLen), newest: d.sv()}
+	ns.boot = uint32(d.small("boot", math.MaxUint32))
+	ns.maxSeq, ns.seqTS, ns.haveSeq = d.uv(), d.sv(), d.flag()
+	if n := d.small("recent keys", maxRecent); n > 0 {
+		ns.recent = make([]recKey, n)
+		for i := range ns.recent {
+			ns.recent[i] = recKey{TS: d.sv(), Boot: uint32(d.small("boot", math.MaxUint32)), Seq: d.uv()}
+		}
+	}
+	prev := ""
+	for i, n := 0, d.small("sensors", maxSensors); i < n && d.err == nil; i++ {
+		name := d.str("sensor", maxShortLen)
+		if i > 0 && name <= prev {
+			d.fail("sensors not sorted")
+		}
+		prev = name
+		ss := &sensorState{Hist: make([]sample, d.small("history", MaxHistory))}
+		for j := range ss.Hist {
+			ts := d.sv()
+			if j > 0 {
+				if ts <= 0 {
+					d.fail("sensor %s history not sorted", name)
+				}
+				ts += ss.Hist[j-1].TS
+			}
+			ss.Hist[j] = sample{TS: ts, Seq: d.uv(), V: d.f(), Run: uint32(d.small("run", math.MaxUint32)), Q: int8(d.byte1())}
+		}
+		if ns.sensors == nil {
+			ns.sensors = map[schemas.Sensor]*sensorState{}
+		}
+		ns.sensors[schemas.Sensor(name)] = ss
+	}
+	prev = ""
+	for i, n := 0, d.small("rules", MaxRules); i < n && d.err == nil; i++ {
+		name := d.str("rule", maxNameLen)
+		if i > 0 && name <= prev {
+			d.fail("rules not sorted")
+		}
+		prev = name
+		rs := &ruleState{Base: d.cond(), Cur: d.cond(), Level: d.small("level", MaxLevels), ID: d.str("alert id", maxIDLen), Start: d.sv()}
+		if d.flag() {
+			rs.Last = d.event()
+		}
+		if m := d.small("emitted", maxEmitted); m > 0 {
+			rs.Emitted = make([]string, m)
+			if rs.ID == "" {
+				d.fail("rule %s: event ids without an alert", name)
+			}
+			for j := range rs.Emitted {
+				rs.Emitted[j] = rs.ID + ":" + d.str("event id", maxSuffixLen)
+			}
+		}
+		rs.PrevID = d.str("previous alert id", maxIDLen)
+		if d.err == nil && (rs.Level > 0) != (rs.Last != nil) {
+			d.fail("rule %s alert level %d", name, rs.Level)
+		}
+		if ns.rules == nil {
+			ns.rules = map[string]*ruleState{}
+		}
+		ns.rules[name] = rs
+	}
+	if d.flag() {
+		r := &ring{Bucket: d.sv(), Head: d.sv()}
+		r.Slots = make([]uint32, d.small("rain slots", maxRingSlots))
+		for i := range r.Slots {
+			r.Slots[i] = uint32(d.small("rain slot", math.MaxUint32))
+		}
+		if d.err == nil && (r.Bucket <= 0 || len(r.Slots) == 0 || r.Head < 0) {
+			d.fail("rainfall ring")
+		}
+		ns.rain = r
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if ns.station != "" && !schemas.ValidStationID(ns.station) {
+		return nil, fmt.Errorf("station id %q", ns.station)
+	}
+	return ns, nil
+}
