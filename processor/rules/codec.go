@@ -53,9 +53,9 @@ const MaxEncodedState = 256 << 10
 
 // String and count bounds of the encoding.
 const (
-	maxStationLen = 64  // schemas.ValidStationID
-	maxNameLen    = 128 // rule names (RuleSpec.Name)
-	maxLabelLen   = 128 // district, basin (cut at bind), level names
+	maxStationLen = 64                     // schemas.ValidStationID
+	maxNameLen    = 128                    // rule names (RuleSpec.Name)
+	maxLabelLen   = 128                    // district, basin (cut at bind), level names
 	maxIDLen      = maxStationLen + 1 + 16 // schemas.AlertID
 	maxSuffixLen  = 40                     // ":kind:level:at" of schemas.EventID
 	maxEventIDLen = maxIDLen + maxSuffixLen

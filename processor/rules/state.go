@@ -7,7 +7,6 @@ import (
 	"github.com/resilience-project/resilience/schemas"
 )
 
-
 // MaxHistory is the most readings the engine keeps per sensor of a
 // station. History reaches back the longest rate window plus the allowed
 // lateness; a sensor that reports more often than that allows is thinned
