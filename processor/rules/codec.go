@@ -212,6 +212,24 @@ func (s *State) MarshalBinary() ([]byte, error) {
 	return e.b, nil
 }
 
+// uvLen is the length of the minimal uvarint of v.
+func uvLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
+// zigzag is the unsigned form binary.AppendVarint encodes v as.
+func zigzag(v int64) uint64 {
+	u := uint64(v) << 1
+	if v < 0 {
+		u = ^u
+	}
+	return u
+}
+
 type decoder struct {
 	b   []byte
 	err error
@@ -228,7 +246,7 @@ func (d *decoder) uv() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
+	if n <= 0 || n != uvLen(v) {
 		d.fail("bad varint")
 		return 0
 	}
@@ -241,7 +259,7 @@ func (d *decoder) sv() int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
+	if n <= 0 || n != uvLen(zigzag(v)) {
 		d.fail("bad varint")
 		return 0
 	}

@@ -85,6 +85,12 @@
 // through MarshalBinary/UnmarshalBinary, so after a crash the processor
 // restores it from the changelog and re-applying records emits the same
 // events (same EventIDs) or none; alerts neither re-fire nor get lost.
+// The encoding is explicit and versioned (see stateVersion): bytes of any
+// other version are ErrBadState, never a state with fields silently zero.
+// A station's state is bounded by design, whatever its reporting rate: at
+// most MaxHistory readings per sensor (thinned evenly beyond that), at
+// most MaxRules rules, so it encodes to at most MaxEncodedState bytes. The
+// work of one out-of-order reading is O(MaxHistory) folds per rule.
 //
 // # Concurrency
 //
