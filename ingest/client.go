@@ -3,11 +3,15 @@ package ingest
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/resilience-project/resilience/internal/retry"
 )
 
 // Message is an MQTT message the collector must acknowledge once handled.
@@ -23,8 +27,13 @@ type Message interface {
 // message itself.
 type Client interface {
 	// Connect connects and subscribes filters at QoS 1, delivering every
-	// message to handle. It returns once the first connection is up.
+	// message to handle. It returns once the first connection is up; the
+	// subscription may still be pending (see Status).
 	Connect(ctx context.Context, filters []string, handle func(Message)) error
+	// Status is nil while the connection is up and the broker granted every
+	// subscription, else why not (connecting, connection lost, subscription
+	// refused: then it is being retried).
+	Status() error
 	// Disconnect closes the connection; unacknowledged messages stay with
 	// the broker (persistent session).
 	Disconnect()
@@ -39,14 +48,58 @@ func NewPahoClient(cfg Config, logger *slog.Logger) (Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pahoClient{cfg: cfg, password: pw, logger: logger}, nil
+	return &pahoClient{cfg: cfg, password: pw, logger: logger, status: errNotConnected,
+		subscribe: make(chan uint64, 1), stop: make(chan struct{})}, nil
 }
+
+var errNotConnected = errors.New("mqtt: not connected yet")
+
+// subscribeTimeout bounds the wait for one SUBACK.
+const subscribeTimeout = 30 * time.Second
 
 type pahoClient struct {
 	cfg      Config
 	password string
 	logger   *slog.Logger
 	c        mqtt.Client
+
+	// subscribe carries the generation of each new connection to the
+	// subscriber goroutine; stop ends it.
+	subscribe chan uint64
+	stop      chan struct{}
+	stopOnce  sync.Once
+	wg        sync.WaitGroup
+
+	mu     sync.Mutex
+	gen    uint64 // bumped on every connect and connection loss
+	status error
+}
+
+func (p *pahoClient) Status() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status
+}
+
+// setStatus records err as the status if the connection is still
+// generation gen; it reports whether it did.
+func (p *pahoClient) setStatus(gen uint64, err error) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gen != gen {
+		return false
+	}
+	p.status = err
+	return true
+}
+
+// transition starts a new generation with status err and returns it.
+func (p *pahoClient) transition(err error) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gen++
+	p.status = err
+	return p.gen
 }
 
 func (p *pahoClient) Connect(ctx context.Context, filters []string, handle func(Message)) error {
@@ -78,39 +131,125 @@ func (p *pahoClient) Connect(ctx context.Context, filters []string, handle func(
 		o.SetTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12})
 	}
 	o.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { handle(m) })
-	o.SetOnConnectHandler(func(c mqtt.Client) {
-		subs := make(map[string]byte, len(filters))
-		for _, f := range filters {
-			subs[f] = 1
+	// The handlers only record the transition: subscribing waits for a
+	// SUBACK, so it runs on the subscriber goroutine, never on paho's.
+	o.SetOnConnectHandler(func(mqtt.Client) {
+		gen := p.transition(errors.New("mqtt: connected, subscribing"))
+		select {
+		case <-p.subscribe: // an older connection's request, superseded
+		default:
 		}
-		// A nil callback routes to the default handler, which also receives
-		// messages the broker replays from the session before we resubscribe.
-		t := c.SubscribeMultiple(subs, nil)
-		if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
-			p.logger.Error("mqtt subscribe failed", "filters", filters, "err", t.Error())
-			return
-		}
-		p.logger.Info("mqtt subscribed", "broker", p.cfg.URL, "client_id", p.cfg.ClientID, "filters", filters)
+		p.subscribe <- gen
 	})
 	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+		p.transition(fmt.Errorf("mqtt: connection to %s lost (reconnecting): %w", p.cfg.URL, err))
 		p.logger.Warn("mqtt connection lost; reconnecting", "broker", p.cfg.URL, "err", err)
 	})
 	p.c = mqtt.NewClient(o)
+	p.wg.Add(1)
+	go p.subscriber(filters)
 	t := p.c.Connect()
 	select {
 	case <-t.Done():
 		if err := t.Error(); err != nil {
+			p.Disconnect()
 			return fmt.Errorf("mqtt connect %s: %w", p.cfg.URL, err)
 		}
 		return nil
 	case <-ctx.Done():
-		p.c.Disconnect(0)
+		p.Disconnect()
 		return ctx.Err()
 	}
 }
 
-func (p *pahoClient) Disconnect() {
-	if p.c != nil {
-		p.c.Disconnect(250)
+// subscriber subscribes on every new connection and retries, with
+// backoff, while the broker refuses or does not answer; the status is ready
+// only once every filter is granted on the current connection.
+func (p *pahoClient) subscriber(filters []string) {
+	defer p.wg.Done()
+	var gen uint64
+	for {
+		select {
+		case <-p.stop:
+			return
+		case gen = <-p.subscribe:
+		}
+	retrying:
+		for attempt := 1; ; attempt++ {
+			err := p.subscribeOnce(filters)
+			if err == nil {
+				if p.setStatus(gen, nil) {
+					p.logger.Info("mqtt subscribed", "broker", p.cfg.URL, "client_id", p.cfg.ClientID, "filters", filters)
+				}
+				break
+			}
+			err = fmt.Errorf("%w (attempt %d)", err, attempt)
+			if !p.setStatus(gen, err) {
+				break // the connection changed meanwhile; a new request follows
+			}
+			wait := retry.Backoff(attempt, time.Second, 30*time.Second)
+			p.logger.Error("mqtt subscribe failed; not ready, retrying", "broker", p.cfg.URL, "filters", filters, "err", err, "retry_in", wait)
+			t := time.NewTimer(wait)
+			select {
+			case <-p.stop:
+				t.Stop()
+				return
+			case gen = <-p.subscribe:
+				t.Stop()
+				break retrying // a new connection: subscribe afresh
+			case <-t.C:
+			}
+		}
 	}
+}
+
+// subscribeOnce subscribes filters at QoS 1 and checks the SUBACK: a
+// refused filter (0x80, which paho reports only in the token's Result, not
+// in Error) or one granted below QoS 1 is an error.
+func (p *pahoClient) subscribeOnce(filters []string) error {
+	subs := make(map[string]byte, len(filters))
+	for _, f := range filters {
+		subs[f] = 1
+	}
+	// A nil callback routes to the default handler, which also receives
+	// messages the broker replays from the session before we resubscribe.
+	t := p.c.SubscribeMultiple(subs, nil)
+	if !t.WaitTimeout(subscribeTimeout) {
+		return fmt.Errorf("mqtt subscribe %v on %s: no SUBACK within %s", filters, p.cfg.URL, subscribeTimeout)
+	}
+	if err := t.Error(); err != nil {
+		return fmt.Errorf("mqtt subscribe %v on %s: %w", filters, p.cfg.URL, err)
+	}
+	st, ok := t.(*mqtt.SubscribeToken)
+	if !ok {
+		return fmt.Errorf("mqtt subscribe %v on %s: unexpected token %T", filters, p.cfg.URL, t)
+	}
+	return checkGranted(filters, st.Result(), p.cfg.URL)
+}
+
+// checkGranted checks a SUBACK's result: every filter granted QoS 1 or 2.
+func checkGranted(filters []string, granted map[string]byte, broker string) error {
+	var errs []error
+	for _, f := range filters {
+		switch code, ok := granted[f]; {
+		case !ok:
+			errs = append(errs, fmt.Errorf("mqtt subscribe %s on %s: no result in the SUBACK", f, broker))
+		case code >= 0x80:
+			errs = append(errs, fmt.Errorf("mqtt subscribe %s on %s: refused by the broker (SUBACK 0x%02x)", f, broker, code))
+		case code < 1:
+			errs = append(errs, fmt.Errorf("mqtt subscribe %s on %s: granted QoS %d, need 1 (acks after Kafka)", f, broker, code))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *pahoClient) Disconnect() {
+	p.stopOnce.Do(func() {
+		close(p.stop)
+		if p.c != nil {
+			p.c.Disconnect(250) // also completes a pending SUBACK wait
+		}
+		p.wg.Wait()
+		p.transition(errors.New("mqtt: disconnected"))
+	})
 }

@@ -49,7 +49,7 @@ type Collector struct {
 	// excessSlots caps the excess lane at half of MaxUndelivered, so that
 	// the flood's dead letters never take every slot.
 	excessSlots chan struct{}
-	ready       atomic.Bool
+	client      atomic.Pointer[Client] // set while Run is connected
 	pending     atomic.Int64
 }
 
@@ -97,8 +97,25 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	return c, nil
 }
 
-// Ready reports whether the collector is connected and subscribed.
-func (c *Collector) Ready() bool { return c.ready.Load() }
+// ErrNotRunning is what Ready returns before Run connected and after it
+// returned.
+var ErrNotRunning = errors.New("ingest: collector not running")
+
+// Ready is nil while the collector runs, its MQTT connection is up and the
+// broker granted every subscription; otherwise it says why not (not
+// running, connecting, connection lost, subscription refused). It follows
+// the real connection: false on a lost connection, true again only after
+// the re-subscription succeeded.
+func (c *Collector) Ready() error {
+	cl := c.client.Load()
+	if cl == nil {
+		return ErrNotRunning
+	}
+	if err := (*cl).Status(); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	return nil
+}
 
 // Run connects, subscribes and forwards until ctx is done. On stop it
 // finishes the batch in hand (soft stop, bounded by 10 s), then disconnects;
@@ -121,9 +138,9 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err := client.Connect(ctx, c.cfg.Filters(), handle); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	c.ready.Store(true)
+	c.client.Store(&client)
 	defer func() {
-		c.ready.Store(false)
+		c.client.Store(nil)
 		client.Disconnect()
 	}()
 	c.logger.Info("collector running", "broker", c.cfg.URL, "filters", c.cfg.Filters(), "max_undelivered", c.cfg.MaxUndelivered)

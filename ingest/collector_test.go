@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -645,12 +646,12 @@ func TestRunPassesFilters(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("subscribed %v, want %v", got, want)
 	}
-	if !h.c.Ready() {
-		t.Error("Ready() false after connect")
+	if err := h.c.Ready(); err != nil {
+		t.Errorf("Ready() = %v after connect", err)
 	}
 	h.stop(t)
-	if h.c.Ready() {
-		t.Error("Ready() true after Run returned")
+	if err := h.c.Ready(); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("Ready() = %v after Run returned, want ErrNotRunning", err)
 	}
 }
 

@@ -46,6 +46,9 @@ func (f *fakeClient) Connect(_ context.Context, filters []string, handle func(Me
 	return nil
 }
 
+// Status is nil: the fake is always connected and subscribed.
+func (f *fakeClient) Status() error { return nil }
+
 func (f *fakeClient) Disconnect() { f.discOne.Do(func() { close(f.disconnected) }) }
 
 func (f *fakeClient) deliver(m Message) {

@@ -154,12 +154,7 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 			return err
 		}
 		g.Go(func() error { return col.Run(gctx) })
-		checks["ingest"] = func() error {
-			if !col.Ready() {
-				return errors.New("not connected to MQTT")
-			}
-			return nil
-		}
+		checks["ingest"] = col.Ready // nil once connected and subscribed, else why not
 	}
 	// The rules file, read once: the processor evaluates the station rules
 	// (and hot-reloads them), the alerts service the basin rules.
