@@ -14,11 +14,35 @@
 //   - At most MaxUndelivered messages are held unacknowledged. When that
 //     many are waiting (Kafka slow or down) the collector stops taking new
 //     ones; the broker's in-flight window then fills and the broker keeps the
-//     rest. Nothing is dropped: a Kafka write is retried with backoff until
-//     it succeeds or the collector stops, and an unacknowledged message is
-//     redelivered by the broker.
+//     rest. A retryable Kafka failure (network, leader election, not enough
+//     replicas) is retried with backoff until it succeeds or the collector
+//     stops, and an unacknowledged message is redelivered by the broker.
+//   - A permanent Kafka refusal of one message (too large, invalid record,
+//     not authorised; see kafkax.PermanentReason and PermanentError) is
+//     never retried: the offender is found (kafka.WriteErrors per message,
+//     then single writes, since a broker refuses a whole partition batch),
+//     its record becomes a dead letter with reason producer_rejected, a
+//     refused dead letter is written again without its payload, and if even
+//     that is refused the message is dropped; every step is logged and
+//     counted (resilience_ingest_kafka_refused_total,
+//     resilience_ingest_dropped_total), and the rest of the batch is written.
+//     A dead letter carries at most schemas.MaxDeadLetterPayload bytes of the
+//     payload plus its size and SHA-256, so it fits any sane Kafka limit.
+//   - Every station has a bounded share: a token bucket (StationRate per
+//     second, StationBurst) and at most StationMaxUndelivered messages held.
+//     A message beyond it goes to a second lane (at most half of
+//     MaxUndelivered) and is dead-lettered with reason rate_limited without
+//     being decoded, so its fact is recorded and it is acknowledged like any
+//     other. Batches take the main lane first, so a station within its
+//     share is never queued behind another's flood. Stations not in the
+//     registry share one bucket; the map of shares never grows.
+//   - Ready is nil only while the connection is up and the broker granted
+//     every subscription at QoS 1; a lost connection or a refused
+//     subscription (SUBACK 0x80) makes it say why, and the subscription is
+//     retried with backoff.
 //   - Messages are handled one at a time in arrival order, so a station's
-//     readings keep their order into its Kafka partition. The handler waits
+//     readings keep their order into its Kafka partition (its rate-limited
+//     excess goes to the dead-letter topic, never between its readings). The handler waits
 //     only while MaxUndelivered messages are unacknowledged; size the
 //     broker's per-client in-flight window (Mosquitto max_inflight_messages)
 //     at or below MaxUndelivered so it never waits. If it does wait long
