@@ -3,32 +3,60 @@
 // package rules, writes readings and alerts to the point sink (InfluxDB, or
 // local files in embedded mode) and produces alert events to `alerts`.
 //
+// The promise is "lose no reading and no alert" and "keep alerting while
+// InfluxDB is down". So alerts and state never wait for points.
+//
 // Processing contract, per partition, in this order for every batch:
 //
 //  1. FetchMessage a batch (no auto-commit).
 //  2. Decode each record and fold it into its station's state (rules.Apply).
-//  3. Both sinks, concurrently: write the batch's points and alert points to
-//     the point sink (InfluxDB), and produce the batch's alert events to
-//     `alerts` (acks=all, synchronous). Concurrently, so that an alert never
-//     waits for a slow InfluxDB; both must succeed before step 4.
+//  3. Concurrently: offer the batch's points and alert points to the point
+//     sink once, and produce the batch's alert events to `alerts`
+//     (acks=all, synchronous, retried until produced).
 //  4. Write the changed station states to the compacted `processor.state`
 //     changelog, on the same partition number as the readings.
-//  5. Commit the offset after the batch.
+//  5. Commit: the lowest offset whose points are not yet durable (in
+//     InfluxDB, the file sink or the InfluxDB spool).
 //
-// A step that fails is retried with backoff; later steps never run before
-// earlier ones succeed. A crash anywhere replays the batch from the last
-// commit against the state of the last changelog write, which is never newer
-// than the alerts already produced (step 3 before 4). So no alert is lost;
-// a replay may produce an alert event again, with the same deterministic
-// EventID, which consumers deduplicate. Points are idempotent by
-// construction (same measurement, tags and timestamp).
+// A point sink that refuses a batch (influxsink.ErrSpoolFull: the spool is
+// at its bound or the disk at its floor) or fails does not stop the
+// partition: the batch's records join the landing gap, [first, last]
+// offsets processed but not stored, and the commit stays at the first of
+// them. While the gap is open, later batches join it too (their points are
+// not offered), and after every batch, and every 100 ms when idle, the
+// worker tries to land it: it writes the gap's alert and notice lines, then
+// re-reads up to 20,000 of its records from Kafka with a second reader on
+// the same partition (the readings stay in `readings` for 7 days), rebuilds
+// their points and offers them; each accepted chunk moves the commit
+// forward. A refusal backs off (jittered, 200 ms to 5 s). The quality flags
+// the rules gave a record are kept in memory for the re-read when they are
+// not the common "all passed, not late". resilience_processor_landing_gap
+// and Processor.LandingGap count the records waiting.
+//
+// Alert ids are deterministic (station + rule + start), event ids too. A
+// crash anywhere replays from the last commit against the state of the
+// last changelog write, which is never newer than the alerts already
+// produced (step 3 before 4). So no alert is lost; a replay may produce an
+// alert event again, with the same EventID, which consumers deduplicate.
+// After a crash during a landing gap the replay starts at the gap: the
+// rules see those records as duplicates and emit nothing, and their points
+// are rewritten (idempotent by measurement, tags and timestamp; written
+// then with quality 2, not evaluated, since the replay does not evaluate
+// duplicates). What a crash during a gap loses is the `alert` and `notice`
+// points of the gap's batches (the alert events themselves are in
+// `alerts`).
+//
+// A point write that hangs delays only the state and commit of its own
+// batch (its alerts go out concurrently); influxsink bounds it by its
+// attempts and timeout and then spools.
 //
 // State and rebalances: the processor uses a kafka-go ConsumerGroup
 // directly, so it knows which partitions it owns. On every assignment it
 // restores the state of those partitions from the changelog before it
 // fetches a reading, and it runs the time-driven rules (offline) only for
 // the stations of its partitions. N processors in one group split the
-// stations.
+// stations. A worker that loses its partition with a gap open leaves it to
+// the next owner, which replays from the commit.
 //
 // Stopping: cancelling Run's context is a soft stop; the batch in hand is
 // finished (bounded by StopTimeout), then the group is left.

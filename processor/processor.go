@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +57,9 @@ type Processor struct {
 	m      *metrics
 	ready  chan struct{}
 	once   sync.Once
+	// gap counts the records, over this processor's partitions, whose
+	// points the point sink has not stored yet.
+	gap atomic.Int64
 }
 
 // New builds a processor. It does not connect; Run does.
@@ -76,8 +80,16 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Processor{cfg: cfg, deps: deps, logger: logger.With("component", "processor"), m: newMetrics(reg), ready: make(chan struct{})}, nil
+	p := &Processor{cfg: cfg, deps: deps, logger: logger.With("component", "processor"), ready: make(chan struct{})}
+	p.m = newMetrics(reg, &p.gap)
+	return p, nil
 }
+
+// LandingGap is the number of processed records whose points the point
+// sink has not stored yet (it refused them, e.g. a full InfluxDB spool):
+// their alerts and state are done, their points are re-read from Kafka and
+// written once the sink accepts again, and the commit waits for them.
+func (p *Processor) LandingGap() int64 { return p.gap.Load() }
 
 // Ready is closed once the processor owns partitions and restored their state.
 func (p *Processor) Ready() <-chan struct{} { return p.ready }
@@ -233,7 +245,7 @@ type metrics struct {
 	restored     prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer, gap *atomic.Int64) *metrics {
 	m := &metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_processor_records_total",
 			Help: "Records processed, by outcome (ok, duplicate, late, bad, unknown_station)."}, []string{"outcome"}),
@@ -256,7 +268,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.records.WithLabelValues(o)
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.events, m.batchSeconds, m.lag, m.owned, m.retries, m.notices, m.restored)
+		reg.MustRegister(m.records, m.events, m.batchSeconds, m.lag, m.owned, m.retries, m.notices, m.restored,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "resilience_processor_landing_gap",
+				Help: "Processed records whose points are not stored yet (the point sink refused them); the commit waits for them."},
+				func() float64 { return float64(gap.Load()) }))
 	}
 	return m
 }

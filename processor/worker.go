@@ -28,6 +28,11 @@ type worker struct {
 	logger    *slog.Logger
 	states    map[string]*rules.State
 	buf       []byte
+	// committed is the offset last committed (the next to process after a
+	// restart); land the records whose points wait for the sink.
+	committed int64
+	processed int64 // the offset after the last processed record
+	land      landing
 }
 
 // run restores state, then processes batches until hard (generation end or
@@ -42,6 +47,14 @@ func (w *worker) run(hard, soft context.Context, offset int64, restored func()) 
 		return
 	}
 	restored()
+	w.committed, w.processed = offset, offset
+	w.land = landing{from: -1, to: -1, odd: map[int64]flags{}}
+	defer func() {
+		// Whoever owns the partition next replays the waiting records from
+		// the commit.
+		p.gap.Add(-w.land.records())
+		w.closeLandingReader()
+	}()
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   p.deps.Brokers,
 		Dialer:    p.deps.Dialer,
@@ -70,6 +83,17 @@ func (w *worker) run(hard, soft context.Context, offset int64, restored func()) 
 			}
 			p.m.lag.WithLabelValues(strconv.Itoa(w.partition)).Set(float64(r.Lag()))
 		}
+		if w.land.open() {
+			if err := w.landStep(hard); err != nil {
+				return
+			}
+			if err := w.commit(hard, w.processed); err != nil {
+				if hard.Err() == nil {
+					w.logger.Error("commit failed; leaving the generation", "err", err)
+				}
+				return
+			}
+		}
 		select {
 		case <-tick.C:
 			if err := w.tick(hard); err != nil {
@@ -88,7 +112,12 @@ func (w *worker) run(hard, soft context.Context, offset int64, restored func()) 
 // at most BatchWait for more.
 func (w *worker) fetch(hard, soft context.Context, r *kafka.Reader, batch []kafka.Message) []kafka.Message {
 	cfg := w.p.cfg
-	first, cancel := context.WithTimeout(hard, cfg.TickInterval)
+	wait := cfg.TickInterval
+	if w.land.open() {
+		// Records wait to be landed: an idle partition must not hold that up.
+		wait = min(wait, 100*time.Millisecond)
+	}
+	first, cancel := context.WithTimeout(hard, wait)
 	stop := context.AfterFunc(soft, cancel)
 	m, err := r.FetchMessage(first)
 	stop()
@@ -121,11 +150,14 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 		quality []int
 	}
 	observed := make([]seen, 0, len(batch))
+	// What the landing needs if the sink does not take these points.
+	odd := map[int64]flags{}
+	var extra []byte
 	for _, m := range batch {
-		var rec schemas.Record
-		if err := json.Unmarshal(m.Value, &rec); err != nil || rec.V != schemas.RecordVersion || !schemas.ValidStationID(rec.Station) {
+		rec, err := decode(m)
+		if err != nil {
 			p.m.records.WithLabelValues("bad").Inc()
-			w.logger.Error("skipping bad record", "err", fmt.Errorf("%w: offset %d: %v", ErrBadRecord, m.Offset, err))
+			w.logger.Error("skipping bad record", "err", err)
 			continue
 		}
 		var res rules.Result
@@ -142,13 +174,16 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 		for i, x := range res.Quality {
 			q[i] = int(x)
 		}
+		if !plain(&rec, q, res.Late) {
+			odd[m.Offset] = flags{q, res.Late}
+		}
 		tags := lineproto.TagsOf(p.deps.Registry, rec.Station)
-		var err error
 		if w.buf, err = lineproto.AppendReading(w.buf, tags, &rec, q, res.Late); err != nil {
 			w.logger.Warn("dropped non-finite value", "station", rec.Station, "seq", rec.Seq)
 		}
 		for _, n := range res.Notices {
-			w.buf = lineproto.AppendNotice(w.buf, tags, n.Kind, n.Detail, n.At)
+			line := lineproto.AppendNotice(nil, tags, n.Kind, n.Detail, n.At)
+			w.buf, extra = append(w.buf, line...), append(extra, line...)
 			p.m.notices.Inc()
 			w.logger.Warn("operator notice", "station", n.Station, "kind", n.Kind, "detail", n.Detail)
 		}
@@ -165,18 +200,22 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 		observed = append(observed, seen{rec, q})
 	}
 	for i := range events {
-		w.buf = lineproto.AppendAlert(w.buf, &events[i])
+		line := lineproto.AppendAlert(nil, &events[i])
+		w.buf, extra = append(w.buf, line...), append(extra, line...)
 	}
 	last := batch[len(batch)-1].Offset
-	if err := w.sinks(ctx, events, last); err != nil {
+	stored, err := w.sinks(ctx, events, last)
+	if err != nil {
 		return err
+	}
+	if !stored {
+		w.deferPoints(batch, odd, extra)
 	}
 	if err := w.persist(ctx, dirty, last); err != nil {
 		return err
 	}
-	if err := w.retry(ctx, "commit", last, func(context.Context) error {
-		return w.gen.CommitOffsets(map[string]map[int]int64{w.p.deps.Topics.Readings: {w.partition: last + 1}})
-	}); err != nil {
+	w.processed = last + 1
+	if err := w.commit(ctx, w.processed); err != nil {
 		return err
 	}
 	if p.deps.View != nil {
@@ -185,6 +224,25 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 		}
 	}
 	p.m.batchSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// commit commits the offset after the processed records, or, while records
+// wait for their points to be stored, the first of them. It never moves
+// the commit back.
+func (w *worker) commit(ctx context.Context, next int64) error {
+	if w.land.from >= 0 {
+		next = w.land.from
+	}
+	if next <= w.committed {
+		return nil
+	}
+	if err := w.retry(ctx, "commit", next-1, func(context.Context) error {
+		return w.gen.CommitOffsets(map[string]map[int]int64{w.p.deps.Topics.Readings: {w.partition: next}})
+	}); err != nil {
+		return err
+	}
+	w.committed = next
 	return nil
 }
 
@@ -206,23 +264,47 @@ func (w *worker) tick(ctx context.Context) error {
 	for i := range events {
 		w.buf = lineproto.AppendAlert(w.buf, &events[i])
 	}
-	if err := w.sinks(ctx, events, -1); err != nil {
+	stored, err := w.sinks(ctx, events, -1)
+	if err != nil {
 		return err
+	}
+	if !stored {
+		w.land.extra = append(w.land.extra, w.buf...)
 	}
 	return w.persist(ctx, dirty, -1)
 }
 
-// sinks stores the points (w.buf) and produces the alert events at the same
-// time, each retried until it succeeds: both must succeed before the state
-// is saved and the offset committed, but an alert never waits for a slow
-// InfluxDB.
-func (w *worker) sinks(ctx context.Context, events []schemas.AlertEvent, offset int64) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return w.retry(gctx, "points", offset, func(ctx context.Context) error { return w.p.deps.Points.Write(ctx, w.buf) })
-	})
-	g.Go(func() error { return w.emit(gctx, events, offset) })
-	return g.Wait()
+// sinks stores the points (w.buf) and produces the alert events at the
+// same time. The alert events are retried until they are produced. The
+// points are offered once, and only if no earlier records wait for theirs
+// (points are stored in offset order of their landing, so that the commit
+// can follow): stored reports whether the sink took them. A refusing or
+// failing point sink never holds up alerts and state; the caller defers
+// the points to the landing instead.
+func (w *worker) sinks(ctx context.Context, events []schemas.AlertEvent, offset int64) (stored bool, err error) {
+	var g errgroup.Group
+	switch {
+	case len(w.buf) == 0:
+		stored = true
+	case w.land.open():
+	default:
+		g.Go(func() error {
+			if err := w.p.deps.Points.Write(ctx, w.buf); err != nil {
+				if ctx.Err() != nil {
+					return &StepError{Step: "points", Topic: w.p.deps.Topics.Readings, Partition: w.partition, Offset: offset, Attempt: 1, Err: err}
+				}
+				w.p.m.retries.WithLabelValues("points").Inc()
+				w.logger.Warn("point sink did not take the batch; alerts and state go on, the points wait",
+					"topic", w.p.deps.Topics.Readings, "partition", w.partition, "offset", offset, "err", err)
+				return nil
+			}
+			stored = true
+			return nil
+		})
+	}
+	g.Go(func() error { return w.emit(ctx, events, offset) })
+	err = g.Wait()
+	return stored, err
 }
 
 // emit produces alert events keyed by station.
