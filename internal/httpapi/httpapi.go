@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +23,10 @@ import (
 // Check is a readiness check: nil means ready.
 type Check func() error
 
+// Degradation reports a part that works but not fully ("" means fine): a
+// non-empty reason shows in /readyz without making the process unready.
+type Degradation func() string
+
 // Options configure the server. Nil sources disable their endpoints (404).
 type Options struct {
 	Listen   string
@@ -28,7 +34,10 @@ type Options struct {
 	View     *processor.View
 	Alerts   *store.Store
 	Checks   map[string]Check
-	Logger   *slog.Logger
+	// Degradations show in /readyz as "degraded: …" but keep it 200 (see
+	// readyz).
+	Degradations map[string]Degradation
+	Logger       *slog.Logger
 }
 
 // Server is the HTTP API.
@@ -90,9 +99,29 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
+// readyz answers 200 when every check passes and 503 with the failing
+// checks' reasons otherwise. A degradation (e.g. the point spool full:
+// alerts flow, readings wait to be stored in InfluxDB) keeps the answer 200
+// — the process serves alerts and the API, so a load balancer must keep
+// routing to it — and adds its reason, "degraded: …", under its name for
+// the control room to see; the header X-Resilience-Degraded lists the
+// degraded names.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	out := map[string]string{}
 	ok := true
+	var degraded []string
+	for name, d := range s.o.Degradations {
+		if reason := d(); reason != "" {
+			out[name] = "degraded: " + reason
+			degraded = append(degraded, name)
+		} else {
+			out[name] = "ok"
+		}
+	}
+	if len(degraded) > 0 {
+		sort.Strings(degraded)
+		w.Header().Set("X-Resilience-Degraded", strings.Join(degraded, ","))
+	}
 	for name, c := range s.o.Checks {
 		if err := c(); err != nil {
 			out[name] = err.Error()

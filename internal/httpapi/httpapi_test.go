@@ -408,3 +408,59 @@ func TestRunListenError(t *testing.T) {
 		t.Errorf("Run on a taken port = %v, want an error naming %s", err, ln.Addr())
 	}
 }
+
+// TestReadyzDegraded (defect 5): a degradation (the point spool full) keeps
+// /readyz at 200, so a load balancer keeps routing, but names the reason in
+// the body and the X-Resilience-Degraded header; a failing check still
+// makes it 503.
+func TestReadyzDegraded(t *testing.T) {
+	var mu sync.Mutex
+	reason := ""
+	var checkErr error
+	h := httpapi.New(httpapi.Options{
+		Checks: map[string]httpapi.Check{"processor": func() error { mu.Lock(); defer mu.Unlock(); return checkErr }},
+		Degradations: map[string]httpapi.Degradation{"points": func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return reason
+		}},
+	}).Handler()
+	set := func(r string, err error) { mu.Lock(); reason, checkErr = r, err; mu.Unlock() }
+	cases := []struct {
+		name    string
+		reason  string
+		err     error
+		code    int
+		want    map[string]string
+		wantHdr string
+	}{
+		{"fine", "", nil, http.StatusOK, map[string]string{"processor": "ok", "points": "ok"}, ""},
+		{"spool full", "point spool full, 1200 readings not yet stored in InfluxDB", nil, http.StatusOK,
+			map[string]string{"processor": "ok", "points": "degraded: point spool full, 1200 readings not yet stored in InfluxDB"}, "points"},
+		{"spool full and not ready", "point spool full, 5 readings not yet stored in InfluxDB", errors.New("no partitions assigned yet"),
+			http.StatusServiceUnavailable,
+			map[string]string{"processor": "no partitions assigned yet", "points": "degraded: point spool full, 5 readings not yet stored in InfluxDB"}, "points"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			set(tc.reason, tc.err)
+			code, hdr, body := get(t, h, "/readyz")
+			if code != tc.code {
+				t.Errorf("/readyz = %d, want %d (%s)", code, tc.code, body)
+			}
+			if got := hdr.Get("X-Resilience-Degraded"); got != tc.wantHdr {
+				t.Errorf("X-Resilience-Degraded = %q, want %q", got, tc.wantHdr)
+			}
+			var got map[string]string
+			decode(t, body, &got)
+			if len(got) != len(tc.want) {
+				t.Errorf("/readyz body %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("/readyz[%s] = %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
