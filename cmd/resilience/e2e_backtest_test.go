@@ -64,7 +64,7 @@ func TestBacktestEmbeddedPointsReproduceTheAlerts(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	code := realMain([]string{"rules", "backtest", "--stations", "../../deployments/config/stations.yaml",
-		"--rules", "../../deployments/config/rules.yaml", "--lp", filepath.Join(dataDir, "points"), "--json"}, &stdout, &stderr)
+		"--rules", "../../deployments/config/rules.yaml", "--lp", filepath.Join(dataDir, "points"), "--json"}, strings.NewReader(""), &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("rules backtest: exit %d: %s", code, stderr.String())
 	}
