@@ -57,7 +57,9 @@ func TestFactsAndLines(t *testing.T) {
 			en: []string{"0.5 m below BĐ I"}},
 		{name: "unknown station", edit: func(e *schemas.AlertEvent) { e.Station, e.Value, e.Readings = "X-1", 3, rising(2, 3) },
 			hasRate: true, en: []string{"[ALERT] X-1 (X-1): level:water_level 3 m, reached BĐ II. Severity"}},
-		{name: "resolved", edit: func(e *schemas.AlertEvent) { e.Kind, e.Value, e.Readings = schemas.AlertResolved, 7.8, rising(7.0, 7.8) },
+		{name: "resolved", edit: func(e *schemas.AlertEvent) {
+			e.Kind, e.Value, e.Readings = schemas.AlertResolved, 7.8, rising(7.0, 7.8)
+		},
 			reached: "BĐ I", next: "BĐ II", toNext: 0.2, eta: 15 * time.Minute, hasRate: true,
 			vi: []string{"[KẾT THÚC]"}, notVI: []string{"dự kiến"}, en: []string{"[RESOLVED]"}},
 	}
