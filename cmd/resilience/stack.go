@@ -73,30 +73,13 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		return err
 	}
 
-	// The parts run under runCtx; the embedded brokers under their own
-	// context, stopped after the parts. A broker that fails stops the parts.
-	// On any return (an error while wiring, too) the parts are stopped and
-	// waited for, then the brokers.
-	runCtx, stopParts := context.WithCancel(ctx)
-	g, gctx := errgroup.WithContext(runCtx)
-	bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
-	var brokers errgroup.Group
-	defer func() {
-		stopParts()
-		g.Wait()
-		bcancel()
-		brokers.Wait()
-	}()
-	brokerRun := func(run func(context.Context) error) {
-		brokers.Go(func() error {
-			err := run(bctx)
-			if err != nil {
-				logger.Error("embedded broker failed; stopping", "err", err)
-				stopParts()
-			}
-			return err
-		})
-	}
+	// The parts run under lc.partsCtx; the embedded brokers under their own
+	// context. On any return (an error while wiring, too) the parts are
+	// stopped and waited for, then the sinks and the writer are closed, then
+	// the brokers stopped (see lifecycle).
+	lc := newLifecycle(ctx, logger)
+	defer lc.shutdown(true)
+	g, gctx, brokerRun := lc.parts, lc.partsCtx, lc.runBroker
 	if cfg.EmbeddedKafka() {
 		if mode != ModeRun {
 			return fmt.Errorf("kafka.brokers: required for `%s` (only `run` starts the embedded log)", mode)
@@ -137,14 +120,15 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 	st.Brokers, st.MQTTURL = cfg.Kafka.Brokers, cfg.Ingest.URL
 
 	topics := schemas.Topics(cfg.Kafka.TopicPrefix)
-	parts, err := ensureTopics(runCtx, cfg, topics, logger)
+	parts, err := ensureTopics(gctx, cfg, topics, logger)
 	if err != nil {
 		return err
 	}
 	writer := kafkax.NewWriter(kafkax.WriterOptions{Brokers: cfg.Kafka.Brokers, BatchSize: max(cfg.Ingest.BatchSize, cfg.Processor.BatchSize) * 2})
-	defer writer.Close()
+	lc.closeAfterParts(func() { writer.Close() })
 
 	checks := map[string]httpapi.Check{}
+	degradations := map[string]httpapi.Degradation{}
 	var view *processor.View
 	var astore *store.Store
 
@@ -185,6 +169,7 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 			g.Go(func() error { return w.Run(gctx) })
 		}
 		var points processor.PointSink
+		var spool *influxsink.Sink
 		if cfg.Influx.URL != "" {
 			ic := cfg.Influx
 			if ic.SpoolDir == "" {
@@ -194,15 +179,15 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 			if err != nil {
 				return err
 			}
-			defer sink.Close()
+			lc.closeAfterParts(sink.Close)
 			g.Go(func() error { return sink.Run(gctx) })
-			points = sink
+			points, spool = sink, sink
 		} else {
 			fsink, err := filesink.New(filepath.Join(cfg.DataDir, "points"))
 			if err != nil {
 				return err
 			}
-			defer fsink.Close()
+			lc.closeAfterParts(func() { fsink.Close() })
 			logger.Info("no InfluxDB configured: points go to line-protocol files", "dir", fsink.Dir())
 			points = fsink
 		}
@@ -221,6 +206,7 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 				return errors.New("no partitions assigned yet")
 			}
 		}
+		degradations["points"] = func() string { return pointsDegraded(proc.LandingGap(), spool) }
 	}
 	if mode.alerts() {
 		astore = store.New()
@@ -242,25 +228,105 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		}
 	}
 	st.View, st.Alerts = view, astore
-	api := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Gatherer: reg, View: view, Alerts: astore, Checks: checks, Logger: logger})
+	api := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Gatherer: reg, View: view, Alerts: astore, Checks: checks,
+		Degradations: degradations, Logger: logger})
 	g.Go(func() error { return api.Run(gctx) })
 	close(st.Ready)
 	logger.Info("resilience running", "mode", mode, "kafka", cfg.Kafka.Brokers, "mqtt", cfg.Ingest.URL,
 		"influx", cfg.Influx.URL, "http", cfg.HTTP.Listen, "partitions", parts)
-	err = g.Wait()
-	bcancel()
-	if berr := brokers.Wait(); err == nil {
-		err = berr
-	}
+	err = lc.shutdown(false)
 	if err == nil && ctx.Err() == nil {
 		err = errors.New("stopped: a part ended without an error")
 	}
 	return err
 }
 
+// lifecycle stops what RunStack started in the right order, on every
+// return (an error while wiring, too): first the running parts (cancelled
+// and waited for), then what they write through (sinks, the shared Kafka
+// writer: closed after the parts, newest first), then the embedded brokers
+// the parts and writer talk to. A broker that fails stops the parts.
+type lifecycle struct {
+	parts     *errgroup.Group
+	partsCtx  context.Context
+	stopParts context.CancelFunc
+	brokers   errgroup.Group
+	bctx      context.Context
+	bcancel   context.CancelFunc
+	closers   []func()
+	logger    *slog.Logger
+	done      bool
+	err       error
+}
+
+func newLifecycle(ctx context.Context, logger *slog.Logger) *lifecycle {
+	runCtx, stop := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(runCtx)
+	bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
+	return &lifecycle{parts: g, partsCtx: gctx, stopParts: stop, bctx: bctx, bcancel: bcancel, logger: logger}
+}
+
+// runBroker runs an embedded broker until shutdown stops it.
+func (l *lifecycle) runBroker(run func(context.Context) error) {
+	l.brokers.Go(func() error {
+		err := run(l.bctx)
+		if err != nil {
+			l.logger.Error("embedded broker failed; stopping", "err", err)
+			l.stopParts()
+		}
+		return err
+	})
+}
+
+// closeAfterParts registers fn to run once the parts have stopped.
+func (l *lifecycle) closeAfterParts(fn func()) { l.closers = append(l.closers, fn) }
+
+// shutdown waits for the parts to end (cancelling them first when cancel
+// is set; otherwise they end with the caller's ctx or the first part's
+// error), closes what was registered, stops the brokers, and returns the
+// first part's error, else the first broker's. Calls after the first
+// return the same.
+func (l *lifecycle) shutdown(cancel bool) error {
+	if l.done {
+		return l.err
+	}
+	l.done = true
+	if cancel {
+		l.stopParts()
+	}
+	err := l.parts.Wait()
+	for i := len(l.closers) - 1; i >= 0; i-- {
+		l.closers[i]()
+	}
+	l.bcancel()
+	if berr := l.brokers.Wait(); err == nil {
+		err = berr
+	}
+	l.err = err
+	return err
+}
+
 func withDir(k embedded.KafkaConfig, dir string) embedded.KafkaConfig {
 	k.DataDir = dir
 	return k
+}
+
+// pointsDegraded is the /readyz degradation of the point sink: records
+// whose points are not stored yet (the processor's landing gap), or an
+// InfluxDB spool that refuses batches; "" when neither.
+func pointsDegraded(gap int64, spool *influxsink.Sink) string {
+	full := spool != nil && spool.Full()
+	switch {
+	case gap > 0 && full:
+		return fmt.Sprintf("point spool full, %d readings not yet stored in InfluxDB", gap)
+	case gap > 0 && spool != nil:
+		return fmt.Sprintf("%d readings not yet stored in InfluxDB", gap)
+	case gap > 0:
+		return fmt.Sprintf("point sink failing, %d readings not yet stored", gap)
+	case full:
+		return "point spool full"
+	}
+	return ""
 }
 
 // ensureTopics creates the project's topics (idempotent).
