@@ -57,10 +57,6 @@ func TestBacktestEmbeddedPointsReproduceTheAlerts(t *testing.T) {
 		}
 	}
 	waitLastSeq(t, httpAddr, stations)
-	raised := apiAlerts(t, httpAddr)
-	if len(raised) < 3 {
-		t.Fatalf("the storm raised only %d alerts: %v", len(raised), raised)
-	}
 
 	var stdout, stderr bytes.Buffer
 	code := realMain([]string{"rules", "backtest", "--stations", "../../deployments/config/stations.yaml",
@@ -69,10 +65,38 @@ func TestBacktestEmbeddedPointsReproduceTheAlerts(t *testing.T) {
 		t.Fatalf("rules backtest: exit %d: %s", code, stderr.String())
 	}
 	found := backtestAlerts(t, stdout.String())
-	if strings.Join(found, "\n") != strings.Join(raised, "\n") {
-		t.Fatalf("backtest over the stack's points found\n  %s\nthe stack raised\n  %s\noutput:\n%s",
-			strings.Join(found, "\n  "), strings.Join(raised, "\n  "), tail(stdout.String(), 4000))
+	if len(found) < 3 {
+		t.Fatalf("the storm gave only %d alerts: %v", len(found), found)
 	}
+	// The alerts service applies the events a moment after the processor
+	// committed them: wait until its store settles on the same alerts.
+	// Basin alerts are the alerts service's own (across stations), not the
+	// station rules that a backtest runs.
+	var raised []string
+	deadline := time.Now().Add(time.Minute)
+	for {
+		raised = stationAlerts(apiAlerts(t, httpAddr))
+		if strings.Join(found, "\n") == strings.Join(raised, "\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("backtest over the stack's points found\n  %s\nthe stack raised\n  %s\noutput:\n%s",
+		strings.Join(found, "\n  "), strings.Join(raised, "\n  "), tail(stdout.String(), 4000))
+}
+
+// stationAlerts drops the basin alerts from apiAlerts' list.
+func stationAlerts(list []string) []string {
+	out := list[:0:0]
+	for _, a := range list {
+		if !strings.Contains(a, " basin:") {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // waitLastSeq polls /api/v1/stations until each station's last seq is in.
