@@ -86,3 +86,20 @@ func TestLifecycleReturnsFirstPartError(t *testing.T) {
 		t.Fatalf("shutdown with only a broker error = %v, want %v", err, brokerErr)
 	}
 }
+
+// TestPointsDegraded: the /readyz reason names the readings whose points
+// wait; nothing waiting is no degradation.
+func TestPointsDegraded(t *testing.T) {
+	cases := []struct {
+		gap  int64
+		want string
+	}{
+		{0, ""},
+		{1200, "point sink failing, 1200 readings not yet stored"},
+	}
+	for _, tc := range cases {
+		if got := pointsDegraded(tc.gap, nil); got != tc.want {
+			t.Errorf("pointsDegraded(%d, nil) = %q, want %q", tc.gap, got, tc.want)
+		}
+	}
+}
