@@ -44,16 +44,38 @@ const (
 	// ending in "_" (RFC 8428 "must understand") or one that differs from
 	// a SenML label only in case.
 	ReasonUnknownField Reason = "unknown_field"
+
+	// Reasons set by the collector itself rather than the decoder.
+
+	// ReasonRateLimited: the station sent more than its share
+	// (ingest.station_rate, ingest.station_burst) or held more than
+	// ingest.station_max_undelivered messages; the message was not decoded.
+	ReasonRateLimited Reason = "rate_limited"
+	// ReasonProducerRejected: the message decoded, but Kafka refused its
+	// record permanently (too large, invalid, not authorised).
+	ReasonProducerRejected Reason = "producer_rejected"
 )
 
-// AllReasons lists every reason, for pre-declaring metric series.
-var AllReasons = []Reason{
-	ReasonBadJSON, ReasonBadUTF8, ReasonOversize, ReasonBadTopic, ReasonBadStationID,
-	ReasonUnknownStation, ReasonStationMismatch, ReasonUnknownSensor, ReasonBadUnit,
-	ReasonNotFinite, ReasonOutOfBounds, ReasonBadTimestamp, ReasonFutureTS,
-	ReasonBadVersion, ReasonMissingField, ReasonEmpty,
-	ReasonUndeclaredSensor, ReasonDuplicateSensor, ReasonDuplicateKey, ReasonUnknownField,
+// DecodeReasons lists every reason the decoder returns. It returns a new
+// slice on every call.
+func DecodeReasons() []Reason {
+	return []Reason{
+		ReasonBadJSON, ReasonBadUTF8, ReasonOversize, ReasonBadTopic, ReasonBadStationID,
+		ReasonUnknownStation, ReasonStationMismatch, ReasonUnknownSensor, ReasonBadUnit,
+		ReasonNotFinite, ReasonOutOfBounds, ReasonBadTimestamp, ReasonFutureTS,
+		ReasonBadVersion, ReasonMissingField, ReasonEmpty,
+		ReasonUndeclaredSensor, ReasonDuplicateSensor, ReasonDuplicateKey, ReasonUnknownField,
+	}
 }
+
+// IngestReasons lists the reasons the collector sets on its own. It returns
+// a new slice on every call.
+func IngestReasons() []Reason { return []Reason{ReasonRateLimited, ReasonProducerRejected} }
+
+// DeadLetterReasons lists every reason a dead letter can carry
+// (DecodeReasons, then IngestReasons), for pre-declaring metric series. It
+// returns a new slice on every call.
+func DeadLetterReasons() []Reason { return append(DecodeReasons(), IngestReasons()...) }
 
 // RejectError says why a message was rejected. It is never retryable: the
 // same bytes are rejected again.

@@ -90,8 +90,8 @@ func FuzzDecode(f *testing.F) {
 			if !ok {
 				t.Fatalf("error %v (%T) is not a *RejectError", err, err)
 			}
-			if !slices.Contains(AllReasons, re.Reason) {
-				t.Fatalf("reason %q not in AllReasons", re.Reason)
+			if !slices.Contains(DecodeReasons(), re.Reason) {
+				t.Fatalf("reason %q not in DecodeReasons()", re.Reason)
 			}
 			if len(re.Detail) > 600 {
 				t.Fatalf("detail of %d bytes: %.100q", len(re.Detail), re.Detail)
