@@ -66,7 +66,9 @@ type step struct {
 	groups int      // when >= 0 after due: the number of groups left (-1: do not check)
 }
 
-func due(at time.Duration, want ...string) step { return step{at: at, due: true, want: want, groups: -1} }
+func due(at time.Duration, want ...string) step {
+	return step{at: at, due: true, want: want, groups: -1}
+}
 
 func show(ds []dispatch.Decision) []string {
 	var out []string
