@@ -8,25 +8,13 @@ import (
 	"github.com/resilience-project/resilience/schemas"
 )
 
-// SensorValue is the last value of one sensor.
-type SensorValue struct {
-	Value   float64   `json:"value"`
-	Unit    string    `json:"unit"`
-	TS      time.Time `json:"ts"`
-	Quality int       `json:"quality"`
-}
+// SensorValue is the last value of one sensor (the type lives in schemas,
+// which the HTTP API shares).
+type SensorValue = schemas.SensorValue
 
-// StationStatus is what the HTTP API shows of a station.
-type StationStatus struct {
-	ID       string                           `json:"id"`
-	Name     string                           `json:"name"`
-	District string                           `json:"district"`
-	Basin    string                           `json:"basin"`
-	LastSeen *time.Time                       `json:"last_seen"`
-	LastSeq  uint64                           `json:"last_seq"`
-	Values   map[schemas.Sensor]SensorValue   `json:"values"`
-	Recent   map[schemas.Sensor][]SensorValue `json:"-"`
-}
+// StationStatus is what the HTTP API shows of a station (see
+// schemas.StationStatus).
+type StationStatus = schemas.StationStatus
 
 // View is the in-memory picture of the stations this process has seen,
 // for the HTTP API. It keeps the last value and a bounded recent history per
@@ -68,7 +56,7 @@ func (v *View) observe(rec *schemas.Record, quality []int) {
 		if i < len(quality) {
 			q = quality[i]
 		}
-		sv := SensorValue{Value: m.Value, Unit: m.Unit, TS: rec.TS, Quality: q}
+		sv := SensorValue{Value: m.Value, Unit: m.Unit, TS: rec.TS, Quality: schemas.Quality(q)}
 		if cur, ok := s.Values[m.Sensor]; !ok || !rec.TS.Before(cur.TS) {
 			s.Values[m.Sensor] = sv
 		}

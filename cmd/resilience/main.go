@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/resilience-project/resilience/internal/config"
 	"github.com/resilience-project/resilience/internal/embedded"
 	"github.com/resilience-project/resilience/processor/rules"
 	"github.com/resilience-project/resilience/schemas"
@@ -90,7 +89,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // loadConfig parses -config first, loads it, applies the environment, then
 // lets the remaining flags override.
-func loadConfig(name string, args []string, stderr io.Writer) (config.Config, *flag.FlagSet, error) {
+func loadConfig(name string, args []string, stderr io.Writer) (Config, *flag.FlagSet, error) {
 	pre := flag.NewFlagSet(name, flag.ContinueOnError)
 	pre.SetOutput(io.Discard)
 	path := pre.String("config", "", "")
@@ -107,7 +106,7 @@ func loadConfig(name string, args []string, stderr io.Writer) (config.Config, *f
 			*path = v
 		}
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := LoadConfig(*path)
 	if err != nil {
 		return cfg, nil, err
 	}
@@ -123,7 +122,7 @@ func loadConfig(name string, args []string, stderr io.Writer) (config.Config, *f
 	return cfg, fs, nil
 }
 
-func checkConfig(cfg *config.Config) error {
+func checkConfig(cfg *Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/resilience-project/resilience/alerts/notify/lognotify"
 	"github.com/resilience-project/resilience/alerts/store"
 	"github.com/resilience-project/resilience/ingest"
-	"github.com/resilience-project/resilience/internal/config"
 	"github.com/resilience-project/resilience/internal/embedded"
 	"github.com/resilience-project/resilience/internal/httpapi"
 	"github.com/resilience-project/resilience/internal/kafkax"
@@ -60,7 +59,7 @@ type Stack struct {
 // RunStack wires and runs the parts of mode until ctx is done. Embedded
 // brokers (run mode only) outlive the parts that use them: they stop last.
 // If st is not nil it is filled in as parts start.
-func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Logger, st *Stack) error {
+func RunStack(ctx context.Context, mode Mode, cfg Config, logger *slog.Logger, st *Stack) error {
 	if st == nil {
 		st = &Stack{}
 	}
@@ -228,8 +227,14 @@ func RunStack(ctx context.Context, mode Mode, cfg config.Config, logger *slog.Lo
 		}
 	}
 	st.View, st.Alerts = view, astore
-	api := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Gatherer: reg, View: view, Alerts: astore, Checks: checks,
-		Degradations: degradations, Logger: logger})
+	ho := httpapi.Options{Listen: cfg.HTTP.Listen, Gatherer: reg, Checks: checks, Degradations: degradations, Logger: logger}
+	if view != nil {
+		ho.Stations = view
+	}
+	if astore != nil {
+		ho.Alerts = alertsAPI{astore}
+	}
+	api := httpapi.New(ho)
 	g.Go(func() error { return api.Run(gctx) })
 	close(st.Ready)
 	logger.Info("resilience running", "mode", mode, "kafka", cfg.Kafka.Brokers, "mqtt", cfg.Ingest.URL,
@@ -330,7 +335,7 @@ func pointsDegraded(gap int64, spool *influxsink.Sink) string {
 }
 
 // ensureTopics creates the project's topics (idempotent).
-func ensureTopics(ctx context.Context, cfg config.Config, t schemas.KafkaTopics, logger *slog.Logger) (int, error) {
+func ensureTopics(ctx context.Context, cfg Config, t schemas.KafkaTopics, logger *slog.Logger) (int, error) {
 	p, rf := cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor
 	week := fmt.Sprint((7 * 24 * time.Hour).Milliseconds())
 	specs := []kafkax.TopicSpec{

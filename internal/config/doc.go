@@ -1,10 +1,12 @@
-// Package config loads the one configuration of the `resilience` binary:
-// a YAML file, then environment overrides (RESILIENCE_*), then flags.
-// Secrets (MQTT password, InfluxDB token) come only from files or the
-// environment, never from flags. Validate reports every problem at once,
-// each naming its key. Relative paths in the file are relative to the file.
+// Package config is the generic loading plumbing of the `resilience`
+// configuration: strict YAML decoding over defaults (unknown keys are
+// errors naming the key), reading a file with errors naming it, resolving
+// relative paths against the file's directory, and environment overrides
+// (RESILIENCE_*) through an injectable getenv.
 //
-// Embedded mode is chosen per broker: an empty ingest.mqtt_url starts the
-// embedded MQTT broker, an empty kafka.brokers the embedded Kafka-protocol
-// log; an empty influx.url keeps points in local files.
+// It knows no component. The aggregate configuration of the binary (its
+// sections, keys, environment variables, flags and validation) is composed
+// in the application layer, cmd/resilience (config.go there), from the
+// components' own Config types; this keeps the package below the
+// components in the import graph.
 package config

@@ -15,8 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/resilience-project/resilience/alerts/store"
-	"github.com/resilience-project/resilience/processor"
 	"github.com/resilience-project/resilience/schemas"
 )
 
@@ -27,12 +25,41 @@ type Check func() error
 // non-empty reason shows in /readyz without making the process unready.
 type Degradation func() string
 
+// StationReader is what the station endpoints read (the processor's view
+// satisfies it).
+type StationReader interface {
+	// Stations returns every station's status, sorted by id.
+	Stations() []schemas.StationStatus
+	// Recent returns the recent values of one station's sensor since a
+	// time, oldest first (nil: none).
+	Recent(station string, sensor schemas.Sensor, since time.Time) []schemas.SensorValue
+}
+
+// AlertState is an alert state the alerts endpoints filter on.
+type AlertState string
+
+// The alert states of the API ("" in a filter: any).
+const (
+	AlertFiring   AlertState = "firing"
+	AlertResolved AlertState = "resolved"
+)
+
+// AlertReader is what the alerts endpoints read (an adapter over the
+// alerts service's store satisfies it). The values are served as JSON.
+type AlertReader interface {
+	// ListAlerts returns the alerts of station ("": every station) in state
+	// ("": any), as a JSON list (never null).
+	ListAlerts(station string, state AlertState) any
+	// GetAlert returns one alert by id, false if there is none.
+	GetAlert(id string) (any, bool)
+}
+
 // Options configure the server. Nil sources disable their endpoints (404).
 type Options struct {
 	Listen   string
 	Gatherer prometheus.Gatherer
-	View     *processor.View
-	Alerts   *store.Store
+	Stations StationReader
+	Alerts   AlertReader
 	Checks   map[string]Check
 	// Degradations show in /readyz as "degraded: …" but keep it 200 (see
 	// readyz).
@@ -58,7 +85,7 @@ func New(o Options) *Server {
 	if o.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 	}
-	if o.View != nil {
+	if o.Stations != nil {
 		mux.HandleFunc("GET /api/v1/stations", s.stations)
 		mux.HandleFunc("GET /api/v1/readings", s.readings)
 	}
@@ -138,7 +165,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) stations(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"stations": s.o.View.Stations()})
+	writeJSON(w, http.StatusOK, map[string]any{"stations": s.o.Stations.Stations()})
 }
 
 func (s *Server) readings(w http.ResponseWriter, r *http.Request) {
@@ -161,25 +188,25 @@ func (s *Server) readings(w http.ResponseWriter, r *http.Request) {
 		}
 		since = t
 	}
-	rs := s.o.View.Recent(station, sensor, since)
+	rs := s.o.Stations.Recent(station, sensor, since)
 	if rs == nil {
-		rs = []processor.SensorValue{} // [] rather than null, like the other lists
+		rs = []schemas.SensorValue{} // [] rather than null, like the other lists
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"station": station, "sensor": sensor, "readings": rs})
 }
 
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.Filter{Station: q.Get("station"), State: store.State(q.Get("state"))}
-	if f.State != "" && f.State != store.Firing && f.State != store.Resolved {
+	station, state := q.Get("station"), AlertState(q.Get("state"))
+	if state != "" && state != AlertFiring && state != AlertResolved {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "state: firing or resolved"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": s.o.Alerts.List(f)})
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": s.o.Alerts.ListAlerts(station, state)})
 }
 
 func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.o.Alerts.Get(r.PathValue("id"))
+	a, ok := s.o.Alerts.GetAlert(r.PathValue("id"))
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such alert"})
 		return
