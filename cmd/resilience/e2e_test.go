@@ -370,6 +370,11 @@ func waitLevelAlert(t *testing.T, httpAddr, station string) (level int, state st
 func TestQuickstartEmbedded(t *testing.T) {
 	pub, err := exec.LookPath("mosquitto_pub")
 	if err != nil {
+		// The project's policy for external tools and servers: skip with a
+		// message outside CI, fail under CI=true.
+		if !testenv.InCI(os.Getenv) {
+			t.Skipf("mosquitto_pub not installed (deployments/local/services up installs it): %v", err)
+		}
 		t.Fatalf("mosquitto_pub not installed (deployments/local/services up installs it): %v", err)
 	}
 	mqttAddr, httpAddr := startEmbedded(t, []string{"--dev"})
