@@ -1,0 +1,213 @@
+package rulespec
+
+import (
+	"errors"
+	"time"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// ErrInvalidRules is wrapped by every error of Decode, Parse, Load and
+// Validate; a validation error names the offending key, e.g.
+// `rules[2].levels[1].clear_margin: must be >= 0`.
+var ErrInvalidRules = errors.New("invalid rules")
+
+// Rule kinds (Rule.Kind).
+const (
+	KindLevel        = "level"
+	KindRate         = "rate"
+	KindAccumulation = "accumulation"
+	KindOffline      = "offline"
+	KindQuality      = "quality"
+	KindComposite    = "composite"
+)
+
+// Quality checks (Rule.Check).
+const (
+	CheckStuck = "stuck"
+	CheckSpike = "spike"
+)
+
+// Composite scopes (Rule.Scope).
+const (
+	ScopeStation = "station"
+	ScopeBasin   = "basin"
+)
+
+// Level directions (Rule.Direction).
+const (
+	DirectionAbove = "above"
+	DirectionBelow = "below"
+)
+
+// Maxima, all checked by Validate (nothing is cut silently).
+const (
+	// MaxLevels is the most levels one rule (or override) may have.
+	MaxLevels = 8
+	// MaxRules is the most station rules (every kind but basin composites)
+	// a rule set may have; with MaxLevels and the name lengths it bounds the
+	// encoded state of a station in the processor.
+	MaxRules = 32
+	// MaxNameLen is the longest rule name, in bytes.
+	MaxNameLen = 128
+	// MaxLabelLen is the longest level name (and registry level name), in
+	// bytes.
+	MaxLabelLen = 128
+	// MaxRegistryLevelNames: the registry has levels I, II and III.
+	MaxRegistryLevelNames = 3
+	// MaxLateness is the longest allowed_lateness.
+	MaxLateness = 24 * time.Hour
+	// MinBucket and MaxBucket bound the rainfall bucket.
+	MinBucket = time.Minute
+	MaxBucket = time.Hour
+	// MaxRateWindow is the longest rate window.
+	MaxRateWindow = 24 * time.Hour
+	// MaxAccumulationWindow is the longest rolling-rainfall window.
+	MaxAccumulationWindow = 72 * time.Hour
+	// MaxK is the largest offline factor k.
+	MaxK = 1000
+	// MaxStuckCount is the largest stuck count.
+	MaxStuckCount = 1000
+)
+
+// Defaults for rule sets that leave them unset.
+const (
+	DefaultAllowedLateness = time.Hour
+	DefaultBucket          = 10 * time.Minute
+	DefaultSeverity        = schemas.SeverityModerate
+	DefaultK               = 3
+)
+
+// LevelSpec is one threshold of a rule. Level numbers are 1-based in list
+// order; a level fires when the watched value reaches Threshold (>=, or <=
+// for direction below) and clears when the value is ClearMargin back on the
+// safe side of it (hysteresis).
+type LevelSpec struct {
+	Name        string           `yaml:"name,omitempty"`
+	Threshold   float64          `yaml:"threshold"`
+	ClearMargin *float64         `yaml:"clear_margin,omitempty"`
+	Severity    schemas.Severity `yaml:"severity,omitempty"`
+}
+
+// Override replaces parts of a rule for one station. Unset fields keep the
+// rule's value.
+type Override struct {
+	Disabled    bool           `yaml:"disabled,omitempty"`
+	Levels      []LevelSpec    `yaml:"levels,omitempty"`
+	ClearMargin *float64       `yaml:"clear_margin,omitempty"`
+	MinCount    *int           `yaml:"min_count,omitempty"`
+	MinDuration *time.Duration `yaml:"min_duration,omitempty"`
+}
+
+// Term is one operand of a composite rule: the named rule on the same
+// station is true while its alert is at MinLevel or above. In a basin
+// composite the term is true while at least MinStations stations of the
+// basin have it at MinLevel or above.
+type Term struct {
+	Rule        string `yaml:"rule"`
+	MinLevel    int    `yaml:"min_level,omitempty"`
+	MinStations int    `yaml:"min_stations,omitempty"`
+}
+
+// Rule is one rule as written in the rules file. The file is flat: the
+// keys a kind reads are listed in the package documentation and checked by
+// that kind's KindSpec; the others are ignored by it.
+type Rule struct {
+	// Name is the stable rule name alert ids derive from. Defaults:
+	// level:SENSOR, rate:SENSOR, accum:SENSOR:WINDOW, offline,
+	// quality:CHECK:SENSOR. Composite rules must be named.
+	Name   string         `yaml:"name,omitempty"`
+	Kind   string         `yaml:"kind"`
+	Sensor schemas.Sensor `yaml:"sensor,omitempty"`
+	// Direction is "above" (default) or "below" for level rules.
+	Direction string `yaml:"direction,omitempty"`
+	// Levels are the thresholds, lowest level first.
+	Levels []LevelSpec `yaml:"levels,omitempty"`
+	// LevelsFromRegistry takes the thresholds of level rules from the
+	// station registry (alarm_levels_m for water_level,
+	// flood_depth_levels_cm for flood_depth). Levels, if also given, are the
+	// fallback for stations without registry levels; a station with
+	// neither does not get the rule.
+	LevelsFromRegistry bool `yaml:"levels_from_registry,omitempty"`
+	// RegistryLevelNames name the registry's levels I, II, III.
+	RegistryLevelNames []string `yaml:"registry_level_names,omitempty"`
+	// ClearMargin is the default clear margin of every level.
+	ClearMargin *float64 `yaml:"clear_margin,omitempty"`
+	// MinCount is how many consecutive breaching readings are needed before
+	// an alert fires (default 1). MinDuration is how long the breach must
+	// last. Both gate only the first firing; escalation is immediate.
+	MinCount    int           `yaml:"min_count,omitempty"`
+	MinDuration time.Duration `yaml:"min_duration,omitempty"`
+	// Window is the rate window (rate) or the rolling-sum window
+	// (accumulation).
+	Window time.Duration `yaml:"window,omitempty"`
+	// MinSpan is the shortest time between the two readings a rate is
+	// computed from (default Window/2).
+	MinSpan time.Duration `yaml:"min_span,omitempty"`
+	// Absolute makes a rate rule watch the magnitude of change (tilt).
+	Absolute bool `yaml:"absolute,omitempty"`
+	// Check is the quality check: stuck or spike.
+	Check string `yaml:"check,omitempty"`
+	// Count is the number of identical consecutive readings that make a
+	// sensor stuck.
+	Count int `yaml:"count,omitempty"`
+	// MaxJump is the largest plausible change between consecutive readings.
+	MaxJump float64 `yaml:"max_jump,omitempty"`
+	// K: the offline rule fires when no reading arrived for K times the
+	// station's interval.
+	K float64 `yaml:"k,omitempty"`
+	// Op is "and" or "or" for composite rules; Of are its operands.
+	Op string `yaml:"op,omitempty"`
+	Of []Term `yaml:"of,omitempty"`
+	// Scope of a composite: "station" (default; the operands on one
+	// station, evaluated by the processor) or "basin" (the operands across
+	// the stations of a basin, evaluated by the alerts service, which sees
+	// every station's alerts).
+	Scope string `yaml:"scope,omitempty"`
+	// Basins restricts a basin composite to these basins (default: all).
+	Basins []string `yaml:"basins,omitempty"`
+	// Severity is the severity of single-level rules (offline, quality,
+	// composite) and the default for levels without one.
+	Severity schemas.Severity `yaml:"severity,omitempty"`
+	// Stations restricts the rule to these station ids (default: all).
+	Stations []string `yaml:"stations,omitempty"`
+	// Overrides adjust the rule per station id.
+	Overrides map[string]Override `yaml:"overrides,omitempty"`
+}
+
+// RuleSet is a rules file. One returned by Parse, Load, Default or
+// WithDefaults is validated and complete; it is never changed afterwards,
+// so share it freely.
+type RuleSet struct {
+	// AllowedLateness bounds how old (behind the newest reading of the
+	// station, event time) a reading may be and still be folded in.
+	AllowedLateness time.Duration `yaml:"allowed_lateness"`
+	// Bucket is the rainfall bucket size for accumulation windows.
+	Bucket time.Duration `yaml:"bucket"`
+	Rules  []Rule        `yaml:"rules"`
+}
+
+// Names returns the rule names in file order.
+func (rs *RuleSet) Names() []string {
+	out := make([]string, len(rs.Rules))
+	for i := range rs.Rules {
+		out[i] = rs.Rules[i].Name
+	}
+	return out
+}
+
+// IsBasin reports whether r is a basin-scope composite, which the
+// processor does not evaluate (a station's processor sees only its own
+// partitions) and the alerts service does (package alerts/basin).
+func (r *Rule) IsBasin() bool { return r.Kind == KindComposite && r.Scope == ScopeBasin }
+
+// BasinRules returns the basin-scope composite rules.
+func (rs *RuleSet) BasinRules() []Rule {
+	var out []Rule
+	for _, r := range rs.Rules {
+		if r.IsBasin() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
