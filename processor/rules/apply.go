@@ -117,13 +117,13 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 	}
 	x := &applyCtx{c: c, sr: sr, st: st, wm: st.newest - c.lateness, res: &res}
 
-	if sr.offline != nil {
-		if rs := st.rules[sr.offline.name]; rs != nil && rs.Level > 0 {
+	if o := sr.offline; o != nil {
+		if rs := st.rules[o.name]; rs != nil && rs.Level > 0 {
 			at := ts
 			if at < rs.Start {
 				at = rs.Start
 			}
-			x.emit(sr.offline, rs, schemas.AlertResolved, 0, at, 0, nil)
+			x.emit(o.bound, o.timer, rs, schemas.AlertResolved, 0, at, 0, nil)
 		}
 	}
 
@@ -169,8 +169,8 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 		}
 		x.st.steps += uint64(ss.trim(x.wm - sr.keep))
 	}
-	for _, b := range sr.composites {
-		x.composite(b, ts)
+	for _, d := range sr.composites {
+		x.composite(d, ts)
 	}
 	st.trimRecent(x.wm)
 	st.dropStale(sr)
@@ -184,24 +184,23 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 func (e *Engine) Tick(st *State, now time.Time) []schemas.AlertEvent {
 	c := e.cur.Load()
 	sr := c.station(st.station)
-	b := sr.offline
-	if b == nil || st.newest == 0 {
+	t := sr.offline
+	if t == nil || st.newest == 0 {
 		return nil
 	}
-	deadline := st.newest + int64(b.k*float64(sr.interval))
+	deadline := t.due(st.newest)
 	if now.UnixNano() < deadline {
 		return nil
 	}
 	st.dropStale(sr)
-	rs := st.rule(b.name, st.newest-c.lateness)
+	rs := st.rule(t.name, st.newest-c.lateness)
 	if rs.Level > 0 {
 		return nil
 	}
 	var res Result
 	x := &applyCtx{c: c, sr: sr, st: st, res: &res}
 	overdue := float64(deadline-st.newest) / float64(time.Second)
-	x.emitMsg(b, rs, schemas.AlertFired, 1, deadline, overdue, nil,
-		fmt.Sprintf("no reading since %s (expected every %s)", ts2t(st.newest).Format(time.RFC3339), sr.interval))
+	x.emitMsg(t.bound, t.timer, rs, schemas.AlertFired, 1, deadline, overdue, nil, t.overdue(st.newest))
 	return res.Events
 }
 
@@ -311,16 +310,9 @@ func (x *applyCtx) flag(k schemas.Sensor, ss *sensorState, idx int) {
 			continue
 		}
 		s.Q = int8(QualityPass)
-		for _, b := range checks {
-			switch b.kind {
-			case kStuck:
-				if int(s.Run) >= b.count {
-					s.Q = int8(QualitySuspect)
-				}
-			case kSpike:
-				if j > 0 && math.Abs(s.V-ss.Hist[j-1].V) >= b.maxJump {
-					s.Q = int8(QualitySuspect)
-				}
+		for _, c := range checks {
+			if c.suspect(ss.Hist, j) {
+				s.Q = int8(QualitySuspect)
 			}
 		}
 	}
@@ -376,53 +368,6 @@ func (x *applyCtx) rain(ss *sensorState, idx int) {
 	}
 }
 
-// value is the watched value of rule b at sample j: the reading, a rate
-// per hour, a rolling sum, a stuck run or a jump.
-func (x *applyCtx) value(b *bound, h []sample, j, skip int) (v float64, refs [2]schemas.ReadingRef, nref int, ok bool) {
-	s := h[j]
-	refs[0] = schemas.ReadingRef{Seq: s.Seq, TS: ts2t(s.TS), Value: s.V}
-	switch b.kind {
-	case kLevel:
-		return s.V, refs, 1, true
-	case kRate:
-		// The oldest good reading within the window: binary search for
-		// the window's start, then skip suspect readings forward.
-		f := -1
-		lo := sort.Search(j, func(i int) bool { return h[i].TS >= s.TS-b.window })
-		for i := lo; i < j; i++ {
-			x.st.steps++
-			if h[i].Q != int8(QualitySuspect) && i != skip {
-				f = i
-				break
-			}
-		}
-		if f < 0 || s.TS-h[f].TS < b.minSpan {
-			return 0, refs, 0, false
-		}
-		r := (s.V - h[f].V) / (float64(s.TS-h[f].TS) / float64(time.Hour))
-		if b.absolute {
-			r = math.Abs(r)
-		}
-		refs[0], refs[1] = schemas.ReadingRef{Seq: h[f].Seq, TS: ts2t(h[f].TS), Value: h[f].V}, refs[0]
-		return r, refs, 2, true
-	case kAccum:
-		return float64(x.accum(b, h, j, skip)) / 100, refs, 1, true
-	case kStuck:
-		return float64(s.Run), refs, 1, true
-	case kSpike:
-		p := j - 1
-		if p == skip {
-			p--
-		}
-		if p < 0 {
-			return 0, refs, 0, false
-		}
-		refs[0], refs[1] = schemas.ReadingRef{Seq: h[p].Seq, TS: ts2t(h[p].TS), Value: h[p].V}, refs[0]
-		return math.Abs(s.V - h[p].V), refs, 2, true
-	}
-	return 0, refs, 0, false
-}
-
 // hyst is the hysteresis level for value v (up space) from level cur: it
 // rises to the highest level reached and falls one level at a time while v
 // is more than that level's clear margin below it.
@@ -448,17 +393,15 @@ func hyst(levels []level, cur int, v float64) int {
 	return cur
 }
 
-func (b *bound) hazard() bool { return b.kind == kLevel || b.kind == kRate || b.kind == kAccum }
-
 // fold evaluates rule b at sample j on condition c.
-func (x *applyCtx) fold(b *bound, c *cond, h []sample, j, skip int) step {
+func (x *applyCtx) fold(b sensorRule, c *cond, h []sample, j, skip int) step {
 	x.st.steps++
 	s := h[j]
 	c.Pos = s.TS
-	if b.hazard() && s.Q == int8(QualitySuspect) {
+	if b.hazard && s.Q == int8(QualitySuspect) {
 		return step{}
 	}
-	v, refs, nref, ok := x.value(b, h, j, skip)
+	v, refs, nref, ok := b.value(x, h, j, skip)
 	if !ok {
 		return step{}
 	}
@@ -489,7 +432,7 @@ func after(h []sample, pos int64) int {
 }
 
 // advance folds the samples up to the watermark into the rule's checkpoint.
-func (x *applyCtx) advance(b *bound, rs *ruleState, h []sample, idx int) {
+func (x *applyCtx) advance(b sensorRule, rs *ruleState, h []sample, idx int) {
 	for j := after(h, rs.Base.Pos); j < len(h) && h[j].TS <= x.wm; j++ {
 		if j != idx {
 			x.fold(b, &rs.Base, h, j, idx)
@@ -500,7 +443,7 @@ func (x *applyCtx) advance(b *bound, rs *ruleState, h []sample, idx int) {
 // oldLevel replays the rule from its checkpoint without sample idx (whose
 // flags and rain are not applied yet) and returns the highest level in
 // force from idx's time on: what was already known there.
-func (x *applyCtx) oldLevel(b *bound, rs *ruleState, h []sample, idx int) int {
+func (x *applyCtx) oldLevel(b sensorRule, rs *ruleState, h []sample, idx int) int {
 	tIns := h[idx].TS
 	c := rs.Base
 	old := 0
@@ -529,7 +472,7 @@ func (x *applyCtx) oldLevel(b *bound, rs *ruleState, h []sample, idx int) int {
 // that peak at the peak's reading and lowered again where it fell. Then
 // the alert follows Cur. So after eval the alert level equals Cur's, and a
 // late reading never re-raises what was already reported.
-func (x *applyCtx) eval(b *bound, rs *ruleState, h []sample, idx int, inOrder bool, old int) {
+func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrder bool, old int) {
 	tIns := h[idx].TS
 	var peak step
 	drop := int64(-1)
@@ -560,7 +503,7 @@ func (x *applyCtx) eval(b *bound, rs *ruleState, h []sample, idx int, inOrder bo
 		if rs.Level == 0 {
 			kind = schemas.AlertFired
 		}
-		x.emit(b, rs, kind, peak.eff, peak.ts, peak.v, peak.refs[:peak.nref])
+		x.emit(b.bound, b.sampler, rs, kind, peak.eff, peak.ts, peak.v, peak.refs[:peak.nref])
 	}
 	switch cur := rs.Cur.Eff; {
 	case cur < rs.Level:
@@ -572,14 +515,14 @@ func (x *applyCtx) eval(b *bound, rs *ruleState, h []sample, idx int, inOrder bo
 		if drop >= 0 {
 			at = drop
 		}
-		x.emit(b, rs, kind, cur, at, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
+		x.emit(b.bound, b.sampler, rs, kind, cur, at, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
 	case cur > rs.Level:
 		// Rules changed under an alert, or history replayed upwards.
 		kind := schemas.AlertEscalated
 		if rs.Level == 0 {
 			kind = schemas.AlertFired
 		}
-		x.emit(b, rs, kind, cur, rs.Cur.TS, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
+		x.emit(b.bound, b.sampler, rs, kind, cur, rs.Cur.TS, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
 	}
 }
 
@@ -591,13 +534,13 @@ func (x *applyCtx) eval(b *bound, rs *ruleState, h []sample, idx int, inOrder bo
 // Folds visit samples in event order, so both parts are cached: the bucket
 // sums until the ring changes, the partial sum of j's bucket extended from
 // the previous sample's. A fold is then O(1) amortized, not O(window).
-func (x *applyCtx) accum(b *bound, h []sample, j, skip int) uint64 {
+func (x *applyCtx) accum(window int64, h []sample, j, skip int) uint64 {
 	r := x.st.rain
 	if r == nil {
 		return 0
 	}
 	end := h[j].TS / r.Bucket
-	return x.bucketSum(r, end-b.window/r.Bucket+1, end-1) + x.partial(h, j, skip, h[j].TS-h[j].TS%r.Bucket)
+	return x.bucketSum(r, end-window/r.Bucket+1, end-1) + x.partial(h, j, skip, h[j].TS-h[j].TS%r.Bucket)
 }
 
 // bucketSum is r.sumBuckets(start, end), cached per ring generation.
@@ -658,36 +601,26 @@ func (x *applyCtx) contrib(h []sample, i, skip int) uint32 {
 	return counterDelta(h[p].V, h[i].V)
 }
 
-// composite evaluates an AND/OR of other rules' alert levels at ts.
-func (x *applyCtx) composite(b *bound, ts int64) {
-	on := b.and
-	for _, t := range b.terms {
-		lvl := 0
-		if rs := x.st.rules[t.Rule]; rs != nil {
-			lvl = rs.Level
-		}
-		if b.and {
-			on = on && lvl >= t.MinLevel
-		} else {
-			on = on || lvl >= t.MinLevel
-		}
-	}
-	rs := x.st.rule(b.name, x.wm)
+// composite fires or resolves a rule derived from the station's other
+// rules as its condition holds at ts or not.
+func (x *applyCtx) composite(d derivedRule, ts int64) {
+	on := d.holds(x.st.rules)
+	rs := x.st.rule(d.name, x.wm)
 	switch {
 	case on && rs.Level == 0:
-		x.emit(b, rs, schemas.AlertFired, 1, ts, 1, nil)
+		x.emit(d.bound, d.deriver, rs, schemas.AlertFired, 1, ts, 1, nil)
 	case !on && rs.Level > 0:
-		x.emit(b, rs, schemas.AlertResolved, 0, ts, 0, nil)
+		x.emit(d.bound, d.deriver, rs, schemas.AlertResolved, 0, ts, 0, nil)
 	}
 }
 
-func (x *applyCtx) emit(b *bound, rs *ruleState, kind schemas.AlertKind, lvl int, at int64, v float64, refs []schemas.ReadingRef) {
-	x.emitMsg(b, rs, kind, lvl, at, v, refs, "")
+func (x *applyCtx) emit(b *bound, e evaluator, rs *ruleState, kind schemas.AlertKind, lvl int, at int64, v float64, refs []schemas.ReadingRef) {
+	x.emitMsg(b, e, rs, kind, lvl, at, v, refs, "")
 }
 
 // emitMsg builds the event, updates the emitted alert state and appends
 // the event to the result.
-func (x *applyCtx) emitMsg(b *bound, rs *ruleState, kind schemas.AlertKind, lvl int, at int64, v float64, refs []schemas.ReadingRef, msg string) {
+func (x *applyCtx) emitMsg(b *bound, e evaluator, rs *ruleState, kind schemas.AlertKind, lvl int, at int64, v float64, refs []schemas.ReadingRef, msg string) {
 	if kind == schemas.AlertFired {
 		rs.ID = schemas.AlertID(x.sr.id, b.name, ts2t(at))
 		for rs.ID == rs.PrevID { // never reuse the id of the alert just resolved
@@ -730,17 +663,13 @@ func (x *applyCtx) emitMsg(b *bound, rs *ruleState, kind schemas.AlertKind, lvl 
 		name = ""
 	}
 	if msg == "" {
-		msg = message(b, kind, lvl, name, v, thr)
+		msg = e.message(b, kind, lvl, name, v, thr)
 	}
 	ev := schemas.AlertEvent{
 		V: schemas.AlertEventVersion, ID: rs.ID, EventID: eid,
-		Kind: kind, Station: x.sr.id, Rule: b.name, Level: lvl, LevelName: name, Severity: sev,
+		Kind: kind, Station: x.sr.id, Sensor: b.evSensor, Rule: b.name, Level: lvl, LevelName: name, Severity: sev,
 		Value: v, Threshold: thr, Window: b.label, StartedAt: ts2t(rs.Start), At: ts2t(at),
 		Readings: append([]schemas.ReadingRef(nil), refs...), District: x.sr.district, Basin: x.sr.basin, Message: msg,
-	}
-	switch b.kind {
-	case kLevel, kRate, kAccum, kStuck, kSpike:
-		ev.Sensor = b.sensor
 	}
 	x.res.Events = append(x.res.Events, ev)
 	rs.Level = lvl
@@ -751,24 +680,4 @@ func (x *applyCtx) emitMsg(b *bound, rs *ruleState, kind schemas.AlertKind, lvl 
 	}
 	last := ev
 	rs.Last = &last
-}
-
-func message(b *bound, kind schemas.AlertKind, lvl int, name string, v, thr float64) string {
-	what := string(b.sensor)
-	switch b.kind {
-	case kRate:
-		what += " rate per hour over " + b.label
-	case kAccum:
-		what += " total over " + b.label
-	case kStuck:
-		return fmt.Sprintf("%s %s: sensor %s repeated the same value %g times", b.name, kind, b.sensor, v)
-	case kSpike:
-		return fmt.Sprintf("%s %s: sensor %s jumped by %g (max %g)", b.name, kind, b.sensor, v, thr)
-	case kComposite:
-		return fmt.Sprintf("%s %s", b.name, kind)
-	}
-	if lvl == 0 {
-		return fmt.Sprintf("%s %s: %s %g back below %g", b.name, kind, what, v, thr)
-	}
-	return fmt.Sprintf("%s %s: %s %g reached %s (%g)", b.name, kind, what, v, name, thr)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/resilience-project/resilience/schemas"
+	"github.com/resilience-project/resilience/schemas/rulespec"
 )
 
 // The changelog encoding of a State (MarshalBinary): explicit, versioned
@@ -54,8 +55,8 @@ const MaxEncodedState = 256 << 10
 // String and count bounds of the encoding.
 const (
 	maxStationLen = 64                     // schemas.ValidStationID
-	maxNameLen    = 128                    // rule names (RuleSpec.Name)
-	maxLabelLen   = 128                    // district, basin (cut at bind), level names
+	maxNameLen    = rulespec.MaxNameLen    // rule names (RuleSpec.Name)
+	maxLabelLen   = rulespec.MaxLabelLen   // district, basin (cut at bind), level names
 	maxIDLen      = maxStationLen + 1 + 16 // schemas.AlertID
 	maxSuffixLen  = 40                     // ":kind:level:at" of schemas.EventID
 	maxEventIDLen = maxIDLen + maxSuffixLen

@@ -49,6 +49,7 @@ rules:
 		{"override margin", "rules:\n  - kind: level\n    sensor: water_level\n    levels: [{threshold: 1}]\n    overrides:\n      X1: {clear_margin: -1}\n", "rules[0].overrides.X1.clear_margin: must be >= 0"},
 		{"lateness", "allowed_lateness: -1m\nrules:\n  - {kind: offline}\n", "allowed_lateness: must be in (0, 24h]"},
 		{"empty", "rules: []\n", "rules: at least one rule is required"},
+		{"offline k NaN", "rules:\n  - {kind: offline, k: .nan}\n", "rules[0].k: must be in [1, 1000]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,5 +181,38 @@ func TestWatcherReloads(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestValidateDoesNotChangeTheSet: Validate only checks, and NewEngine
+// compiles a set built in code with its defaults without changing it (the
+// RuleSet is immutable once built; Validate used to fill defaults in place,
+// and NewEngine refused a set that had not been through it).
+func TestValidateDoesNotChangeTheSet(t *testing.T) {
+	set := &RuleSet{Rules: []RuleSpec{{Kind: KindOffline}, {Kind: KindRate, Sensor: "water_level", Window: time.Hour,
+		Levels: []LevelSpec{{Threshold: 0.3}}}}}
+	if err := set.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if set.AllowedLateness != 0 || set.Bucket != 0 || set.Rules[0].Name != "" || set.Rules[0].K != 0 || set.Rules[1].MinSpan != 0 || set.Rules[1].Severity != "" {
+		t.Fatalf("Validate changed the set: %+v", set)
+	}
+	e, err := NewEngine(set, testRegistry(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Rules[0].Name != "" || set.AllowedLateness != 0 {
+		t.Fatalf("NewEngine changed the set: %+v", set)
+	}
+	in := e.Rules()
+	if in.AllowedLateness != DefaultAllowedLateness || in.Bucket != DefaultBucket || strings.Join(in.Names(), ",") != "offline,rate:water_level" ||
+		in.Rules[0].K != 3 || in.Rules[1].MinSpan != 30*time.Minute {
+		t.Fatalf("rules in force lack defaults: %+v", in)
+	}
+	if evs := applyAll(e, e.NewState("VG-AINGHIA"), series("VG-AINGHIA", "water_level", 10, 1, 1.1, 1.2, 1.3, 1.4)); len(evs) != 1 || evs[0].Rule != "rate:water_level" {
+		t.Fatalf("events %+v", evs)
+	}
+	if _, err := NewEngine(&RuleSet{Rules: []RuleSpec{{Kind: KindOffline, K: -1}}}, nil); !errors.Is(err, ErrInvalidRules) {
+		t.Fatalf("invalid set compiled: %v", err)
 	}
 }

@@ -4,17 +4,36 @@
 //
 // # Rules file
 //
-// A rules file (deployments/config/rules.yaml) is YAML with
-// allowed_lateness, bucket and a list of rules. ParseRuleSet rejects
-// unknown keys and reports every problem with the key that holds it, e.g.
+// The rules file model (RuleSet, RuleSpec, LevelSpec, Override, Term) is
+// the leaf package schemas/rulespec, shared with the alerts service and the
+// CLI; this package re-exports its names. A rules file
+// (deployments/config/rules.yaml) is YAML with allowed_lateness, bucket and
+// a list of rules. ParseRuleSet rejects unknown keys and reports every
+// problem with the key that holds it, e.g.
 // `rules[2].levels[1].clear_margin: must be >= 0`; all such errors wrap
-// ErrInvalidRules. Rules apply to every station with the sensor unless
+// ErrInvalidRules. RuleSet.Validate only checks; NewEngine and SetRules
+// validate the set and compile it with its defaults filled in
+// (RuleSet.WithDefaults, a new value), never changing the set passed in.
+// Rules apply to every station with the sensor unless
 // restricted with `stations:`; `overrides:` adjust levels, clear margin,
 // min_count or min_duration per station, or disable the rule there. Level
 // rules with `levels_from_registry: true` take each river station's
 // official alarm levels I/II/III from the station registry
 // (alarm_levels_m, flood_depth_levels_cm). Watcher hot-reloads the file; a
 // bad file keeps the old rules.
+//
+// # Evaluators
+//
+// Each rule kind is one evaluator type in its own file (level.go, rate.go,
+// accumulation.go, offline.go, quality_stuck.go, quality_spike.go,
+// composite.go), registered in one table (kinds in evaluator.go) from the
+// spec kind to a compile function. Compiling gives a rule its role on a
+// station: driven by its sensor's readings (sampler: the watched value at a
+// sample; a quality check is also a checker that flags readings suspect),
+// derived from other rules (deriver) or driven by the processor's clock
+// (timer). The engine calls only these interfaces and never switches on
+// kind, so a new kind is one file here, one in schemas/rulespec and a line
+// in each table.
 //
 // Rule kinds and their stable names (alert ids derive from the name, so
 // renaming a rule starts new alerts):

@@ -1,25 +1,11 @@
 package rules
 
 import (
-	"fmt"
-	"sort"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/resilience-project/resilience/schemas"
-)
-
-type ruleKind uint8
-
-const (
-	kLevel ruleKind = iota + 1
-	kRate
-	kAccum
-	kOffline
-	kStuck
-	kSpike
-	kComposite
 )
 
 // level is one compiled threshold in "up" space: for direction below the
@@ -30,44 +16,42 @@ type level struct {
 	sev         schemas.Severity
 }
 
-// bound is one rule compiled for one station.
+// bound is one rule compiled for one station: what the engine tracks for
+// every kind (name, levels, gates, severity). What differs per kind is its
+// evaluator (evaluator.go), kept beside it in stationRules.
 type bound struct {
-	name     string
-	kind     ruleKind
-	sensor   schemas.Sensor
-	neg      bool
-	levels   []level
-	minCount int
-	minDur   int64
-	window   int64
-	minSpan  int64
-	absolute bool
-	count    int
-	maxJump  float64
-	k        float64
-	and      bool
-	terms    []Term
-	sev      schemas.Severity
-	label    string // window label for events
+	name string
+	// sensor is the rule's sensor (messages); evSensor the sensor its
+	// events name, set for the rules its sensor's readings drive.
+	sensor, evSensor schemas.Sensor
+	neg              bool
+	levels           []level
+	minCount         int
+	minDur           int64
+	sev              schemas.Severity
+	label            string // window label for events
+	// hazard: suspect readings neither fire nor clear the rule.
+	hazard bool
 }
 
-// stationRules are the rules that apply to one station.
+// stationRules are the rules that apply to one station, by the role their
+// kind gave them when compiled (see evaluator.go).
 type stationRules struct {
 	id       string
 	district string
 	basin    string
 	interval time.Duration
 	counter  bool
-	// bySensor lists the sensor-driven rules (level, rate, accumulation,
-	// quality) of each sensor, in file order.
-	bySensor   map[schemas.Sensor][]*bound
-	quality    map[schemas.Sensor][]*bound
-	composites []*bound
-	offline    *bound
+	// bySensor lists the rules each sensor's readings drive, in file order;
+	// quality the checks that flag its readings suspect.
+	bySensor   map[schemas.Sensor][]sensorRule
+	quality    map[schemas.Sensor][]checker
+	composites []derivedRule
+	offline    *timedRule
 	// keep is how far behind the newest reading history must reach (rate
-	// windows); stuckN is the most readings a stuck check needs.
-	keep   int64
-	stuckN int
+	// windows, one rainfall bucket); rainWindow is the longest rolling-rain
+	// window.
+	keep, rainWindow int64
 	// ringLen is the number of rainfall buckets (0: no accumulation rule).
 	ringLen int
 	// names are the names of every rule bound to the station.
@@ -94,9 +78,10 @@ type Engine struct {
 	cur atomic.Pointer[compiled]
 }
 
-// NewEngine compiles set against the station registry reg (which may be
-// nil: stations then have no registry levels, district, basin or interval,
-// and the offline rule does not apply).
+// NewEngine validates set, compiles it with its defaults filled in
+// (set.WithDefaults; set itself is not changed) against the station
+// registry reg (which may be nil: stations then have no registry levels,
+// district, basin or interval, and the offline rule does not apply).
 func NewEngine(set *RuleSet, reg *schemas.Registry) (*Engine, error) {
 	e := &Engine{}
 	c, err := compile(set, reg)
@@ -120,7 +105,7 @@ func (e *Engine) SetRules(set *RuleSet) error {
 	return nil
 }
 
-// Rules returns the rule set in force.
+// Rules returns the rule set in force, with its defaults filled in.
 func (e *Engine) Rules() *RuleSet { return e.cur.Load().set }
 
 // NewState returns the empty state of station.
@@ -132,15 +117,16 @@ func compile(set *RuleSet, reg *schemas.Registry) (*compiled, error) {
 	if set == nil {
 		return nil, ErrNilRuleSet
 	}
+	if err := set.Validate(); err != nil {
+		return nil, err
+	}
+	set = set.WithDefaults()
 	c := &compiled{
 		set:      set,
 		lateness: int64(set.AllowedLateness),
 		bucket:   int64(set.Bucket),
 		byID:     map[string]*stationRules{},
 		reg:      reg,
-	}
-	if c.lateness <= 0 || c.bucket <= 0 {
-		return nil, fmt.Errorf("%w: rule set was not validated (use ParseRuleSet or Validate)", ErrInvalidRules)
 	}
 	if reg != nil {
 		for _, id := range reg.IDs() {
@@ -181,12 +167,14 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// bind compiles the rules that apply to station id (st: its registry
+// entry, nil outside the registry): the common part of each, then its
+// kind's compile function (kinds), which gives it its role.
 func (c *compiled) bind(id string, st *schemas.Station) *stationRules {
-	sr := &stationRules{id: id, bySensor: map[schemas.Sensor][]*bound{}, quality: map[schemas.Sensor][]*bound{}}
+	sr := &stationRules{id: id, bySensor: map[schemas.Sensor][]sensorRule{}, quality: map[schemas.Sensor][]checker{}}
 	if st != nil {
 		sr.district, sr.basin, sr.interval, sr.counter = cut(st.District), cut(st.Basin), st.Interval, st.RainCounter
 	}
-	var maxAccum int64
 	for i := range c.set.Rules {
 		r := &c.set.Rules[i]
 		if r.Scope == ScopeBasin {
@@ -199,120 +187,23 @@ func (c *compiled) bind(id string, st *schemas.Station) *stationRules {
 		if o.Disabled {
 			continue
 		}
-		b := &bound{name: r.Name, sensor: r.Sensor, sev: r.Severity, minCount: r.MinCount,
-			minDur: int64(r.MinDuration), window: int64(r.Window), minSpan: int64(r.MinSpan),
-			absolute: r.Absolute, count: r.Count, maxJump: r.MaxJump, k: r.K, and: r.Op == "and", terms: r.Of}
-		if o.MinCount != nil {
-			b.minCount = *o.MinCount
-		}
-		if o.MinDuration != nil {
-			b.minDur = int64(*o.MinDuration)
-		}
-		if b.minCount < 1 {
-			b.minCount = 1
-		}
-		margin := 0.0
-		if r.ClearMargin != nil {
-			margin = *r.ClearMargin
-		}
-		if o.ClearMargin != nil {
-			margin = *o.ClearMargin
-		}
-		specs := r.Levels
-		if len(o.Levels) > 0 {
-			specs = o.Levels
-		} else if r.LevelsFromRegistry && st != nil {
-			var l schemas.Levels
-			if r.Sensor == schemas.WaterLevel {
-				l = st.AlarmLevelsM
-			} else {
-				l = st.FloodDepthLevelsCM
-			}
-			if l.Set() {
-				names := append(append([]string(nil), r.RegistryLevelNames...), "I", "II", "III")
-				if len(r.RegistryLevelNames) < 3 {
-					names = []string{"I", "II", "III"}
-				}
-				sevs := []schemas.Severity{schemas.SeverityModerate, schemas.SeveritySevere, schemas.SeverityExtreme}
-				specs = nil
-				for j, v := range []float64{l.I, l.II, l.III} {
-					specs = append(specs, LevelSpec{Name: names[j], Threshold: v, Severity: sevs[j]})
-				}
-			}
-		}
-		for _, s := range specs {
-			lv := level{thr: s.Threshold, margin: margin, name: s.Name, sev: s.Severity}
-			if s.ClearMargin != nil {
-				lv.margin = *s.ClearMargin
-			}
-			if lv.sev == "" {
-				lv.sev = r.Severity
-			}
-			if r.Direction == "below" {
-				lv.thr = -lv.thr
-			}
-			b.levels = append(b.levels, lv)
-		}
-		b.neg = r.Direction == "below"
-		switch r.Kind {
-		case KindLevel:
-			b.kind = kLevel
-		case KindRate:
-			b.kind = kRate
-			b.label = windowLabel(r.Window)
-			if b.window > sr.keep {
-				sr.keep = b.window
-			}
-		case KindAccumulation:
-			b.kind = kAccum
-			b.label = windowLabel(r.Window)
-			if b.window > maxAccum {
-				maxAccum = b.window
-			}
-		case KindOffline:
-			b.kind = kOffline
-			if st == nil || st.Interval <= 0 {
-				continue
-			}
-			sr.offline = b
-			continue
-		case KindQuality:
-			b.kind = kSpike
-			b.levels = []level{{thr: r.MaxJump, name: "spike", sev: r.Severity}}
-			if r.Check == CheckStuck {
-				b.kind = kStuck
-				b.levels = []level{{thr: float64(r.Count), margin: 0, name: "stuck", sev: r.Severity}}
-				if r.Count > sr.stuckN {
-					sr.stuckN = r.Count
-				}
-			}
-			sr.quality[r.Sensor] = append(sr.quality[r.Sensor], b)
-		case KindComposite:
-			b.kind = kComposite
-			b.levels = []level{{thr: 1, name: r.Name, sev: r.Severity}}
-			sr.composites = append(sr.composites, b)
-			continue
-		}
-		if len(b.levels) == 0 {
-			continue // e.g. registry levels missing for this station
-		}
-		sr.bySensor[r.Sensor] = append(sr.bySensor[r.Sensor], b)
+		kinds[r.Kind](common(r, &o, st), r, st, sr)
 	}
 	sr.names = map[string]bool{}
-	for _, bs := range sr.bySensor {
-		for _, b := range bs {
-			sr.names[b.name] = true
+	for _, rs := range sr.bySensor {
+		for _, r := range rs {
+			sr.names[r.name] = true
 		}
 	}
-	for _, b := range sr.composites {
-		sr.names[b.name] = true
+	for _, r := range sr.composites {
+		sr.names[r.name] = true
 	}
 	if sr.offline != nil {
 		sr.names[sr.offline.name] = true
 	}
 	sr.nrules = len(sr.names)
-	if maxAccum > 0 {
-		sr.ringLen = int((maxAccum+c.lateness)/c.bucket) + 2
+	if sr.rainWindow > 0 {
+		sr.ringLen = int((sr.rainWindow+c.lateness)/c.bucket) + 2
 		if sr.keep < c.bucket {
 			sr.keep = c.bucket // a bucket's readings are summed from the history
 		}
@@ -320,12 +211,69 @@ func (c *compiled) bind(id string, st *schemas.Station) *stationRules {
 	return sr
 }
 
-// sensors returns the sensors with rules, sorted.
-func (sr *stationRules) sensors() []schemas.Sensor {
-	out := make([]schemas.Sensor, 0, len(sr.bySensor))
-	for s := range sr.bySensor {
-		out = append(out, s)
+// common compiles what every kind shares: name, sensor, severity, the
+// gates (min_count, min_duration) and the levels (the override's, the
+// registry's or the rule's) in up space.
+func common(r *RuleSpec, o *Override, st *schemas.Station) *bound {
+	b := &bound{name: r.Name, sensor: r.Sensor, sev: r.Severity, minCount: r.MinCount, minDur: int64(r.MinDuration),
+		neg: r.Direction == "below"}
+	if o.MinCount != nil {
+		b.minCount = *o.MinCount
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+	if o.MinDuration != nil {
+		b.minDur = int64(*o.MinDuration)
+	}
+	if b.minCount < 1 {
+		b.minCount = 1
+	}
+	margin := 0.0
+	if r.ClearMargin != nil {
+		margin = *r.ClearMargin
+	}
+	if o.ClearMargin != nil {
+		margin = *o.ClearMargin
+	}
+	for _, s := range levelSpecs(r, o, st) {
+		lv := level{thr: s.Threshold, margin: margin, name: s.Name, sev: s.Severity}
+		if s.ClearMargin != nil {
+			lv.margin = *s.ClearMargin
+		}
+		if lv.sev == "" {
+			lv.sev = r.Severity
+		}
+		if b.neg {
+			lv.thr = -lv.thr
+		}
+		b.levels = append(b.levels, lv)
+	}
+	return b
+}
+
+// levelSpecs are the levels of r at station st: the override's, else the
+// registry's (levels_from_registry, if the station has them), else the
+// rule's.
+func levelSpecs(r *RuleSpec, o *Override, st *schemas.Station) []LevelSpec {
+	if len(o.Levels) > 0 {
+		return o.Levels
+	}
+	if !r.LevelsFromRegistry || st == nil {
+		return r.Levels
+	}
+	l := st.FloodDepthLevelsCM
+	if r.Sensor == schemas.WaterLevel {
+		l = st.AlarmLevelsM
+	}
+	if !l.Set() {
+		return r.Levels
+	}
+	names := append(append([]string(nil), r.RegistryLevelNames...), "I", "II", "III")
+	if len(r.RegistryLevelNames) < 3 {
+		names = []string{"I", "II", "III"}
+	}
+	sevs := []schemas.Severity{schemas.SeverityModerate, schemas.SeveritySevere, schemas.SeverityExtreme}
+	var specs []LevelSpec
+	for j, v := range []float64{l.I, l.II, l.III} {
+		specs = append(specs, LevelSpec{Name: names[j], Threshold: v, Severity: sevs[j]})
+	}
+	return specs
 }

@@ -86,3 +86,5 @@ func eq(a, b []string) bool {
 	}
 	return true
 }
+
+func f64(v float64) *float64 { return &v }

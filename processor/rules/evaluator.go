@@ -1,0 +1,173 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// Each rule kind is one evaluator type in its own file (level.go, rate.go,
+// accumulation.go, offline.go, quality_stuck.go, quality_spike.go,
+// composite.go) and one entry of the kinds table below. Its compile
+// function gives the compiled rule its role on the station through the
+// stationRules methods at the end of this file: driven by its sensor's
+// readings (a sampler, maybe also a checker), derived from other rules (a
+// deriver) or driven by the processor's clock (a timer). The engine calls
+// only these interfaces; it never switches on kind.
+
+// evaluator is what every kind's compiled rule can do: describe an event.
+type evaluator interface {
+	// message is the text of event kind of rule b moving to level lvl
+	// (level name name, threshold thr, both as in the event) at value v.
+	message(b *bound, kind schemas.AlertKind, lvl int, name string, v, thr float64) string
+}
+
+// sampler is a rule driven by its sensor's readings.
+type sampler interface {
+	evaluator
+	// value is the watched value at sample j of the sensor's history h,
+	// as if sample skip (-1: none) were absent, and the readings it derives
+	// from (refs[:nref]); ok is false where the rule has no value (e.g. a
+	// rate without a reading old enough).
+	value(x *applyCtx, h []sample, j, skip int) (v float64, refs [2]schemas.ReadingRef, nref int, ok bool)
+}
+
+// checker is a quality check on a sensor's readings.
+type checker interface {
+	// suspect reports whether sample j of history h is suspect.
+	suspect(h []sample, j int) bool
+}
+
+// deriver is a rule over the alert levels of the station's other rules.
+type deriver interface {
+	evaluator
+	// holds reports whether the condition holds for the rules' states.
+	holds(rules map[string]*ruleState) bool
+}
+
+// timer is a rule driven by the processor's clock.
+type timer interface {
+	evaluator
+	// due is the moment the rule fires, given the newest reading's time.
+	due(newest int64) int64
+	// overdue is the message of the event fired at due.
+	overdue(newest int64) string
+}
+
+type (
+	sensorRule struct {
+		*bound
+		sampler
+	}
+	derivedRule struct {
+		*bound
+		deriver
+	}
+	timedRule struct {
+		*bound
+		timer
+	}
+)
+
+// compileFunc compiles rule r (defaults filled in), whose common part is
+// b, for station st (nil outside the registry) and adds it to sr.
+type compileFunc func(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules)
+
+// kinds maps every rule kind of the rules file to its compile function.
+// It is never modified. Validation (package rulespec) guarantees that a
+// compiled rule set has only these kinds.
+var kinds = map[string]compileFunc{
+	KindLevel:        compileLevel,
+	KindRate:         compileRate,
+	KindAccumulation: compileAccumulation,
+	KindOffline:      compileOffline,
+	KindQuality:      compileQuality,
+	KindComposite:    compileComposite,
+}
+
+// qualityChecks maps a quality rule's check to its compile function. It is
+// never modified.
+var qualityChecks = map[string]compileFunc{
+	CheckStuck: compileStuck,
+	CheckSpike: compileSpike,
+}
+
+func compileQuality(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules) {
+	qualityChecks[r.Check](b, r, st, sr)
+}
+
+// addSampler makes b, evaluated by s, a rule of its sensor's readings,
+// unless it has no levels at this station (e.g. registry levels missing).
+func (sr *stationRules) addSampler(b *bound, s sampler) {
+	if len(b.levels) == 0 {
+		return
+	}
+	b.evSensor = b.sensor
+	sr.bySensor[b.sensor] = append(sr.bySensor[b.sensor], sensorRule{b, s})
+}
+
+// addCheck makes c a quality check of sensor's readings.
+func (sr *stationRules) addCheck(sensor schemas.Sensor, c checker) {
+	sr.quality[sensor] = append(sr.quality[sensor], c)
+}
+
+// addDerived makes b, evaluated by d, a rule evaluated after every record.
+func (sr *stationRules) addDerived(b *bound, d deriver) {
+	sr.composites = append(sr.composites, derivedRule{b, d})
+}
+
+// setTimed makes b, evaluated by t, the station's clock-driven rule.
+func (sr *stationRules) setTimed(b *bound, t timer) { sr.offline = &timedRule{b, t} }
+
+// keepHistory makes the sensor histories reach d (ns) behind the newest
+// reading.
+func (sr *stationRules) keepHistory(d int64) { sr.keep = max(sr.keep, d) }
+
+// keepRain makes the station keep rainfall buckets for a window of d (ns).
+func (sr *stationRules) keepRain(d int64) { sr.rainWindow = max(sr.rainWindow, d) }
+
+// thresholdMessage is the message of a rule that watches what against
+// levels: "NAME fired: WHAT 9.1 reached BĐ III (9)" or "... back below".
+func thresholdMessage(b *bound, what string, kind schemas.AlertKind, lvl int, name string, v, thr float64) string {
+	if lvl == 0 {
+		return fmt.Sprintf("%s %s: %s %g back below %g", b.name, kind, what, v, thr)
+	}
+	return fmt.Sprintf("%s %s: %s %g reached %s (%g)", b.name, kind, what, v, name, thr)
+}
+
+// ref is the reading reference of sample s.
+func ref(s sample) schemas.ReadingRef {
+	return schemas.ReadingRef{Seq: s.Seq, TS: ts2t(s.TS), Value: s.V}
+}
+
+// compositeRule is a station composite: AND/OR over the station's other
+// rules, each term true while its alert is at MinLevel or above.
+type compositeRule struct {
+	and   bool
+	terms []Term
+}
+
+func compileComposite(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
+	b.levels = []level{{thr: 1, name: r.Name, sev: r.Severity}}
+	sr.addDerived(b, &compositeRule{and: r.Op == "and", terms: r.Of})
+}
+
+func (k *compositeRule) holds(rules map[string]*ruleState) bool {
+	on := k.and
+	for _, t := range k.terms {
+		lvl := 0
+		if rs := rules[t.Rule]; rs != nil {
+			lvl = rs.Level
+		}
+		if k.and {
+			on = on && lvl >= t.MinLevel
+		} else {
+			on = on || lvl >= t.MinLevel
+		}
+	}
+	return on
+}
+
+func (k *compositeRule) message(b *bound, kind schemas.AlertKind, _ int, _ string, _, _ float64) string {
+	return fmt.Sprintf("%s %s", b.name, kind)
+}

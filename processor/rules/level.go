@@ -1,0 +1,19 @@
+package rules
+
+import "github.com/resilience-project/resilience/schemas"
+
+// levelRule is a level rule: the reading itself against the levels.
+type levelRule struct{}
+
+func compileLevel(b *bound, _ *RuleSpec, _ *schemas.Station, sr *stationRules) {
+	b.hazard = true
+	sr.addSampler(b, levelRule{})
+}
+
+func (levelRule) value(_ *applyCtx, h []sample, j, _ int) (float64, [2]schemas.ReadingRef, int, bool) {
+	return h[j].V, [2]schemas.ReadingRef{ref(h[j])}, 1, true
+}
+
+func (levelRule) message(b *bound, kind schemas.AlertKind, lvl int, name string, v, thr float64) string {
+	return thresholdMessage(b, string(b.sensor), kind, lvl, name, v, thr)
+}

@@ -1,0 +1,51 @@
+package rules
+
+import (
+	"math"
+	"sort"
+	"time"
+
+	"github.com/resilience-project/resilience/schemas"
+	"github.com/resilience-project/resilience/schemas/rulespec"
+)
+
+// rateRule is a rate rule: the change per hour between the reading and
+// the oldest good reading within window, at least minSpan apart.
+type rateRule struct {
+	window, minSpan int64
+	absolute        bool
+}
+
+func compileRate(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
+	b.hazard = true
+	b.label = rulespec.WindowLabel(r.Window)
+	sr.keepHistory(int64(r.Window))
+	sr.addSampler(b, &rateRule{window: int64(r.Window), minSpan: int64(r.MinSpan), absolute: r.Absolute})
+}
+
+func (k *rateRule) value(x *applyCtx, h []sample, j, skip int) (float64, [2]schemas.ReadingRef, int, bool) {
+	s := h[j]
+	// The oldest good reading within the window: binary search for the
+	// window's start, then skip suspect readings forward.
+	f := -1
+	lo := sort.Search(j, func(i int) bool { return h[i].TS >= s.TS-k.window })
+	for i := lo; i < j; i++ {
+		x.st.steps++
+		if h[i].Q != int8(QualitySuspect) && i != skip {
+			f = i
+			break
+		}
+	}
+	if f < 0 || s.TS-h[f].TS < k.minSpan {
+		return 0, [2]schemas.ReadingRef{ref(s)}, 0, false
+	}
+	r := (s.V - h[f].V) / (float64(s.TS-h[f].TS) / float64(time.Hour))
+	if k.absolute {
+		r = math.Abs(r)
+	}
+	return r, [2]schemas.ReadingRef{ref(h[f]), ref(s)}, 2, true
+}
+
+func (k *rateRule) message(b *bound, kind schemas.AlertKind, lvl int, name string, v, thr float64) string {
+	return thresholdMessage(b, string(b.sensor)+" rate per hour over "+b.label, kind, lvl, name, v, thr)
+}
