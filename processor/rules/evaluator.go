@@ -139,35 +139,3 @@ func thresholdMessage(b *bound, what string, kind schemas.AlertKind, lvl int, na
 func ref(s sample) schemas.ReadingRef {
 	return schemas.ReadingRef{Seq: s.Seq, TS: ts2t(s.TS), Value: s.V}
 }
-
-// compositeRule is a station composite: AND/OR over the station's other
-// rules, each term true while its alert is at MinLevel or above.
-type compositeRule struct {
-	and   bool
-	terms []Term
-}
-
-func compileComposite(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
-	b.levels = []level{{thr: 1, name: r.Name, sev: r.Severity}}
-	sr.addDerived(b, &compositeRule{and: r.Op == "and", terms: r.Of})
-}
-
-func (k *compositeRule) holds(rules map[string]*ruleState) bool {
-	on := k.and
-	for _, t := range k.terms {
-		lvl := 0
-		if rs := rules[t.Rule]; rs != nil {
-			lvl = rs.Level
-		}
-		if k.and {
-			on = on && lvl >= t.MinLevel
-		} else {
-			on = on || lvl >= t.MinLevel
-		}
-	}
-	return on
-}
-
-func (k *compositeRule) message(b *bound, kind schemas.AlertKind, _ int, _ string, _, _ float64) string {
-	return fmt.Sprintf("%s %s", b.name, kind)
-}
