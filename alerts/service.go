@@ -107,33 +107,48 @@ func (s *Service) partitions(ctx context.Context) (int, error) {
 	tr := &kafka.Transport{TLS: s.o.Dialer.TLS, SASL: s.o.Dialer.SASLMechanism, DialTimeout: 5 * time.Second}
 	defer tr.CloseIdleConnections()
 	cl := &kafka.Client{Addr: kafka.TCP(s.o.Brokers...), Timeout: 10 * time.Second, Transport: tr}
-	for attempt := 1; ; attempt++ {
+	var n int
+	err := retry.Do(ctx, s.policy(func(attempt int, err error, wait time.Duration) {
+		s.logger.Warn("alerts topic not available yet", "topic", s.o.Topics.Alerts, "attempt", attempt, "retry_in", wait, "err", err)
+	}), func(int) error {
 		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.o.Topics.Alerts}})
-		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) > 0 {
-			return len(md.Topics[0].Partitions), nil
+		switch {
+		case err != nil:
+			return err
+		case len(md.Topics) != 1 || md.Topics[0].Error != nil || len(md.Topics[0].Partitions) == 0:
+			return fmt.Errorf("topic %s: no partitions (%v)", s.o.Topics.Alerts, md.Topics)
 		}
-		s.logger.Warn("alerts topic not available yet", "attempt", attempt, "err", err)
-		if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
-			return 0, nil
-		}
+		n = len(md.Topics[0].Partitions)
+		return nil
+	})
+	if err != nil {
+		return 0, nil // only ctx ends the retries: a stop
 	}
+	return n, nil
+}
+
+// policy is the retry policy of the service's Kafka steps (jittered, 200
+// ms to 5 s, until success or a stop).
+func (s *Service) policy(onRetry func(attempt int, err error, wait time.Duration)) retry.Policy {
+	return retry.Policy{Min: 200 * time.Millisecond, Max: 5 * time.Second, OnRetry: onRetry}
 }
 
 func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int64) error {
 	var first, end int64
-	for attempt := 1; ; attempt++ {
+	err := retry.Do(ctx, s.policy(func(attempt int, err error, wait time.Duration) {
+		s.logger.Warn("alerts partition not available", "topic", s.o.Topics.Alerts, "partition", partition,
+			"attempt", attempt, "retry_in", wait, "err", err)
+	}), func(int) error {
 		conn, err := kafkax.DialLeader(ctx, s.o.Dialer, s.o.Brokers, s.o.Topics.Alerts, partition)
-		if err == nil {
-			first, end, err = conn.ReadOffsets()
-			conn.Close()
+		if err != nil {
+			return err
 		}
-		if err == nil {
-			break
-		}
-		s.logger.Warn("alerts partition not available", "partition", partition, "attempt", attempt, "err", err)
-		if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
-			return nil
-		}
+		defer conn.Close()
+		first, end, err = conn.ReadOffsets()
+		return err
+	})
+	if err != nil {
+		return nil // only ctx ends the retries: a stop
 	}
 	// Nothing to replay when the partition is empty (retention may have
 	// removed old records: the log starts at `first`, not 0).
@@ -148,25 +163,22 @@ func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int
 		return fmt.Errorf("alerts: topic %s partition %d: %w", s.o.Topics.Alerts, partition, err)
 	}
 	fetchErrors := s.fetchErrors.WithLabelValues(strconv.Itoa(partition))
-	for attempt := 1; ; {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// The reader keeps its offset and reconnects by itself; it
-			// reports an error after a few failed dials. Wait and fetch again.
-			fetchErrors.Inc()
-			wait := retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)
-			s.logger.Warn("alerts fetch failed; retrying", "topic", s.o.Topics.Alerts, "partition", partition,
-				"attempt", attempt, "retry_in", wait, "err", err)
-			attempt++
-			if retry.Sleep(ctx, wait) != nil {
-				return nil
-			}
-			continue
+	// The reader keeps its offset and reconnects by itself; it reports an
+	// error after a few failed dials. Wait and fetch again.
+	fetchPolicy := s.policy(func(attempt int, err error, wait time.Duration) {
+		fetchErrors.Inc()
+		s.logger.Warn("alerts fetch failed; retrying", "topic", s.o.Topics.Alerts, "partition", partition,
+			"attempt", attempt, "retry_in", wait, "err", err)
+	})
+	for {
+		var m kafka.Message
+		if err := retry.Do(ctx, fetchPolicy, func(int) error {
+			var err error
+			m, err = r.FetchMessage(ctx)
+			return err
+		}); err != nil {
+			return nil // only ctx ends the retries: a stop
 		}
-		attempt = 1
 		var e schemas.AlertEvent
 		if err := json.Unmarshal(m.Value, &e); err != nil || e.EventID == "" || e.ID == "" {
 			s.events.WithLabelValues("bad").Inc()
@@ -226,18 +238,13 @@ func (s *Service) basins(ctx context.Context) {
 		msgs = append(msgs, kafka.Message{Topic: s.o.Topics.Alerts, Key: []byte(evs[i].Station), Value: b,
 			Headers: []kafka.Header{{Key: "event_id", Value: []byte(evs[i].EventID)}}})
 	}
-	for attempt := 1; ; attempt++ {
-		err := s.o.Writer.WriteMessages(ctx, msgs...)
-		if err == nil {
-			for _, e := range evs {
-				s.logger.Info("basin alert event", "id", e.ID, "kind", e.Kind, "basin", e.Basin, "rule", e.Rule)
-			}
-			return
-		}
-		s.logger.Warn("producing basin alerts failed; retrying", "topic", s.o.Topics.Alerts, "attempt", attempt, "err", err)
-		if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
-			return
-		}
+	if err := retry.Do(ctx, s.policy(func(attempt int, err error, wait time.Duration) {
+		s.logger.Warn("producing basin alerts failed; retrying", "topic", s.o.Topics.Alerts, "attempt", attempt, "retry_in", wait, "err", err)
+	}), func(int) error { return s.o.Writer.WriteMessages(ctx, msgs...) }); err != nil {
+		return // a stop
+	}
+	for _, e := range evs {
+		s.logger.Info("basin alert event", "id", e.ID, "kind", e.Kind, "basin", e.Basin, "rule", e.Rule)
 	}
 }
 
@@ -245,16 +252,21 @@ func (s *Service) basins(ctx context.Context) {
 func (s *Service) notify(ctx context.Context, e schemas.AlertEvent) {
 	a, _ := s.o.Store.Get(e.ID)
 	for _, n := range s.o.Notifiers {
-		for attempt := 1; attempt <= 5; attempt++ {
+		p := s.policy(nil)
+		p.Attempts = 5
+		err := retry.Do(ctx, p, func(attempt int) error {
 			err := n.Notify(ctx, a, e)
-			if err == nil {
-				break
+			if err != nil {
+				s.notifyErrors.WithLabelValues(n.Name()).Inc()
+				s.logger.Warn("notify failed", "notifier", n.Name(), "alert", e.ID, "attempt", attempt, "err", err)
 			}
-			s.notifyErrors.WithLabelValues(n.Name()).Inc()
-			s.logger.Warn("notify failed", "notifier", n.Name(), "alert", e.ID, "attempt", attempt, "err", err)
-			if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
-				return
-			}
+			return err
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.logger.Error("notification given up", "notifier", n.Name(), "alert", e.ID, "err", err)
 		}
 	}
 }

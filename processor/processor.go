@@ -208,30 +208,38 @@ func genDone(gen *kafka.Generation) <-chan struct{} {
 func (p *Processor) partitionCounts(ctx context.Context) (int, error) {
 	cl, done := kafkax.NewClient(p.deps.Brokers, nil)
 	defer done()
-	for attempt := 1; ; attempt++ {
-		tp := p.deps.Topics
+	tp := p.deps.Topics
+	var n map[string]int
+	err := retry.Do(ctx, retry.Policy{Min: 200 * time.Millisecond, Max: 5 * time.Second,
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			p.logger.Warn("kafka metadata not available yet", "attempt", attempt, "retry_in", wait, "err", err)
+		}}, func(int) error {
 		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{tp.Readings, tp.State}})
-		if err == nil {
-			n := map[string]int{}
-			for _, t := range md.Topics {
-				if t.Error == nil {
-					n[t.Name] = len(t.Partitions)
-				}
-			}
-			if n[tp.Readings] > 0 && n[tp.State] > 0 {
-				if n[tp.Readings] != n[tp.State] {
-					return 0, fmt.Errorf("%w: %s has %d, %s has %d", ErrPartitionMismatch,
-						tp.Readings, n[tp.Readings], tp.State, n[tp.State])
-				}
-				return n[tp.Readings], nil
-			}
-			err = fmt.Errorf("topics %s/%s missing", tp.Readings, tp.State)
+		if err != nil {
+			return err
 		}
-		p.logger.Warn("kafka metadata not available yet", "attempt", attempt, "err", err)
-		if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
+		n = map[string]int{}
+		for _, t := range md.Topics {
+			if t.Error == nil {
+				n[t.Name] = len(t.Partitions)
+			}
+		}
+		if n[tp.Readings] == 0 || n[tp.State] == 0 {
+			return fmt.Errorf("topics %s/%s missing", tp.Readings, tp.State)
+		}
+		if n[tp.Readings] != n[tp.State] {
+			return retry.Permanent(fmt.Errorf("%w: %s has %d, %s has %d", ErrPartitionMismatch,
+				tp.Readings, n[tp.Readings], tp.State, n[tp.State]))
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
+		return 0, err
 	}
+	return n[tp.Readings], nil
 }
 
 type metrics struct {

@@ -350,24 +350,29 @@ func (w *worker) persist(ctx context.Context, dirty map[string]struct{}, offset 
 	return w.retry(ctx, "changelog", offset, func(ctx context.Context) error { return w.p.deps.Writer.WriteMessages(ctx, msgs...) })
 }
 
-// retry runs step until it succeeds or ctx ends.
+// retry runs step until it succeeds, ctx ends or the generation ends; the
+// error is a *StepError naming the step, partition, offset and attempt.
 func (w *worker) retry(ctx context.Context, step string, offset int64, fn func(context.Context) error) error {
-	for attempt := 1; ; attempt++ {
+	var last *StepError
+	err := retry.Do(ctx, retry.Policy{Min: 100 * time.Millisecond, Max: 5 * time.Second,
+		OnRetry: func(_ int, _ error, wait time.Duration) {
+			w.p.m.retries.WithLabelValues(step).Inc()
+			w.logger.Warn("pipeline step failed; retrying", "err", last, "retry_in", wait)
+		}}, func(attempt int) error {
 		err := fn(ctx)
 		if err == nil {
 			return nil
 		}
-		se := &StepError{Step: step, Topic: w.p.deps.Topics.Readings, Partition: w.partition, Offset: offset, Attempt: attempt, Err: err}
-		if ctx.Err() != nil || errors.Is(err, kafka.ErrGenerationEnded) {
-			return se
+		last = &StepError{Step: step, Topic: w.p.deps.Topics.Readings, Partition: w.partition, Offset: offset, Attempt: attempt, Err: err}
+		if errors.Is(err, kafka.ErrGenerationEnded) {
+			return retry.Permanent(last)
 		}
-		w.p.m.retries.WithLabelValues(step).Inc()
-		wait := retry.Backoff(attempt, 100*time.Millisecond, 5*time.Second)
-		w.logger.Warn("pipeline step failed; retrying", "err", se, "retry_in", wait)
-		if retry.Sleep(ctx, wait) != nil {
-			return se
-		}
+		return last
+	})
+	if err != nil {
+		return last
 	}
+	return nil
 }
 
 func (w *worker) state(id string) *rules.State {

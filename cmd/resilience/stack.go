@@ -346,16 +346,14 @@ func ensureTopics(ctx context.Context, cfg Config, t schemas.KafkaTopics, logger
 		{Name: t.State, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
 	}
 	var counts map[string]int
-	var err error
-	for attempt := 1; attempt <= 30; attempt++ {
-		if counts, err = kafkax.EnsureTopics(ctx, cfg.Kafka.Brokers, nil, specs...); err == nil {
-			break
-		}
-		logger.Warn("kafka not ready; retrying topic setup", "brokers", cfg.Kafka.Brokers, "attempt", attempt, "err", err)
-		if retry.Sleep(ctx, retry.Backoff(attempt, 200*time.Millisecond, 5*time.Second)) != nil {
-			return 0, ctx.Err()
-		}
-	}
+	err := retry.Do(ctx, retry.Policy{Min: 200 * time.Millisecond, Max: 5 * time.Second, Attempts: 30,
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			logger.Warn("kafka not ready; retrying topic setup", "brokers", cfg.Kafka.Brokers, "attempt", attempt, "retry_in", wait, "err", err)
+		}}, func(int) error {
+		var err error
+		counts, err = kafkax.EnsureTopics(ctx, cfg.Kafka.Brokers, nil, specs...)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}

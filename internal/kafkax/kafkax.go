@@ -130,25 +130,27 @@ func EnsureTopics(ctx context.Context, brokers []string, tlsCfg *tls.Config, spe
 		}
 	}
 	out := map[string]int{}
-	for attempt := 1; ; attempt++ {
+	var attempts int
+	err = retry.Do(ctx, retry.Policy{Min: 200 * time.Millisecond, Max: 200 * time.Millisecond, Attempts: 100}, func(attempt int) error {
+		attempts = attempt
 		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
-		if err == nil {
-			for _, t := range md.Topics {
-				if t.Error == nil && len(t.Partitions) > 0 {
-					out[t.Name] = len(t.Partitions)
-				}
-			}
-			if len(out) == len(names) {
-				return out, nil
+		if err != nil {
+			return err
+		}
+		for _, t := range md.Topics {
+			if t.Error == nil && len(t.Partitions) > 0 {
+				out[t.Name] = len(t.Partitions)
 			}
 		}
-		if attempt >= 100 {
-			return nil, fmt.Errorf("kafka %v: topics %v not ready after %d attempts: %v", brokers, names, attempt, err)
+		if len(out) != len(names) {
+			return fmt.Errorf("%d of %d topics have partitions", len(out), len(names))
 		}
-		if err := retry.Sleep(ctx, 200*time.Millisecond); err != nil {
-			return nil, err
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kafka %v: topics %v not ready after %d attempts: %w", brokers, names, attempts, err)
 	}
+	return out, nil
 }
 
 // DialLeader connects to the leader of a partition, bootstrapping from each
