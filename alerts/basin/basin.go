@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/resilience-project/resilience/processor/rules"
 	"github.com/resilience-project/resilience/schemas"
+	"github.com/resilience-project/resilience/schemas/rulespec"
 )
 
 // StationPrefix starts the station id of basin alerts.
@@ -44,7 +44,7 @@ type emitted struct {
 
 // Evaluator holds the basin picture. It is safe for concurrent use.
 type Evaluator struct {
-	rules []rules.RuleSpec
+	rules []rulespec.Rule
 	reg   *schemas.Registry
 
 	mu sync.Mutex
@@ -59,8 +59,8 @@ type Evaluator struct {
 }
 
 // New returns an evaluator for the basin rules of a rule set.
-func New(set *rules.RuleSet, reg *schemas.Registry) *Evaluator {
-	return &Evaluator{rules: set.BasinRules(), reg: reg, levels: map[string]map[string]level{}, state: map[string]emitted{}}
+func New(set *rulespec.RuleSet, reg *schemas.Registry) *Evaluator {
+	return &Evaluator{rules: set.WithDefaults().BasinRules(), reg: reg, levels: map[string]map[string]level{}, state: map[string]emitted{}}
 }
 
 // Rules reports how many basin rules there are.
@@ -139,7 +139,7 @@ func (e *Evaluator) Evaluate() []schemas.AlertEvent {
 }
 
 // basins lists the basins a rule applies to.
-func (e *Evaluator) basins(r rules.RuleSpec) []string {
+func (e *Evaluator) basins(r rulespec.Rule) []string {
 	if len(r.Basins) > 0 {
 		return r.Basins
 	}
@@ -156,7 +156,7 @@ func (e *Evaluator) basins(r rules.RuleSpec) []string {
 }
 
 // holds evaluates rule r on basin.
-func (e *Evaluator) holds(r rules.RuleSpec, basin string) (bool, string) {
+func (e *Evaluator) holds(r rulespec.Rule, basin string) (bool, string) {
 	var parts []string
 	result := r.Op == "and"
 	for _, t := range r.Of {

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/resilience-project/resilience/processor/rules"
 	"github.com/resilience-project/resilience/schemas"
+	"github.com/resilience-project/resilience/schemas/rulespec"
 )
 
 func testRegistry(t *testing.T) *schemas.Registry {
@@ -32,7 +32,7 @@ func ev(station, rule string, kind schemas.AlertKind, level, minute int) schemas
 }
 
 func TestEvaluator(t *testing.T) {
-	set := rules.DefaultRuleSet()
+	set := rulespec.Default()
 	type step struct {
 		in   schemas.AlertEvent
 		want []string // "kind station rule" of the emitted events
@@ -93,7 +93,7 @@ func TestEvaluator(t *testing.T) {
 // (station and basin events) emits nothing already emitted, and emits what
 // a crash left missing.
 func TestReplayEmitsOnlyWhatIsMissing(t *testing.T) {
-	set, reg := rules.DefaultRuleSet(), testRegistry(t)
+	set, reg := rulespec.Default(), testRegistry(t)
 	first := New(set, reg)
 	history := []schemas.AlertEvent{
 		ev("A1", "level:water_level", schemas.AlertFired, 2, 0),

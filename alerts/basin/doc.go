@@ -8,7 +8,8 @@
 // folds station alert events into the current level of every (station,
 // rule) and compares, for every basin rule and basin, the condition with
 // the last basin event emitted; Evaluate returns the events that make them
-// agree.
+// agree. The rules come from the rules file model (schemas/rulespec); the
+// alerts service does not compile in the processor's rule engine.
 //
 // Contract:
 //   - Replay-safe: basin events read back from the alerts topic are folded
