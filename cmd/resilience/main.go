@@ -16,8 +16,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/resilience-project/resilience/internal/embedded"
-	"github.com/resilience-project/resilience/processor/rules"
 	"github.com/resilience-project/resilience/schemas"
+	"github.com/resilience-project/resilience/schemas/rulespec"
 )
 
 const usage = `usage: resilience <command> [flags]
@@ -135,7 +135,7 @@ func checkConfig(cfg *Config) error {
 		}
 	}
 	if cfg.RulesFile != "" {
-		if _, err := rules.LoadRuleSet(cfg.RulesFile); err != nil {
+		if _, err := rulespec.Load(cfg.RulesFile); err != nil {
 			return err
 		}
 	}
@@ -172,7 +172,7 @@ func rulesCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: resilience rules check FILE")
 			return 2
 		}
-		set, err := rules.LoadRuleSet(args[1])
+		set, err := rulespec.Load(args[1])
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
