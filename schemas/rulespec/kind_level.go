@@ -36,8 +36,9 @@ func validateLevel(r *Rule, _ *Env, p *Problems) {
 	if !r.LevelsFromRegistry && len(r.Levels) == 0 {
 		p.Add(".levels", "at least one level is required (or levels_from_registry: true)")
 	}
-	if len(r.RegistryLevelNames) > MaxRegistryLevelNames {
-		p.Add(".registry_level_names", "at most %d names (I, II, III)", MaxRegistryLevelNames)
+	if n := len(r.RegistryLevelNames); n != 0 && n != MaxRegistryLevelNames {
+		// Fewer names used to be ignored silently (the levels kept I, II, III).
+		p.Add(".registry_level_names", "name all %d registry levels (I, II, III) or none, got %d", MaxRegistryLevelNames, n)
 	}
 	for j, n := range r.RegistryLevelNames {
 		if len(n) > MaxLabelLen {

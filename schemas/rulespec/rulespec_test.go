@@ -61,6 +61,10 @@ func TestValidateReportsEveryProblemByKey(t *testing.T) {
 			[]string{"rules[0].overrides.X1.levels: only level, rate and accumulation rules have levels", "rules[0].overrides.X1.min_count"}},
 		{"name too long", "rules:\n  - {kind: offline, name: " + strings.Repeat("n", MaxNameLen+1) + "}\n",
 			[]string{"rules[0].name: must be at most 128 printable characters"}},
+		{"two registry level names", "rules:\n  - {kind: level, sensor: water_level, levels_from_registry: true, registry_level_names: [a, b]}\n",
+			[]string{"rules[0].registry_level_names: name all 3 registry levels (I, II, III) or none, got 2"}},
+		{"four registry level names", "rules:\n  - {kind: level, sensor: water_level, levels_from_registry: true, registry_level_names: [a, b, c, d]}\n",
+			[]string{"rules[0].registry_level_names: name all 3 registry levels"}},
 		{"level name too long", "rules:\n  - {kind: level, sensor: tilt, levels: [{threshold: 1, name: " + strings.Repeat("n", MaxLabelLen+1) + "}]}\n",
 			[]string{"rules[0].levels[0].name: at most 128 bytes"}},
 	}

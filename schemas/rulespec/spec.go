@@ -53,7 +53,8 @@ const (
 	// MaxLabelLen is the longest level name (and registry level name), in
 	// bytes.
 	MaxLabelLen = 128
-	// MaxRegistryLevelNames: the registry has levels I, II and III.
+	// MaxRegistryLevelNames: the registry has levels I, II and III;
+	// registry_level_names names all three or none.
 	MaxRegistryLevelNames = 3
 	// MaxLateness is the longest allowed_lateness.
 	MaxLateness = 24 * time.Hour
@@ -129,7 +130,8 @@ type Rule struct {
 	// fallback for stations without registry levels; a station with
 	// neither does not get the rule.
 	LevelsFromRegistry bool `yaml:"levels_from_registry,omitempty"`
-	// RegistryLevelNames name the registry's levels I, II, III.
+	// RegistryLevelNames name the registry's levels I, II, III (all three,
+	// or none for the names I, II, III).
 	RegistryLevelNames []string `yaml:"registry_level_names,omitempty"`
 	// ClearMargin is the default clear margin of every level.
 	ClearMargin *float64 `yaml:"clear_margin,omitempty"`
