@@ -128,46 +128,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 	}
 
 	for i, m := range rec.Readings {
-		if len(sr.bySensor[m.Sensor]) == 0 && len(sr.quality[m.Sensor]) == 0 &&
-			(m.Sensor != schemas.Rainfall || sr.ringLen == 0) {
-			res.Quality[i] = QualityNotEval // no rule watches it: keep no history
-			continue
-		}
-		ss := st.sensor(m.Sensor)
-		if j, ok := ss.find(ts); ok {
-			res.Quality[i] = Quality(ss.Hist[j].Q) // this sensor's reading was seen in another record
-			continue
-		}
-		inOrder := len(ss.Hist) == 0 || ts > ss.Hist[len(ss.Hist)-1].TS
-		idx := ss.insert(sample{TS: ts, Seq: rec.Seq, V: m.Value})
-		x.part.ok = false // indexes moved
-		rules := sr.bySensor[m.Sensor]
-		// Checkpoints and, out of order, the levels as they were without
-		// this sample: before its flags and rain change anything.
-		var olds []int
-		if !inOrder {
-			olds = make([]int, len(rules))
-		}
-		for k, b := range rules {
-			rs := x.st.rule(b.name, x.wm)
-			x.advance(b, rs, ss.Hist, idx)
-			if !inOrder {
-				olds[k] = x.oldLevel(b, rs, ss.Hist, idx)
-			}
-		}
-		x.flag(m.Sensor, ss, idx)
-		res.Quality[i] = Quality(ss.Hist[idx].Q)
-		if m.Sensor == schemas.Rainfall && sr.ringLen > 0 {
-			x.rain(ss, idx)
-		}
-		for k, b := range rules {
-			old := 0
-			if !inOrder {
-				old = olds[k]
-			}
-			x.eval(b, x.st.rules[b.name], ss.Hist, idx, inOrder, old)
-		}
-		x.st.steps += uint64(ss.trim(x.wm - sr.keep))
+		res.Quality[i] = x.reading(m, rec.Seq, ts)
 	}
 	for _, d := range sr.composites {
 		x.composite(d, ts)
@@ -175,6 +136,51 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 	st.trimRecent(x.wm)
 	st.dropStale(sr)
 	return res
+}
+
+// reading folds measurement m of the record (seq, ts) into its sensor's
+// history and rules and returns its quality flag.
+func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality {
+	sr := x.sr
+	if len(sr.bySensor[m.Sensor]) == 0 && len(sr.quality[m.Sensor]) == 0 &&
+		(m.Sensor != schemas.Rainfall || sr.ringLen == 0) {
+		return QualityNotEval // no rule watches it: keep no history
+	}
+	ss := x.st.sensor(m.Sensor)
+	if j, ok := ss.find(ts); ok {
+		return Quality(ss.Hist[j].Q) // this sensor's reading was seen in another record
+	}
+	inOrder := len(ss.Hist) == 0 || ts > ss.Hist[len(ss.Hist)-1].TS
+	idx := ss.insert(sample{TS: ts, Seq: seq, V: m.Value})
+	x.part.ok = false // indexes moved
+	rules := sr.bySensor[m.Sensor]
+	// Checkpoints and, out of order, the levels as they were without
+	// this sample: before its flags and rain change anything.
+	var olds []int
+	if !inOrder {
+		olds = make([]int, len(rules))
+	}
+	for k, b := range rules {
+		rs := x.st.rule(b.name, x.wm)
+		x.advance(b, rs, ss.Hist, idx)
+		if !inOrder {
+			olds[k] = x.oldLevel(b, rs, ss.Hist, idx)
+		}
+	}
+	x.flag(m.Sensor, ss, idx)
+	q := Quality(ss.Hist[idx].Q)
+	if m.Sensor == schemas.Rainfall && sr.ringLen > 0 {
+		x.rain(ss, idx)
+	}
+	for k, b := range rules {
+		old := 0
+		if !inOrder {
+			old = olds[k]
+		}
+		x.eval(b, x.st.rules[b.name], ss.Hist, idx, inOrder, old)
+	}
+	x.st.steps += uint64(ss.trim(x.wm - sr.keep))
+	return q
 }
 
 // Tick runs the time-driven rules (offline) at processor time now. An
@@ -618,19 +624,46 @@ func (x *applyCtx) emit(b *bound, e evaluator, rs *ruleState, kind schemas.Alert
 	x.emitMsg(b, e, rs, kind, lvl, at, v, refs, "")
 }
 
-// emitMsg builds the event, updates the emitted alert state and appends
-// the event to the result.
+// emitMsg builds the event (message msg, or the evaluator's if empty),
+// updates the emitted alert state and appends the event to the result.
 func (x *applyCtx) emitMsg(b *bound, e evaluator, rs *ruleState, kind schemas.AlertKind, lvl int, at int64, v float64, refs []schemas.ReadingRef, msg string) {
+	eid, at := x.ids(b, rs, kind, lvl, at)
+	name, thr, sev := b.describe(lvl, rs.Level)
+	if msg == "" {
+		msg = e.message(b, kind, lvl, name, v, thr)
+	}
+	ev := schemas.AlertEvent{
+		V: schemas.AlertEventVersion, ID: rs.ID, EventID: eid,
+		Kind: kind, Station: x.sr.id, Sensor: b.evSensor, Rule: b.name, Level: lvl, LevelName: name, Severity: sev,
+		Value: v, Threshold: thr, Window: b.label, StartedAt: ts2t(rs.Start), At: ts2t(at),
+		Readings: append([]schemas.ReadingRef(nil), refs...), District: x.sr.district, Basin: x.sr.basin, Message: msg,
+	}
+	x.res.Events = append(x.res.Events, ev)
+	rs.Level = lvl
+	if lvl == 0 {
+		rs.PrevID = rs.ID
+		rs.Last, rs.ID, rs.Start, rs.Emitted = nil, "", 0, nil
+		return
+	}
+	last := ev
+	rs.Last = &last
+}
+
+// ids assigns the alert id (when kind fires it) and the event id of an
+// event at time at, moving at forward by nanoseconds where an id is taken:
+// a fired alert never reuses the id of the alert just resolved, and no two
+// different events of an alert share an EventID (a replay can move the
+// alert through the same (kind, level, at) twice). It returns the event id
+// and the event's time.
+func (x *applyCtx) ids(b *bound, rs *ruleState, kind schemas.AlertKind, lvl int, at int64) (string, int64) {
 	if kind == schemas.AlertFired {
 		rs.ID = schemas.AlertID(x.sr.id, b.name, ts2t(at))
-		for rs.ID == rs.PrevID { // never reuse the id of the alert just resolved
+		for rs.ID == rs.PrevID {
 			at++
 			rs.ID = schemas.AlertID(x.sr.id, b.name, ts2t(at))
 		}
 		rs.Start, rs.Emitted = at, nil
 	}
-	// Never two different events with one EventID: a replay can move the
-	// alert through the same (kind, level, at) twice.
 	eid := schemas.EventID(rs.ID, kind, lvl, ts2t(at))
 	for contains(rs.Emitted, eid) {
 		at++
@@ -639,9 +672,16 @@ func (x *applyCtx) emitMsg(b *bound, e evaluator, rs *ruleState, kind schemas.Al
 	if rs.Emitted = append(rs.Emitted, eid); len(rs.Emitted) > maxEmitted {
 		rs.Emitted = rs.Emitted[len(rs.Emitted)-maxEmitted:]
 	}
+	return eid, at
+}
+
+// describe is the level name (empty when resolved), threshold (as
+// configured, not in up space) and severity of an event at level lvl; a
+// resolved event (lvl 0) describes the level that cleared, from.
+func (b *bound) describe(lvl, from int) (string, float64, schemas.Severity) {
 	li := lvl
 	if li == 0 {
-		li = rs.Level // resolved: describe the level that cleared
+		li = from
 	}
 	if li < 1 {
 		li = 1
@@ -662,22 +702,5 @@ func (x *applyCtx) emitMsg(b *bound, e evaluator, rs *ruleState, kind schemas.Al
 	if lvl == 0 {
 		name = ""
 	}
-	if msg == "" {
-		msg = e.message(b, kind, lvl, name, v, thr)
-	}
-	ev := schemas.AlertEvent{
-		V: schemas.AlertEventVersion, ID: rs.ID, EventID: eid,
-		Kind: kind, Station: x.sr.id, Sensor: b.evSensor, Rule: b.name, Level: lvl, LevelName: name, Severity: sev,
-		Value: v, Threshold: thr, Window: b.label, StartedAt: ts2t(rs.Start), At: ts2t(at),
-		Readings: append([]schemas.ReadingRef(nil), refs...), District: x.sr.district, Basin: x.sr.basin, Message: msg,
-	}
-	x.res.Events = append(x.res.Events, ev)
-	rs.Level = lvl
-	if lvl == 0 {
-		rs.PrevID = rs.ID
-		rs.Last, rs.ID, rs.Start, rs.Emitted = nil, "", 0, nil
-		return
-	}
-	last := ev
-	rs.Last = &last
+	return name, thr, sev
 }

@@ -266,8 +266,8 @@ func levelSpecs(r *RuleSpec, o *Override, st *schemas.Station) []LevelSpec {
 	if !l.Set() {
 		return r.Levels
 	}
-	names := append(append([]string(nil), r.RegistryLevelNames...), "I", "II", "III")
-	if len(r.RegistryLevelNames) < 3 {
+	names := r.RegistryLevelNames // all three or none (validated)
+	if len(names) != 3 {
 		names = []string{"I", "II", "III"}
 	}
 	sevs := []schemas.Severity{schemas.SeverityModerate, schemas.SeveritySevere, schemas.SeverityExtreme}
