@@ -60,7 +60,7 @@ func badKinds() []badKind {
 		}, reasons: dl(schemas.ReasonBadStationID)},
 		{label: "station id with newline (topic)", build: func(st string, seq uint64, ts time.Time) (string, []byte) {
 			return fmt.Sprintf(schemas.TopicReadingsFmt, st+"\nx"), v1(st, seq, ts, fmt.Sprintf(wl, "4.8"))
-		}, reasons: dl(schemas.ReasonBadStationID)},
+		}, reasons: dl(schemas.ReasonBadStationID), refusable: true}, // Mosquitto drops the connection for a control character in a topic
 		{label: "wildcard in payload id", build: func(st string, seq uint64, ts time.Time) (string, []byte) {
 			return "", fmt.Appendf(nil, `{"v":1,"station":%q,"seq":%d,"ts":%q,`+wl+`}`, st+"+#", seq, rfc(ts), "4.8")
 		}, reasons: dl(schemas.ReasonBadStationID)},

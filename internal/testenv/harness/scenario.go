@@ -273,10 +273,10 @@ func (s *Scenario) PeakRSS() int64 {
 func (s *Scenario) StopAll(grace time.Duration) []error {
 	var errs []error
 	for _, p := range s.Procs() {
+		if ok, _ := p.Exited(); ok {
+			continue // exited before (a kill of the scenario; the caller judges)
+		}
 		if err := p.Stop(grace); err != nil {
-			if ok, _ := p.Exited(); ok && !strings.Contains(err.Error(), "killed") {
-				continue // already dead: a kill of the scenario
-			}
 			errs = append(errs, err)
 		}
 	}
