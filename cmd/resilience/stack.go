@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/resilience-project/resilience/alerts"
 	"github.com/resilience-project/resilience/alerts/basin"
@@ -56,264 +55,281 @@ type Stack struct {
 	Ready    chan struct{}
 }
 
-// RunStack wires and runs the parts of mode until ctx is done. Embedded
-// brokers (run mode only) outlive the parts that use them: they stop last.
-// If st is not nil it is filled in as parts start.
+// wiring is what the wire* functions share while RunStack builds the
+// parts: each registers its parts with the lifecycle in its stage, its
+// readiness checks and its closers.
+type wiring struct {
+	mode         Mode
+	cfg          Config
+	logger       *slog.Logger
+	reg          *prometheus.Registry
+	stations     *schemas.Registry
+	topics       schemas.KafkaTopics
+	lc           *lifecycle
+	rules        *rules.RuleSet
+	checks       map[string]httpapi.Check
+	degradations map[string]httpapi.Degradation
+	st           *Stack
+}
+
+// RunStack wires and runs the parts of mode until ctx is done or a part
+// fails, then stops them in order (see lifecycle): the collector drains
+// first, then the processor, the alerts service, the HTTP API, the sinks;
+// then the writers and sinks close; the embedded brokers (run mode only)
+// stop last. If st is not nil it is filled in as parts start.
 func RunStack(ctx context.Context, mode Mode, cfg Config, logger *slog.Logger, st *Stack) error {
 	if st == nil {
 		st = &Stack{}
 	}
 	st.Ready = make(chan struct{})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	st.Registry = reg
-	stations, err := schemas.LoadRegistry(cfg.StationsFile)
+	w := &wiring{mode: mode, cfg: cfg, logger: logger, reg: newRegistry(), st: st,
+		checks: map[string]httpapi.Check{}, degradations: map[string]httpapi.Degradation{}}
+	st.Registry = w.reg
+	var err error
+	if w.stations, err = schemas.LoadRegistry(cfg.StationsFile); err != nil {
+		return err
+	}
+	w.lc = newLifecycle(ctx, logger)
+	if err := w.wire(ctx); err != nil {
+		w.lc.shutdown()
+		return err
+	}
+	close(st.Ready)
+	return w.lc.wait()
+}
+
+// wire starts every part of the mode (brokers first), in stage order.
+func (w *wiring) wire(ctx context.Context) error {
+	if err := w.startBrokers(); err != nil {
+		return err
+	}
+	w.topics = schemas.Topics(w.cfg.Kafka.TopicPrefix)
+	parts, err := ensureTopics(w.lc.wiringCtx(), w.cfg, w.topics, w.logger)
 	if err != nil {
 		return err
 	}
-
-	// The parts run under lc.partsCtx; the embedded brokers under their own
-	// context. On any return (an error while wiring, too) the parts are
-	// stopped and waited for, then the sinks and the writer are closed, then
-	// the brokers stopped (see lifecycle).
-	lc := newLifecycle(ctx, logger)
-	defer lc.shutdown(true)
-	g, gctx, brokerRun := lc.parts, lc.partsCtx, lc.runBroker
-	if cfg.EmbeddedKafka() {
-		if mode != ModeRun {
-			return fmt.Errorf("kafka.brokers: required for `%s` (only `run` starts the embedded log)", mode)
-		}
-		kl, err := embedded.NewKafka(withDir(cfg.Kafka.Embedded, filepath.Join(cfg.DataDir, "kafka")), logger)
-		if err != nil {
-			return err
-		}
-		brokerRun(kl.Run)
-		cfg.Kafka.Brokers = kl.Brokers()
-	}
-	if mode.ingest() && cfg.EmbeddedMQTT() {
-		if mode != ModeRun {
-			return errors.New("ingest.mqtt_url: required for `ingest` (only `run` starts the embedded broker)")
-		}
-		mc := cfg.MQTT.Embedded
-		mc.DataDir = filepath.Join(cfg.DataDir, "mqtt")
-		mc.Dev = cfg.Dev
-		if !cfg.Dev {
-			// The in-process collector authenticates like any other client,
-			// with a credential made for this run.
-			var pw [24]byte
-			if _, err := rand.Read(pw[:]); err != nil {
-				return err
-			}
-			mc.InternalUser, mc.InternalPassword = "resilience-run-collector", hex.EncodeToString(pw[:])
-			cfg.Ingest.Username, cfg.Ingest.Password, cfg.Ingest.PasswordFile = mc.InternalUser, mc.InternalPassword, ""
-		}
-		mb, err := embedded.NewMQTT(mc, logger)
-		if err != nil {
-			return err
-		}
-		brokerRun(mb.Run)
-		cfg.Ingest.URL = mb.URL()
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "resilience_embedded_mqtt_dropped_total",
-			Help: "QoS>0 messages the embedded MQTT broker dropped (client inflight quota)."}, func() float64 { return float64(mb.Dropped()) }))
-	}
-	st.Brokers, st.MQTTURL = cfg.Kafka.Brokers, cfg.Ingest.URL
-
-	topics := schemas.Topics(cfg.Kafka.TopicPrefix)
-	parts, err := ensureTopics(gctx, cfg, topics, logger)
-	if err != nil {
+	if w.rules, err = w.loadRules(); err != nil {
 		return err
 	}
-	writer := kafkax.NewWriter(kafkax.WriterOptions{Brokers: cfg.Kafka.Brokers, BatchSize: max(cfg.Ingest.BatchSize, cfg.Processor.BatchSize) * 2})
-	lc.closeAfterParts(func() { writer.Close() })
-
-	checks := map[string]httpapi.Check{}
-	degradations := map[string]httpapi.Degradation{}
 	var view *processor.View
 	var astore *store.Store
+	if w.mode.ingest() {
+		if err := w.wireIngest(); err != nil {
+			return err
+		}
+	}
+	if w.mode.process() {
+		if view, err = w.wireProcessor(); err != nil {
+			return err
+		}
+	}
+	if w.mode.alerts() {
+		if astore, err = w.wireAlerts(); err != nil {
+			return err
+		}
+	}
+	w.st.View, w.st.Alerts = view, astore
+	w.wireHTTP(view, astore)
+	w.logger.Info("resilience running", "mode", w.mode, "kafka", w.cfg.Kafka.Brokers, "mqtt", w.cfg.Ingest.URL,
+		"influx", w.cfg.Influx.URL, "http", w.cfg.HTTP.Listen, "partitions", parts)
+	return nil
+}
 
-	if mode.ingest() {
-		col, err := ingest.New(cfg.Ingest, ingest.Deps{Registry: stations, Writer: writer, Topics: topics}, logger, reg)
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// startBrokers starts the embedded Kafka log and MQTT broker the config
+// asks for (run mode only) and points the config at them.
+func (w *wiring) startBrokers() error {
+	cfg := &w.cfg
+	if cfg.EmbeddedKafka() {
+		if w.mode != ModeRun {
+			return fmt.Errorf("kafka.brokers: required for `%s` (only `run` starts the embedded log)", w.mode)
+		}
+		kc := cfg.Kafka.Embedded
+		kc.DataDir = filepath.Join(cfg.DataDir, "kafka")
+		kl, err := embedded.NewKafka(kc, w.logger)
 		if err != nil {
 			return err
 		}
-		g.Go(func() error { return col.Run(gctx) })
-		checks["ingest"] = col.Ready // nil once connected and subscribed, else why not
+		w.lc.runBroker(kl.Run)
+		cfg.Kafka.Brokers = kl.Brokers()
 	}
-	// The rules file, read once: the processor evaluates the station rules
-	// (and hot-reloads them), the alerts service the basin rules.
-	set := rules.DefaultRuleSet()
-	if cfg.RulesFile != "" && (mode.process() || mode.alerts()) {
-		if set, err = rules.LoadRuleSet(cfg.RulesFile); err != nil {
+	if w.mode.ingest() && cfg.EmbeddedMQTT() {
+		if err := w.startMQTT(); err != nil {
 			return err
 		}
 	}
-	if mode.process() {
-		engine, err := rules.NewEngine(set, stations)
-		if err != nil {
-			return err
-		}
-		if cfg.RulesFile != "" {
-			reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_rules_reloads_total",
-				Help: "Rules file reload attempts, by result (ok, error: the old rules stay in force)."}, []string{"result"})
-			reg.MustRegister(reloads)
-			w := &rules.Watcher{Path: cfg.RulesFile, Engine: engine, Logger: logger.With("component", "rules"),
-				OnReload: func(err error) {
-					if err != nil {
-						reloads.WithLabelValues("error").Inc()
-					} else {
-						reloads.WithLabelValues("ok").Inc()
-					}
-				}}
-			w.Prime()
-			g.Go(func() error { return w.Run(gctx) })
-		}
-		var points processor.PointSink
-		var spool *influxsink.Sink
-		if cfg.Influx.URL != "" {
-			ic := cfg.Influx
-			if ic.SpoolDir == "" {
-				ic.SpoolDir = filepath.Join(cfg.DataDir, "spool", "influx")
-			}
-			sink, err := influxsink.New(ic, logger, reg)
-			if err != nil {
-				return err
-			}
-			lc.closeAfterParts(sink.Close)
-			g.Go(func() error { return sink.Run(gctx) })
-			points, spool = sink, sink
-		} else {
-			fsink, err := filesink.New(filepath.Join(cfg.DataDir, "points"))
-			if err != nil {
-				return err
-			}
-			lc.closeAfterParts(func() { fsink.Close() })
-			logger.Info("no InfluxDB configured: points go to line-protocol files", "dir", fsink.Dir())
-			points = fsink
-		}
-		view = processor.NewView(stations, 1000)
-		proc, err := processor.New(cfg.Processor, processor.Deps{Brokers: cfg.Kafka.Brokers, Registry: stations,
-			Engine: engine, Points: points, Writer: writer, View: view, Topics: topics}, logger, reg)
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return proc.Run(gctx) })
-		checks["processor"] = func() error {
-			select {
-			case <-proc.Ready():
-				return nil
-			default:
-				return errors.New("no partitions assigned yet")
-			}
-		}
-		degradations["points"] = func() string { return pointsDegraded(proc.LandingGap(), spool) }
+	w.st.Brokers, w.st.MQTTURL = cfg.Kafka.Brokers, cfg.Ingest.URL
+	return nil
+}
+
+// startMQTT starts the embedded MQTT broker; without --dev the in-process
+// collector authenticates like any other client, with a credential made
+// for this run.
+func (w *wiring) startMQTT() error {
+	cfg := &w.cfg
+	if w.mode != ModeRun {
+		return errors.New("ingest.mqtt_url: required for `ingest` (only `run` starts the embedded broker)")
 	}
-	if mode.alerts() {
-		astore = store.New()
-		// Basin-scope composites are evaluated here, where every station's
-		// alerts arrive (hot reload covers the station rules only).
-		svc, err := alerts.New(alerts.Options{Brokers: cfg.Kafka.Brokers, Store: astore,
-			Notifiers: []notify.Notifier{&lognotify.Notifier{Logger: logger.With("component", "notify")}},
-			Logger:    logger, Registry: reg, Topics: topics,
-			Basin: basin.New(set, stations), Writer: writer})
-		if err != nil {
+	mc := cfg.MQTT.Embedded
+	mc.DataDir = filepath.Join(cfg.DataDir, "mqtt")
+	mc.Dev = cfg.Dev
+	if !cfg.Dev {
+		var pw [24]byte
+		if _, err := rand.Read(pw[:]); err != nil {
 			return err
 		}
-		g.Go(func() error { return svc.Run(gctx) })
-		checks["alerts"] = func() error {
-			if !svc.CaughtUp() {
-				return errors.New("replaying the alerts topic")
-			}
+		mc.InternalUser, mc.InternalPassword = "resilience-run-collector", hex.EncodeToString(pw[:])
+		cfg.Ingest.Username, cfg.Ingest.Password, cfg.Ingest.PasswordFile = mc.InternalUser, mc.InternalPassword, ""
+	}
+	mb, err := embedded.NewMQTT(mc, w.logger)
+	if err != nil {
+		return err
+	}
+	w.lc.runBroker(mb.Run)
+	cfg.Ingest.URL = mb.URL()
+	w.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "resilience_embedded_mqtt_dropped_total",
+		Help: "QoS>0 messages the embedded MQTT broker dropped (client inflight quota)."}, func() float64 { return float64(mb.Dropped()) }))
+	return nil
+}
+
+// writer returns a Kafka writer of its own for one component, closed once
+// every part has stopped.
+func (w *wiring) writer(batch int) *kafkax.Writer {
+	kw := kafkax.NewWriter(kafkax.WriterOptions{Brokers: w.cfg.Kafka.Brokers, BatchSize: batch * 2})
+	w.lc.closeAfterParts(func() { kw.Close() })
+	return kw
+}
+
+// loadRules reads the rules file once: the processor evaluates the
+// station rules (and hot-reloads them), the alerts service the basin rules.
+func (w *wiring) loadRules() (*rules.RuleSet, error) {
+	if w.cfg.RulesFile == "" || !(w.mode.process() || w.mode.alerts()) {
+		return rules.DefaultRuleSet(), nil
+	}
+	return rules.LoadRuleSet(w.cfg.RulesFile)
+}
+
+func (w *wiring) wireIngest() error {
+	col, err := ingest.New(w.cfg.Ingest, ingest.Deps{Registry: w.stations, Writer: w.writer(w.cfg.Ingest.BatchSize), Topics: w.topics},
+		w.logger, w.reg)
+	if err != nil {
+		return err
+	}
+	w.lc.run(stageIngest, "ingest", col.Run)
+	w.checks["ingest"] = col.Ready // nil once connected and subscribed, else why not
+	return nil
+}
+
+func (w *wiring) wireProcessor() (*processor.View, error) {
+	engine, err := rules.NewEngine(w.rules, w.stations)
+	if err != nil {
+		return nil, err
+	}
+	w.watchRules(engine)
+	points, spool, err := w.pointSink()
+	if err != nil {
+		return nil, err
+	}
+	view := processor.NewView(w.stations, 1000)
+	proc, err := processor.New(w.cfg.Processor, processor.Deps{Brokers: w.cfg.Kafka.Brokers, Registry: w.stations,
+		Engine: engine, Points: points, Writer: w.writer(w.cfg.Processor.BatchSize), View: view, Topics: w.topics}, w.logger, w.reg)
+	if err != nil {
+		return nil, err
+	}
+	w.lc.run(stageProcess, "processor", proc.Run)
+	w.checks["processor"] = func() error {
+		select {
+		case <-proc.Ready():
 			return nil
+		default:
+			return errors.New("no partitions assigned yet")
 		}
 	}
-	st.View, st.Alerts = view, astore
-	ho := httpapi.Options{Listen: cfg.HTTP.Listen, Gatherer: reg, Checks: checks, Degradations: degradations, Logger: logger}
+	w.degradations["points"] = func() string { return pointsDegraded(proc.LandingGap(), spool) }
+	return view, nil
+}
+
+// watchRules hot-reloads the rules file into engine (if there is one).
+func (w *wiring) watchRules(engine *rules.Engine) {
+	if w.cfg.RulesFile == "" {
+		return
+	}
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_rules_reloads_total",
+		Help: "Rules file reload attempts, by result (ok, error: the old rules stay in force)."}, []string{"result"})
+	w.reg.MustRegister(reloads)
+	rw := &rules.Watcher{Path: w.cfg.RulesFile, Engine: engine, Logger: w.logger.With("component", "rules"),
+		OnReload: func(err error) {
+			if err != nil {
+				reloads.WithLabelValues("error").Inc()
+			} else {
+				reloads.WithLabelValues("ok").Inc()
+			}
+		}}
+	rw.Prime()
+	w.lc.run(stageProcess, "rules watcher", rw.Run)
+}
+
+// pointSink is InfluxDB (with its spool) when configured, else local
+// line-protocol files. The sink runs (drains its spool) until the
+// processor has stopped, and closes after every part.
+func (w *wiring) pointSink() (processor.PointSink, *influxsink.Sink, error) {
+	if w.cfg.Influx.URL == "" {
+		fsink, err := filesink.New(filepath.Join(w.cfg.DataDir, "points"))
+		if err != nil {
+			return nil, nil, err
+		}
+		w.lc.closeAfterParts(func() { fsink.Close() })
+		w.logger.Info("no InfluxDB configured: points go to line-protocol files", "dir", fsink.Dir())
+		return fsink, nil, nil
+	}
+	ic := w.cfg.Influx
+	if ic.SpoolDir == "" {
+		ic.SpoolDir = filepath.Join(w.cfg.DataDir, "spool", "influx")
+	}
+	sink, err := influxsink.New(ic, w.logger, w.reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	w.lc.closeAfterParts(sink.Close)
+	w.lc.run(stageSinks, "influx sink", sink.Run)
+	return sink, sink, nil
+}
+
+func (w *wiring) wireAlerts() (*store.Store, error) {
+	astore := store.New()
+	// Basin-scope composites are evaluated here, where every station's
+	// alerts arrive (hot reload covers the station rules only).
+	svc, err := alerts.New(alerts.Options{Brokers: w.cfg.Kafka.Brokers, Store: astore,
+		Notifiers: []notify.Notifier{&lognotify.Notifier{Logger: w.logger.With("component", "notify")}},
+		Logger:    w.logger, Registry: w.reg, Topics: w.topics,
+		Basin: basin.New(w.rules, w.stations), Writer: w.writer(100)})
+	if err != nil {
+		return nil, err
+	}
+	w.lc.run(stageAlerts, "alerts", svc.Run)
+	w.checks["alerts"] = func() error {
+		if !svc.CaughtUp() {
+			return errors.New("replaying the alerts topic")
+		}
+		return nil
+	}
+	return astore, nil
+}
+
+func (w *wiring) wireHTTP(view *processor.View, astore *store.Store) {
+	ho := httpapi.Options{Listen: w.cfg.HTTP.Listen, Gatherer: w.reg, Checks: w.checks, Degradations: w.degradations, Logger: w.logger}
 	if view != nil {
 		ho.Stations = view
 	}
 	if astore != nil {
 		ho.Alerts = alertsAPI{astore}
 	}
-	api := httpapi.New(ho)
-	g.Go(func() error { return api.Run(gctx) })
-	close(st.Ready)
-	logger.Info("resilience running", "mode", mode, "kafka", cfg.Kafka.Brokers, "mqtt", cfg.Ingest.URL,
-		"influx", cfg.Influx.URL, "http", cfg.HTTP.Listen, "partitions", parts)
-	err = lc.shutdown(false)
-	if err == nil && ctx.Err() == nil {
-		err = errors.New("stopped: a part ended without an error")
-	}
-	return err
-}
-
-// lifecycle stops what RunStack started in the right order, on every
-// return (an error while wiring, too): first the running parts (cancelled
-// and waited for), then what they write through (sinks, the shared Kafka
-// writer: closed after the parts, newest first), then the embedded brokers
-// the parts and writer talk to. A broker that fails stops the parts.
-type lifecycle struct {
-	parts     *errgroup.Group
-	partsCtx  context.Context
-	stopParts context.CancelFunc
-	brokers   errgroup.Group
-	bctx      context.Context
-	bcancel   context.CancelFunc
-	closers   []func()
-	logger    *slog.Logger
-	done      bool
-	err       error
-}
-
-func newLifecycle(ctx context.Context, logger *slog.Logger) *lifecycle {
-	runCtx, stop := context.WithCancel(ctx)
-	g, gctx := errgroup.WithContext(runCtx)
-	bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &lifecycle{parts: g, partsCtx: gctx, stopParts: stop, bctx: bctx, bcancel: bcancel, logger: logger}
-}
-
-// runBroker runs an embedded broker until shutdown stops it.
-func (l *lifecycle) runBroker(run func(context.Context) error) {
-	l.brokers.Go(func() error {
-		err := run(l.bctx)
-		if err != nil {
-			l.logger.Error("embedded broker failed; stopping", "err", err)
-			l.stopParts()
-		}
-		return err
-	})
-}
-
-// closeAfterParts registers fn to run once the parts have stopped.
-func (l *lifecycle) closeAfterParts(fn func()) { l.closers = append(l.closers, fn) }
-
-// shutdown waits for the parts to end (cancelling them first when cancel
-// is set; otherwise they end with the caller's ctx or the first part's
-// error), closes what was registered, stops the brokers, and returns the
-// first part's error, else the first broker's. Calls after the first
-// return the same.
-func (l *lifecycle) shutdown(cancel bool) error {
-	if l.done {
-		return l.err
-	}
-	l.done = true
-	if cancel {
-		l.stopParts()
-	}
-	err := l.parts.Wait()
-	for i := len(l.closers) - 1; i >= 0; i-- {
-		l.closers[i]()
-	}
-	l.bcancel()
-	if berr := l.brokers.Wait(); err == nil {
-		err = berr
-	}
-	l.err = err
-	return err
-}
-
-func withDir(k embedded.KafkaConfig, dir string) embedded.KafkaConfig {
-	k.DataDir = dir
-	return k
+	w.lc.run(stageHTTP, "http", httpapi.New(ho).Run)
 }
 
 // pointsDegraded is the /readyz degradation of the point sink: records
