@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,8 +21,8 @@ import (
 // directory written by earlier versions (which used that hook) loads as is.
 const storeBucket = "mochi"
 
-// ErrStoreClosed is returned by storeHook.Flush after Stop: the session
-// store no longer accepts changes.
+// ErrStoreClosed is returned by storeHook.Flush after (or during) Stop:
+// the session store no longer accepts changes.
 var ErrStoreClosed = errors.New("embedded mqtt: session store closed")
 
 // storeOptions configures the write-behind session store.
@@ -70,6 +72,7 @@ type storeHook struct {
 	mu      sync.Mutex
 	pending map[string][]byte // nil value: delete
 	closed  bool
+	writing bool          // a batch is taken from pending but not yet committed
 	flushed *sync.Cond    // broadcast after each flush (with mu)
 	kick    chan struct{} // the first change of a window
 	urgent  chan struct{} // someone waits for the next write
@@ -137,15 +140,21 @@ func (h *storeHook) Stop() error {
 	return errors.Join(err, h.db.Close())
 }
 
-// Flush waits until every change made before the call is written.
+// Flush waits until every change made before the call is written; after
+// Stop it returns ErrStoreClosed.
 func (h *storeHook) Flush() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for len(h.pending) > 0 && !h.closed {
-		wake(h.urgent)
+	if h.closed {
+		return ErrStoreClosed
+	}
+	for (len(h.pending) > 0 || h.writing) && !h.closed {
+		if len(h.pending) > 0 {
+			wake(h.urgent)
+		}
 		h.flushed.Wait()
 	}
-	if len(h.pending) > 0 {
+	if len(h.pending) > 0 || h.writing {
 		return ErrStoreClosed
 	}
 	return h.err
@@ -200,22 +209,26 @@ func (h *storeHook) del(key string) { h.put(key, nil) }
 func (h *storeHook) flushLoop() {
 	defer close(h.done)
 	for {
+		now := false
 		select {
 		case <-h.stop:
 			h.flush()
 			return
 		case <-h.kick:
 		case <-h.urgent:
+			now = true
 		}
-		timer := time.NewTimer(h.opts.FlushInterval)
-		select {
-		case <-h.stop:
-			timer.Stop()
-			h.flush()
-			return
-		case <-timer.C:
-		case <-h.urgent:
-			timer.Stop()
+		if !now {
+			timer := time.NewTimer(h.opts.FlushInterval)
+			select {
+			case <-h.stop:
+				timer.Stop()
+				h.flush()
+				return
+			case <-timer.C:
+			case <-h.urgent:
+				timer.Stop()
+			}
 		}
 		h.flush()
 	}
@@ -231,6 +244,7 @@ func (h *storeHook) flush() {
 		return
 	}
 	h.pending = make(map[string][]byte, len(batch))
+	h.writing = true
 	h.mu.Unlock()
 
 	err := h.db.Update(func(tx *bbolt.Tx) error {
@@ -253,7 +267,7 @@ func (h *storeHook) flush() {
 		h.Log.Error("session store write failed", "error", err)
 	}
 	h.mu.Lock()
-	h.err = err
+	h.err, h.writing = err, false
 	h.flushed.Broadcast()
 	h.mu.Unlock()
 }
@@ -329,7 +343,11 @@ func (h *storeHook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, r int64)
 // OnQosPublish stores an in-flight message.
 func (h *storeHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, _ int) {
 	m := message(pk, inflightKey(cl, pk), storage.InflightKey)
-	m.Client, m.Sent = cl.ID, sent
+	// mochi's bolt hook left PacketID out, so after a restart every
+	// in-flight message of a client came back as packet 0 and all but one
+	// were lost; StoredInflightMessages recovers it from the key for
+	// files it wrote.
+	m.Client, m.Sent, m.PacketID = cl.ID, sent, pk.PacketID
 	h.set(m.ID, m)
 }
 
@@ -398,7 +416,22 @@ func (h *storeHook) StoredRetainedMessages() ([]storage.Message, error) {
 
 // StoredInflightMessages loads the in-flight messages.
 func (h *storeHook) StoredInflightMessages() ([]storage.Message, error) {
-	return h.messages(storage.InflightKey)
+	v, err := h.messages(storage.InflightKey)
+	for i := range v {
+		if v[i].PacketID != 0 {
+			continue
+		}
+		// Written by mochi's bolt hook: the id is the key's last field
+		// (IFM_{client}:{packet id}).
+		j := strings.LastIndexByte(v[i].ID, ':')
+		id, perr := strconv.ParseUint(v[i].ID[j+1:], 10, 16)
+		if j < 0 || perr != nil {
+			err = errors.Join(err, fmt.Errorf("embedded mqtt: in-flight record %q in %s: no packet id", v[i].ID, h.opts.Path))
+			continue
+		}
+		v[i].PacketID = uint16(id)
+	}
+	return v, err
 }
 
 func (h *storeHook) messages(prefix string) ([]storage.Message, error) {
