@@ -19,8 +19,8 @@ import (
 	"github.com/resilience-project/resilience/schemas"
 )
 
-// ErrNoChannel is logged (and counted) for a decision whose receiver has
-// no channel configured in Channels.
+// ErrNoChannel is returned by Check for a receiver of the tree that has no
+// channel in Channels (a decision for it is logged and dropped).
 var ErrNoChannel = errors.New("receiver has no channel")
 
 // Config configures a Dispatcher.
@@ -122,6 +122,18 @@ func (d *Dispatcher) Register(reg prometheus.Registerer) error {
 		}
 	}
 	return nil
+}
+
+// Check reports every receiver of t without a channel (errors wrapping
+// ErrNoChannel); call it on every tree before it is put in force.
+func (d *Dispatcher) Check(t *route.Tree) error {
+	var errs []error
+	for _, name := range t.ReceiverNames() {
+		if len(d.cfg.Channels[name]) == 0 {
+			errs = append(errs, fmt.Errorf("dispatch: receiver %s: %w", name, ErrNoChannel))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // seen: a receiver was given member when every one of its targets was.

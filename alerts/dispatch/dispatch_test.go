@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -266,5 +267,63 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("not within 30s: %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// flakyLog fails the first Intend for one target, as a Kafka outage would.
+type flakyLog struct {
+	*nflog.File
+	mu     sync.Mutex
+	target string
+	failed bool
+}
+
+func (l *flakyLog) Intend(ctx context.Context, e nflog.Entry) error {
+	l.mu.Lock()
+	fail := e.Target == l.target && !l.failed
+	l.failed = l.failed || fail
+	l.mu.Unlock()
+	if fail {
+		return errors.New("kafka: not enough replicas")
+	}
+	return l.File.Intend(ctx, e)
+}
+
+func TestLogFailureRetriedWithoutDuplicates(t *testing.T) {
+	tr := tree(t, immediate)
+	a, b := newFake("a", nil), newFake("b", nil)
+	l := &flakyLog{File: openLog(t, filepath.Join(t.TempDir(), "nflog.jsonl")), target: "duty/b"}
+	r := start(t, dispatch.Config{Routes: func() *route.Tree { return tr }, Log: l, Tick: 10 * time.Millisecond,
+		Channels: map[string][]notify.Channel{"duty": {a, b}}})
+	r.d.Submit(event("A", "VG-AINGHIA", "level:water_level", schemas.AlertFired, 2, 0))
+	if n := b.next(t); n.Alerts[0].ID != "A" {
+		t.Fatalf("b got %s, want A after the retried intent", n.Alerts[0].ID)
+	}
+	r.d.Submit(event("B", "TB-NONGSON", "level:water_level", schemas.AlertFired, 2, 0))
+	for _, want := range []string{"A", "B"} {
+		if n := a.next(t); n.Alerts[0].ID != want {
+			t.Fatalf("a got %s, want %s (a duplicate of A would come before B)", n.Alerts[0].ID, want)
+		}
+	}
+	if n := b.next(t); n.Alerts[0].ID != "B" {
+		t.Fatalf("b got %s, want B", n.Alerts[0].ID)
+	}
+}
+
+func TestCheckNamesReceiversWithoutChannels(t *testing.T) {
+	tr := tree(t, immediate)
+	d, err := dispatch.New(dispatch.Config{Routes: func() *route.Tree { return tr }, Log: openLog(t, filepath.Join(t.TempDir(), "l")),
+		Channels: map[string][]notify.Channel{"duty": {newFake("a", nil)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Check(tr)
+	if !errors.Is(err, dispatch.ErrNoChannel) || !strings.Contains(err.Error(), "receiver district") ||
+		!strings.Contains(err.Error(), "receiver city") || strings.Contains(err.Error(), "receiver duty") {
+		t.Errorf("Check = %v, want ErrNoChannel for district and city only", err)
+	}
+	if _, err := dispatch.New(dispatch.Config{Routes: func() *route.Tree { return tr }, Log: openLog(t, filepath.Join(t.TempDir(), "l")),
+		Channels: map[string][]notify.Channel{"duty": {newFake("a", nil), newFake("a", nil)}}}); err == nil {
+		t.Error("New accepted two channels with one name")
 	}
 }
