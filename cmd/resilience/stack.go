@@ -90,7 +90,7 @@ func RunStack(ctx context.Context, mode Mode, cfg Config, logger *slog.Logger, s
 		return err
 	}
 	w.lc = newLifecycle(ctx, logger)
-	if err := w.wire(ctx); err != nil {
+	if err := w.wire(); err != nil {
 		w.lc.shutdown()
 		return err
 	}
@@ -99,7 +99,7 @@ func RunStack(ctx context.Context, mode Mode, cfg Config, logger *slog.Logger, s
 }
 
 // wire starts every part of the mode (brokers first), in stage order.
-func (w *wiring) wire(ctx context.Context) error {
+func (w *wiring) wire() error {
 	if err := w.startBrokers(); err != nil {
 		return err
 	}
