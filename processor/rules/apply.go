@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"time"
 
@@ -38,29 +37,6 @@ type applyCtx struct {
 	st  *State
 	wm  int64
 	res *Result
-	// Caches for accumulation folds, valid while the rainfall history and
-	// ring are unchanged (see accum): ringGen counts ring changes, sums
-	// holds bucket sums of the current generation, part the partial sum of
-	// the newest bucket at one sample.
-	ringGen uint64
-	sums    []bucketSum
-	part    partial
-}
-
-// bucketSum is the ring's sum over buckets start..end at ring generation gen.
-type bucketSum struct {
-	gen        uint64
-	start, end int64
-	sum        uint64
-}
-
-// partial is the rain of bucket (start ns) up to sample j of the rainfall
-// history, without sample skip.
-type partial struct {
-	ok      bool
-	j, skip int
-	bucket  int64
-	sum     uint64
 }
 
 // Apply folds one record into st and returns what it did.
@@ -115,6 +91,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 	if ts > st.newest {
 		st.newest = ts
 	}
+	st.resetSums()
 	x := &applyCtx{c: c, sr: sr, st: st, wm: st.newest - c.lateness, res: &res}
 
 	if o := sr.offline; o != nil {
@@ -152,7 +129,9 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 	}
 	inOrder := len(ss.Hist) == 0 || ts > ss.Hist[len(ss.Hist)-1].TS
 	idx := ss.insert(sample{TS: ts, Seq: seq, V: m.Value})
-	x.part.ok = false // indexes moved
+	if x.st.rs != nil {
+		x.st.rs.moved() // indexes moved
+	}
 	rules := sr.bySensor[m.Sensor]
 	// Checkpoints and, out of order, the levels as they were without
 	// this sample: before its flags and rain change anything.
@@ -324,56 +303,6 @@ func (x *applyCtx) flag(k schemas.Sensor, ss *sensorState, idx int) {
 	}
 }
 
-func centi(v float64) uint32 {
-	c := math.Round(v * 100)
-	switch {
-	case c <= 0 || math.IsNaN(c):
-		return 0
-	case c >= math.MaxUint32:
-		return math.MaxUint32
-	}
-	return uint32(c)
-}
-
-// counterDelta is the rain between two counter readings; a drop is a
-// counter reset: the later reading is the new base and adds nothing.
-func counterDelta(prev, cur float64) uint32 {
-	p, c := centi(prev), centi(cur)
-	if c < p {
-		return 0
-	}
-	return c - p
-}
-
-// rain adds sample idx of the rainfall history to the buckets. For a
-// running counter the increment is the difference to the previous reading
-// by event time; a reading that lands between two others splits their
-// difference, so any arrival order gives the same buckets.
-func (x *applyCtx) rain(ss *sensorState, idx int) {
-	st := x.st
-	x.ringGen++
-	x.part.ok = false
-	if st.rain == nil || st.rain.Bucket != x.c.bucket || len(st.rain.Slots) != x.sr.ringLen {
-		st.rain = st.rain.resize(x.c.bucket, x.sr.ringLen)
-	}
-	h := ss.Hist
-	s := h[idx]
-	if !x.sr.counter {
-		st.rain.add(s.TS, centi(s.V))
-		return
-	}
-	hasP, hasN := idx > 0, idx+1 < len(h)
-	if hasN && hasP {
-		st.rain.sub(h[idx+1].TS, counterDelta(h[idx-1].V, h[idx+1].V))
-	}
-	if hasN {
-		st.rain.add(h[idx+1].TS, counterDelta(s.V, h[idx+1].V))
-	}
-	if hasP {
-		st.rain.add(s.TS, counterDelta(h[idx-1].V, s.V))
-	}
-}
-
 // hyst is the hysteresis level for value v (up space) from level cur: it
 // rises to the highest level reached and falls one level at a time while v
 // is more than that level's clear margin below it.
@@ -407,7 +336,7 @@ func (x *applyCtx) fold(b sensorRule, c *cond, h []sample, j, skip int) step {
 	if b.hazard && s.Q == int8(QualitySuspect) {
 		return step{}
 	}
-	v, refs, nref, ok := b.value(x, h, j, skip)
+	v, refs, nref, ok := b.value(x.st, h, j, skip)
 	if !ok {
 		return step{}
 	}
@@ -530,81 +459,6 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 		}
 		x.emit(b.bound, b.sampler, rs, kind, cur, rs.Cur.TS, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
 	}
-}
-
-// accum is the rainfall (hundredths of a mm) in the window ending at
-// sample j, without sample skip: the ring's complete buckets before j's
-// bucket plus the readings of j's own bucket up to j from the history, so
-// rain reported later in the same bucket never counts early.
-//
-// Folds visit samples in event order, so both parts are cached: the bucket
-// sums until the ring changes, the partial sum of j's bucket extended from
-// the previous sample's. A fold is then O(1) amortized, not O(window).
-func (x *applyCtx) accum(window int64, h []sample, j, skip int) uint64 {
-	r := x.st.rain
-	if r == nil {
-		return 0
-	}
-	end := h[j].TS / r.Bucket
-	return x.bucketSum(r, end-window/r.Bucket+1, end-1) + x.partial(h, j, skip, h[j].TS-h[j].TS%r.Bucket)
-}
-
-// bucketSum is r.sumBuckets(start, end), cached per ring generation.
-func (x *applyCtx) bucketSum(r *ring, start, end int64) uint64 {
-	for _, c := range x.sums {
-		if c.gen == x.ringGen && c.start == start && c.end == end {
-			return c.sum
-		}
-	}
-	if len(x.sums) >= 64 || (len(x.sums) > 0 && x.sums[0].gen != x.ringGen) {
-		x.sums = x.sums[:0]
-	}
-	if end >= start {
-		x.st.steps += uint64(end - start + 1)
-	}
-	sum := r.sumBuckets(start, end)
-	x.sums = append(x.sums, bucketSum{gen: x.ringGen, start: start, end: end, sum: sum})
-	return sum
-}
-
-// partial is the rain of the readings of bucket bs (start, ns) up to
-// sample j of the rainfall history h, without sample skip.
-func (x *applyCtx) partial(h []sample, j, skip int, bs int64) uint64 {
-	p := &x.part
-	if !p.ok || p.skip != skip || p.bucket != bs || p.j > j {
-		// From scratch: back to the bucket's first reading.
-		i := j
-		for i > 0 && h[i-1].TS >= bs {
-			i--
-		}
-		*p = partial{ok: true, j: i - 1, skip: skip, bucket: bs}
-	}
-	// Samples p.j+1..j are all in bucket bs (h is sorted).
-	for i := p.j + 1; i <= j; i++ {
-		x.st.steps++
-		p.sum += uint64(x.contrib(h, i, skip))
-	}
-	p.j = j
-	return p.sum
-}
-
-// contrib is the rain of sample i of the rainfall history without sample
-// skip: its value, or for a counter its increment over the previous one.
-func (x *applyCtx) contrib(h []sample, i, skip int) uint32 {
-	if i == skip {
-		return 0
-	}
-	if !x.sr.counter {
-		return centi(h[i].V)
-	}
-	p := i - 1
-	if p == skip {
-		p--
-	}
-	if p < 0 {
-		return 0
-	}
-	return counterDelta(h[p].V, h[i].V)
 }
 
 // composite fires or resolves a rule derived from the station's other

@@ -66,8 +66,9 @@
 //     neither fire nor clear hazard (level, rate, accumulation) alerts. A
 //     spike flags both the jump and the jump back.
 //   - composite (named): AND/OR over other rules of the same station, each
-//     true while its alert is at min_level or above. Basin-wide composites
-//     are future work.
+//     true while its alert is at min_level or above. Basin composites
+//     (scope: basin) are not evaluated here but by the alerts service
+//     (package alerts/basin), which sees every station.
 //
 // # Event time, lateness, duplicates
 //

@@ -23,14 +23,14 @@ func compileRate(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
 	sr.addSampler(b, &rateRule{window: int64(r.Window), minSpan: int64(r.MinSpan), absolute: r.Absolute})
 }
 
-func (k *rateRule) value(x *applyCtx, h []sample, j, skip int) (float64, [2]schemas.ReadingRef, int, bool) {
+func (k *rateRule) value(st *State, h []sample, j, skip int) (float64, [2]schemas.ReadingRef, int, bool) {
 	s := h[j]
 	// The oldest good reading within the window: binary search for the
 	// window's start, then skip suspect readings forward.
 	f := -1
 	lo := sort.Search(j, func(i int) bool { return h[i].TS >= s.TS-k.window })
 	for i := lo; i < j; i++ {
-		x.st.steps++
+		st.steps++
 		if h[i].Q != int8(QualitySuspect) && i != skip {
 			f = i
 			break

@@ -1,0 +1,186 @@
+package rules
+
+import "math"
+
+// The station's rainfall: the event-time bucket ring (ring, state.go) that
+// rain readings are added to, and the rolling sums accumulation rules
+// read from it (accumulation.go), with their per-Apply caches.
+
+func centi(v float64) uint32 {
+	c := math.Round(v * 100)
+	switch {
+	case c <= 0 || math.IsNaN(c):
+		return 0
+	case c >= math.MaxUint32:
+		return math.MaxUint32
+	}
+	return uint32(c)
+}
+
+// counterDelta is the rain between two counter readings; a drop is a
+// counter reset: the later reading is the new base and adds nothing.
+func counterDelta(prev, cur float64) uint32 {
+	p, c := centi(prev), centi(cur)
+	if c < p {
+		return 0
+	}
+	return c - p
+}
+
+// rain adds sample idx of the rainfall history to the buckets. For a
+// running counter the increment is the difference to the previous reading
+// by event time; a reading that lands between two others splits their
+// difference, so any arrival order gives the same buckets.
+func (x *applyCtx) rain(ss *sensorState, idx int) {
+	st := x.st
+	st.sums().changed()
+	if st.rain == nil || st.rain.Bucket != x.c.bucket || len(st.rain.Slots) != x.sr.ringLen {
+		st.rain = st.rain.resize(x.c.bucket, x.sr.ringLen)
+	}
+	h := ss.Hist
+	s := h[idx]
+	if !x.sr.counter {
+		st.rain.add(s.TS, centi(s.V))
+		return
+	}
+	hasP, hasN := idx > 0, idx+1 < len(h)
+	if hasN && hasP {
+		st.rain.sub(h[idx+1].TS, counterDelta(h[idx-1].V, h[idx+1].V))
+	}
+	if hasN {
+		st.rain.add(h[idx+1].TS, counterDelta(s.V, h[idx+1].V))
+	}
+	if hasP {
+		st.rain.add(s.TS, counterDelta(h[idx-1].V, s.V))
+	}
+}
+
+// rainSums caches the rolling sums of one Apply, valid while the rainfall
+// history and ring are unchanged: gen counts ring changes, sums holds
+// bucket sums of the current generation, part the partial sum of the
+// newest bucket at one sample. It lives in the State (allocated once, not
+// encoded) and is reset by every Apply, so it carries nothing between
+// calls; the engine passes the State, never its per-call context, to the
+// evaluators, so that context stays on the stack.
+type rainSums struct {
+	gen  uint64
+	sums []bucketSum
+	part partial
+}
+
+// bucketSum is the ring's sum over buckets start..end at ring generation gen.
+type bucketSum struct {
+	gen        uint64
+	start, end int64
+	sum        uint64
+}
+
+// partial is the rain of bucket (start ns) up to sample j of the rainfall
+// history, without sample skip.
+type partial struct {
+	ok      bool
+	j, skip int
+	bucket  int64
+	sum     uint64
+}
+
+// sums returns the state's rolling-sum caches.
+func (s *State) sums() *rainSums {
+	if s.rs == nil {
+		s.rs = &rainSums{}
+	}
+	return s.rs
+}
+
+// resetSums starts the caches of a new Apply.
+func (s *State) resetSums() {
+	if s.rs != nil {
+		*s.rs = rainSums{}
+	}
+}
+
+// changed: the ring changed (new generation).
+func (c *rainSums) changed() {
+	c.gen++
+	c.part.ok = false
+}
+
+// moved: the rainfall history's indexes moved.
+func (c *rainSums) moved() { c.part.ok = false }
+
+// rainfall is the rain (hundredths of a mm) in the window (ns) ending at
+// sample j of the rainfall history h, without sample skip: the ring's
+// complete buckets before j's bucket plus the readings of j's own bucket up
+// to j from the history, so rain reported later in the same bucket never
+// counts early. counter: the station reports a running counter.
+//
+// Folds visit samples in event order, so both parts are cached: the bucket
+// sums until the ring changes, the partial sum of j's bucket extended from
+// the previous sample's. A fold is then O(1) amortized, not O(window).
+func (s *State) rainfall(window int64, counter bool, h []sample, j, skip int) uint64 {
+	r := s.rain
+	if r == nil {
+		return 0
+	}
+	c := s.sums()
+	end := h[j].TS / r.Bucket
+	return c.bucketSum(s, r, end-window/r.Bucket+1, end-1) + c.partial(s, counter, h, j, skip, h[j].TS-h[j].TS%r.Bucket)
+}
+
+// bucketSum is r.sumBuckets(start, end), cached per ring generation.
+func (c *rainSums) bucketSum(s *State, r *ring, start, end int64) uint64 {
+	for _, b := range c.sums {
+		if b.gen == c.gen && b.start == start && b.end == end {
+			return b.sum
+		}
+	}
+	if len(c.sums) >= 64 || (len(c.sums) > 0 && c.sums[0].gen != c.gen) {
+		c.sums = c.sums[:0]
+	}
+	if end >= start {
+		s.steps += uint64(end - start + 1)
+	}
+	sum := r.sumBuckets(start, end)
+	c.sums = append(c.sums, bucketSum{gen: c.gen, start: start, end: end, sum: sum})
+	return sum
+}
+
+// partial is the rain of the readings of bucket bs (start, ns) up to
+// sample j of the rainfall history h, without sample skip.
+func (c *rainSums) partial(s *State, counter bool, h []sample, j, skip int, bs int64) uint64 {
+	p := &c.part
+	if !p.ok || p.skip != skip || p.bucket != bs || p.j > j {
+		// From scratch: back to the bucket's first reading.
+		i := j
+		for i > 0 && h[i-1].TS >= bs {
+			i--
+		}
+		*p = partial{ok: true, j: i - 1, skip: skip, bucket: bs}
+	}
+	// Samples p.j+1..j are all in bucket bs (h is sorted).
+	for i := p.j + 1; i <= j; i++ {
+		s.steps++
+		p.sum += uint64(contrib(counter, h, i, skip))
+	}
+	p.j = j
+	return p.sum
+}
+
+// contrib is the rain of sample i of the rainfall history without sample
+// skip: its value, or for a counter its increment over the previous one.
+func contrib(counter bool, h []sample, i, skip int) uint32 {
+	if i == skip {
+		return 0
+	}
+	if !counter {
+		return centi(h[i].V)
+	}
+	p := i - 1
+	if p == skip {
+		p--
+	}
+	if p < 0 {
+		return 0
+	}
+	return counterDelta(h[p].V, h[i].V)
+}
