@@ -227,7 +227,7 @@ func (d *Dispatcher) decide(ctx context.Context, carry []Decision) []Decision {
 		failed := false
 		for _, ch := range chans {
 			target := dec.Receiver + "/" + ch.Name()
-			n := notify.Notification{ID: nflog.Key(target, dec.Tier, dec.Repeat, members), Receiver: dec.Receiver, Target: target,
+			n := notify.Notification{ID: nflog.Key(target, dec.Tier, dec.Slot, members), Receiver: dec.Receiver, Target: target,
 				Route: dec.Route, GroupKey: dec.GroupKey, Tier: dec.Tier, Repeat: dec.Repeat, Alerts: dec.Alerts, At: now}
 			queued, err := d.intend(ctx, n, members)
 			if err != nil {

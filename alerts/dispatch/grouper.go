@@ -19,7 +19,13 @@ type Decision struct {
 	GroupKey string
 	Tier     int
 	Repeat   int
-	Alerts   []schemas.AlertEvent
+	// Slot distinguishes repeats in the notification key: the repeat
+	// interval's time slot (Unix time / repeat_interval), 0 for a first
+	// notification or an update. A repeat decided again after a restart in
+	// the same slot gets the same key (and is not sent twice); the repeat
+	// counter restarts with the process and so cannot be the key.
+	Slot   int64
+	Alerts []schemas.AlertEvent
 }
 
 // Muter is what the grouper asks before including an alert (silence.Set).
@@ -162,10 +168,17 @@ func (g *Grouper) due(gr *group, now time.Time) []Decision {
 				}
 			}
 			gr.flushAt = now.Add(r.GroupInterval)
+		} else if firing && gr.first.IsZero() && len(alerts) > 0 {
+			// Everything was notified before a restart (the log knows it):
+			// the repeat and escalation timers start again from now.
+			gr.first, gr.lastSent = now, now
 		} else if firing && !gr.lastSent.IsZero() && !now.Before(gr.lastSent.Add(r.RepeatInterval)) {
 			gr.repeat++
+			slot := now.Unix() / int64(r.RepeatInterval/time.Second)
 			for _, rc := range receivers {
-				out = append(out, g.decide(gr, rc.name, rc.tier, alerts, true))
+				d := g.decide(gr, rc.name, rc.tier, alerts, true)
+				d.Slot = slot
+				out = append(out, d)
 			}
 		}
 	}

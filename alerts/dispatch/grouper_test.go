@@ -206,3 +206,39 @@ func TestGrouper(t *testing.T) {
 		})
 	}
 }
+
+// After a restart the log knows the alert was notified: nothing is sent
+// again at once, but the repeat and escalation timers run again from the
+// restart, and a repeat's key slot does not depend on the process.
+func TestGrouperAfterRestart(t *testing.T) {
+	tr := tree(t, escalating) // repeat 4h, escalation 15m/45m
+	a := event("A", "VG-AINGHIA", "level:water_level", schemas.AlertFired, 2, 0)
+	seen := func(receiver, member string) bool { return receiver == "duty" && member == a.ID+"|"+a.EventID }
+	g := dispatch.NewGrouper(nil, nil, seen)
+	restart := t0.Add(2 * time.Hour)
+	g.Add(tr, a, restart) // the replay
+	if got := show(g.Due(restart.Add(30 * time.Second))); len(got) != 0 {
+		t.Fatalf("after restart Due = %v, want nothing (already notified)", got)
+	}
+	if got := show(g.Due(restart.Add(15*time.Minute + 30*time.Second))); !slices.Equal(got, []string{"district:1:0:A@fired2"}) {
+		t.Fatalf("escalation after restart = %v", got)
+	}
+	last := restart.Add(45*time.Minute + 30*time.Second)
+	if got := show(g.Due(last)); !slices.Equal(got, []string{"city:2:0:A@fired2"}) {
+		t.Fatalf("second tier after restart = %v", got)
+	}
+	// The repeat interval counts from the last notification of any kind.
+	if got := show(g.Due(last.Add(4*time.Hour - time.Second))); len(got) != 0 {
+		t.Fatalf("repeat before its interval = %v", got)
+	}
+	at := last.Add(4 * time.Hour)
+	ds := g.Due(at)
+	if got := show(ds); !slices.Equal(got, []string{"duty:0:1:A@fired2", "district:1:1:A@fired2", "city:2:1:A@fired2"}) {
+		t.Fatalf("repeat after restart = %v", got)
+	}
+	for _, d := range ds {
+		if d.Slot != at.Unix()/int64(4*3600) {
+			t.Errorf("%s: slot %d, want %d", d.Receiver, d.Slot, at.Unix()/int64(4*3600))
+		}
+	}
+}

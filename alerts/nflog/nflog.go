@@ -66,15 +66,17 @@ type Entry struct {
 func Member(alertID, eventID string) string { return alertID + "|" + eventID }
 
 // Key is the deterministic notification id of target, escalation tier,
-// repeat number and members (in any order): the same notification decided
-// again after a crash gets the same id.
-func Key(target string, tier, repeat int, members []string) string {
+// repeat slot (0 for a first notification or an update; for a repeat, a
+// number that is the same when the repeat is decided again after a crash)
+// and members (in any order): the same notification decided again after a
+// crash gets the same id.
+func Key(target string, tier int, repeat int64, members []string) string {
 	ms := slices.Clone(members)
 	slices.Sort(ms)
 	h := sha256.New()
 	h.Write([]byte(target))
 	h.Write([]byte{0})
-	h.Write([]byte(strconv.Itoa(tier) + "/" + strconv.Itoa(repeat)))
+	h.Write([]byte(strconv.Itoa(tier) + "/" + strconv.FormatInt(repeat, 10)))
 	for _, m := range ms {
 		h.Write([]byte{0})
 		h.Write([]byte(m))
