@@ -74,7 +74,8 @@ type Facts struct {
 	Link string
 }
 
-var levelNames = [3]string{"BĐ I", "BĐ II", "BĐ III"}
+// levelNames are the official alarm level names, lowest first.
+func levelNames() [3]string { return [3]string{"BĐ I", "BĐ II", "BĐ III"} }
 
 // FactsOf computes Facts; reg may be nil (no station names, no levels).
 // consoleBase is the console's base URL, e.g. https://console.example/.
@@ -96,10 +97,10 @@ func FactsOf(e schemas.AlertEvent, reg *schemas.Registry, consoleBase string) Fa
 	if lv.Set() {
 		for i, l := range [3]float64{lv.I, lv.II, lv.III} {
 			if e.Value >= l {
-				f.Reached = levelNames[i]
+				f.Reached = levelNames()[i]
 				continue
 			}
-			f.NextName, f.ToNext, f.HasNext = levelNames[i], l-e.Value, true
+			f.NextName, f.ToNext, f.HasNext = levelNames()[i], l-e.Value, true
 			break
 		}
 	}
@@ -127,9 +128,18 @@ type Text struct {
 	Body    string
 }
 
-var kindWords = map[string]map[schemas.AlertKind]string{
-	LangVI: {schemas.AlertFired: "CẢNH BÁO", schemas.AlertEscalated: "NÂNG MỨC", schemas.AlertDeescalated: "HẠ MỨC", schemas.AlertResolved: "KẾT THÚC"},
-	LangEN: {schemas.AlertFired: "ALERT", schemas.AlertEscalated: "ESCALATED", schemas.AlertDeescalated: "DE-ESCALATED", schemas.AlertResolved: "RESOLVED"},
+// kindWord is the tag of an alert event kind in a message.
+func kindWord(vi bool, k schemas.AlertKind) string {
+	words := map[schemas.AlertKind][2]string{schemas.AlertFired: {"CẢNH BÁO", "ALERT"}, schemas.AlertEscalated: {"NÂNG MỨC", "ESCALATED"},
+		schemas.AlertDeescalated: {"HẠ MỨC", "DE-ESCALATED"}, schemas.AlertResolved: {"KẾT THÚC", "RESOLVED"}}
+	w, ok := words[k]
+	switch {
+	case !ok:
+		return strings.ToUpper(string(k))
+	case vi:
+		return w[0]
+	}
+	return w[1]
 }
 
 // Line renders one alert's facts as one short paragraph in lang (vi or en;
@@ -138,15 +148,7 @@ func Line(f Facts, lang string) string {
 	vi := lang == LangVI
 	e := f.Event
 	var b strings.Builder
-	words := kindWords[LangEN]
-	if vi {
-		words = kindWords[LangVI]
-	}
-	kw := words[e.Kind]
-	if kw == "" {
-		kw = strings.ToUpper(string(e.Kind))
-	}
-	fmt.Fprintf(&b, "[%s] %s (%s)", kw, f.StationName, e.Station)
+	fmt.Fprintf(&b, "[%s] %s (%s)", kindWord(vi, e.Kind), f.StationName, e.Station)
 	if f.River != "" {
 		if vi {
 			fmt.Fprintf(&b, ", sông %s", f.River)
@@ -169,7 +171,7 @@ func Line(f Facts, lang string) string {
 		if f.HasETA && e.Kind != schemas.AlertResolved {
 			fmt.Fprintf(&b, ", dự kiến đạt %s sau %s (đang lên %s %s/giờ)", f.NextName, dur(f.ETA), num(f.RatePerHour), f.Unit)
 		}
-		fmt.Fprintf(&b, ". Mức độ: %s. Lúc %s", e.Severity, e.At.In(ict).Format("15:04 02/01/2006"))
+		fmt.Fprintf(&b, ". Mức độ: %s. Lúc %s", e.Severity, e.At.In(ict()).Format("15:04 02/01/2006"))
 	} else {
 		fmt.Fprintf(&b, ": %s %s %s", e.Rule, num(e.Value), f.Unit)
 		if level != "" {
@@ -181,7 +183,7 @@ func Line(f Facts, lang string) string {
 		if f.HasETA && e.Kind != schemas.AlertResolved {
 			fmt.Fprintf(&b, ", %s expected in %s (rising %s %s/h)", f.NextName, dur(f.ETA), num(f.RatePerHour), f.Unit)
 		}
-		fmt.Fprintf(&b, ". Severity: %s. At %s", e.Severity, e.At.In(ict).Format("15:04 02 Jan 2006"))
+		fmt.Fprintf(&b, ". Severity: %s. At %s", e.Severity, e.At.In(ict()).Format("15:04 02 Jan 2006"))
 	}
 	b.WriteString(" (ICT)")
 	if f.Link != "" {
@@ -215,7 +217,7 @@ func Render(n Notification, reg *schemas.Registry, consoleBase, lang string) Tex
 }
 
 // ict is Indochina Time (UTC+7), the time operators read.
-var ict = time.FixedZone("ICT", 7*3600)
+func ict() *time.Location { return time.FixedZone("ICT", 7*3600) }
 
 func num(v float64) string {
 	if math.Abs(v) >= 100 {

@@ -26,14 +26,16 @@ const (
 	LabelSeverity = "severity"
 )
 
-// LabelNames are the known labels, in the order errors list them.
-var labelNames = []string{LabelDistrict, LabelBasin, LabelStation, LabelSensor, LabelRule, LabelSeverity}
+// LabelNames returns the labels that matchers and group_by may name, in
+// the order errors list them.
+func LabelNames() []string {
+	return []string{LabelDistrict, LabelBasin, LabelStation, LabelSensor, LabelRule, LabelSeverity}
+}
 
-// LabelNames returns the labels that matchers and group_by may name.
-func LabelNames() []string { return slices.Clone(labelNames) }
-
-var severities = []string{string(schemas.SeverityMinor), string(schemas.SeverityModerate),
-	string(schemas.SeveritySevere), string(schemas.SeverityExtreme)}
+func severities() []string {
+	return []string{string(schemas.SeverityMinor), string(schemas.SeverityModerate),
+		string(schemas.SeveritySevere), string(schemas.SeverityExtreme)}
+}
 
 // Languages of email receivers.
 const (
@@ -48,8 +50,8 @@ const (
 	DefaultRepeatInterval = 4 * time.Hour
 )
 
-// DefaultGroupBy groups one incident: one alert of one rule at one station.
-var defaultGroupBy = []string{LabelStation, LabelRule}
+// defaultGroupBy groups one incident: one alert of one rule at one station.
+func defaultGroupBy() []string { return []string{LabelStation, LabelRule} }
 
 // MaxFileBytes bounds a routing file.
 const MaxFileBytes = 1 << 20
@@ -152,7 +154,7 @@ func Parse(b []byte) (*Tree, error) {
 func Defaults(c Config) Config {
 	r := &c.Route
 	if len(r.GroupBy) == 0 {
-		r.GroupBy = slices.Clone(defaultGroupBy)
+		r.GroupBy = defaultGroupBy()
 	}
 	if r.GroupWait == nil {
 		d := DefaultGroupWait
@@ -249,6 +251,7 @@ func validateRoute(key string, r RouteConfig, receivers map[string]bool, root bo
 	bad := func(k, format string, args ...any) {
 		*errs = append(*errs, fmt.Errorf("%s: %s", k, fmt.Sprintf(format, args...)))
 	}
+	labelNames, severities := LabelNames(), severities()
 	if root && len(r.Matchers) > 0 {
 		bad(key+".matchers", "the root route matches every alert and takes no matchers")
 	}
