@@ -278,6 +278,32 @@ func TestMQTTThrottledPublisherIsRefusedNotDropped(t *testing.T) {
 	}
 }
 
+func TestMQTTConfigValidateFor(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        embedded.MQTTConfig
+		maxPayload int
+		wantErr    string // "": valid
+	}{
+		{"defaults against the collector's default", embedded.MQTTConfig{}, 64 << 10, ""},
+		{"packet limit under the payload limit", embedded.MQTTConfig{MaxPacketSize: 64 << 10}, 64 << 10, "ingest.max_payload"},
+		{"default packet limit under a raised payload limit", embedded.MQTTConfig{}, 1 << 20, "mqtt.embedded.max_packet_size"},
+		{"raised together", embedded.MQTTConfig{MaxPacketSize: 2 << 20}, 1 << 20, ""},
+		{"own errors first", embedded.MQTTConfig{MaxInflight: 40000}, 64 << 10, "mqtt.embedded.max_inflight"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.ValidateFor(tc.maxPayload)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("ValidateFor: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("ValidateFor = %v, want an error naming %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
 func TestMQTTConfigValidate(t *testing.T) {
 	tests := []struct {
 		name string

@@ -123,6 +123,24 @@ func (c MQTTConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// packetOverhead is room for an MQTT PUBLISH's header, topic and
+// properties on top of its payload.
+const packetOverhead = 1 << 10
+
+// ValidateFor is Validate plus the check that the packet limit lets through
+// every payload the collector accepts (maxPayload: ingest.max_payload) with
+// its MQTT header: a payload over ingest.max_payload reaches the collector,
+// which dead-letters it with a reason, instead of the broker disconnecting
+// the device.
+func (c MQTTConfig) ValidateFor(maxPayload int) error {
+	err := c.Validate()
+	if d := c.withDefaults(); err == nil && d.MaxPacketSize < maxPayload+packetOverhead {
+		err = fmt.Errorf("mqtt.embedded.max_packet_size: %d must be at least ingest.max_payload (%d) + %d bytes of MQTT header",
+			d.MaxPacketSize, maxPayload, packetOverhead)
+	}
+	return err
+}
+
 // Credentials is the credentials file.
 type Credentials struct {
 	Devices []struct {
