@@ -327,3 +327,24 @@ func TestCheckNamesReceiversWithoutChannels(t *testing.T) {
 		t.Error("New accepted two channels with one name")
 	}
 }
+
+func TestUnconfirmedDeliveryEscalatesAtOnce(t *testing.T) {
+	tr := tree(t, `
+route:
+  receivers: [duty]
+  group_wait: 0s
+  group_interval: 1s
+  escalation: [{receivers: [district], after: 24h}]
+`)
+	siren := newFake("siren[0]", func(context.Context, notify.Notification) error {
+		return fmt.Errorf("no ack within 30s: %w", notify.ErrUnconfirmed)
+	})
+	district := newFake("webhook[0]", nil)
+	r := start(t, dispatch.Config{Routes: func() *route.Tree { return tr }, Log: openLog(t, filepath.Join(t.TempDir(), "l")),
+		Tick: 10 * time.Millisecond, RetryMin: time.Hour, RetryMax: time.Hour,
+		Channels: map[string][]notify.Channel{"duty": {siren}, "district": {district}}})
+	r.d.Submit(event("A", "VG-AINGHIA", "level:water_level", schemas.AlertFired, 3, 0))
+	if n := district.next(t); n.Tier != 1 || n.Alerts[0].ID != "A" {
+		t.Fatalf("district got %+v, want tier 1 with A long before the 24h timeout", n)
+	}
+}
