@@ -328,8 +328,20 @@ func (g *Grouper) decide(gr *group, receiver string, tier int, alerts []schemas.
 func (g *Grouper) drop(gr *group) {
 	delete(g.groups, gr.key)
 	for _, e := range gr.alerts {
+		if !g.inOtherGroup(gr, e.ID) {
+			delete(g.acked, e.ID)
+		}
 		for r := range gr.sent {
 			delete(g.decided, r+"\x00"+member(e))
 		}
 	}
+}
+
+func (g *Grouper) inOtherGroup(gr *group, alertID string) bool {
+	for _, o := range g.groups {
+		if _, ok := o.alerts[alertID]; ok && o != gr {
+			return true
+		}
+	}
+	return false
 }
