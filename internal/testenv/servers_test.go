@@ -480,7 +480,7 @@ func TestServicesStatus(t *testing.T) {
 	if !ok {
 		t.Fatalf("services status: not all healthy:\n%s", out)
 	}
-	for _, svc := range []string{testenv.Mosquitto, testenv.Kafka, testenv.InfluxDB} {
+	for _, svc := range []string{testenv.Mosquitto, testenv.Kafka, testenv.InfluxDB, testenv.SMTP} {
 		if !strings.Contains(out, svc) {
 			t.Errorf("status output does not mention %s:\n%s", svc, out)
 		}
