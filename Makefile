@@ -5,7 +5,7 @@ ENVFILE := .cache/services/env
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test test-unit vet services-up services-down services-status bench fuzz clean
+.PHONY: run build test test-unit vet services-up services-down services-status bench fuzz chaos clean
 
 build:
 	$(GO) build -o bin/resilience ./cmd/resilience
@@ -15,14 +15,24 @@ build:
 run: build
 	./bin/resilience run --dev --config deployments/config/resilience.yaml
 
-## test: start the real Mosquitto, Kafka and InfluxDB, then vet and run every
-## test. The end-to-end tests (cmd/resilience) stop and start servers, so they
-## run after the other packages, not beside them.
+## test: start the real Mosquitto, Kafka, InfluxDB and SMTP sink, then vet
+## and run every test. The end-to-end tests (cmd/resilience) and the short
+## fault scenarios (cmd/chaos) stop and start servers, so they run after the
+## other packages, one package at a time.
 E2E := ./cmd/resilience
+CHAOS := ./cmd/chaos
 test: services-up vet
 	set -a; source $(ENVFILE); set +a; \
-	$(GO) test -race -count=1 -timeout 20m $$($(GO) list $(PKGS) | grep -v '/cmd/resilience$$') && \
-	$(GO) test -race -count=1 -timeout 30m $(E2E)
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list $(PKGS) | grep -v -e '/cmd/resilience$$' -e '/cmd/chaos$$') && \
+	$(GO) test -race -count=1 -timeout 30m $(E2E) && \
+	$(GO) test -race -count=1 -timeout 40m $(CHAOS)
+
+## chaos: the fault-injection suite on the real servers: every scenario (F1-F16,
+## the long ones with the issue's durations) and the bad-input barrage; prints
+## the table. `go run ./cmd/chaos -short` or `-scenarios F2,F7` for a subset.
+chaos: services-up
+	set -a; source $(ENVFILE); set +a; \
+	$(GO) run ./cmd/chaos
 
 ## test-unit: the tests that need no server (integration tests skip outside CI).
 test-unit: vet
