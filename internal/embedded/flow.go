@@ -152,10 +152,19 @@ func (h *flowHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 
 // congested reports whether a subscriber that a message on topic would go
 // to (other than the publisher itself) holds limit unacknowledged messages.
+// A direct subscriber counts only while connected: a stale persistent
+// session (a tool that went away) must not stall every device; mochi keeps
+// up to 65535 messages for it, then drops its copies (Dropped counts them).
+// A shared group counts through the member pick chooses, which is offline
+// only when every member is: the collectors' group while they are all down
+// holds max_inflight messages, then devices keep theirs.
 func (h *flowHook) congested(publisher, topic string) bool {
 	subs := h.srv.Topics.Subscribers(topic)
 	for id := range subs.Subscriptions {
-		if id != publisher && h.inflight(id) >= h.limit {
+		if id == publisher {
+			continue
+		}
+		if cl, ok := h.srv.Clients.Get(id); ok && !cl.Closed() && cl.State.Inflight.Len() >= h.limit {
 			return true
 		}
 	}

@@ -398,3 +398,60 @@ func TestMQTTSessionBacklogSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestMQTTStaleSessionsDoNotHoldReadings: persistent sessions that went
+// away, a direct subscriber (a tool) and an old member of the collectors'
+// shared group, neither stall the devices (the direct one is not waited
+// for) nor take readings from the live collector (mochi gave each shared
+// message to an arbitrary member, often the offline one, whose session
+// only filled up).
+func TestMQTTStaleSessionsDoNotHoldReadings(t *testing.T) {
+	const (
+		maxInflight = 10
+		readings    = 3 * maxInflight
+	)
+	addr := freeAddr(t)
+	b, err := embedded.NewMQTT(embedded.MQTTConfig{Listen: addr, Dev: true, MaxInflight: maxInflight,
+		PublishWait: 200 * time.Millisecond}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runBroker(t, b.Run)
+	waitListening(t, addr)
+	persistent := func(o *mqtt.ClientOptions) { o.SetCleanSession(false) }
+	for _, s := range []struct{ id, filter string }{
+		{"stale-tool", "stations/+/readings"},
+		{"collector-old", "$share/resilience/stations/+/readings"},
+	} {
+		c := mustDial(t, b.URL(), s.id, "", "", persistent)
+		if q := subscribe(t, c, s.filter, 1, func(mqtt.Client, mqtt.Message) {}); q != 1 {
+			t.Fatalf("%s: subscription granted 0x%02x", s.id, q)
+		}
+		c.Disconnect(250)
+	}
+	got := make(chan string, readings)
+	col := mustDial(t, b.URL(), "collector-new", "", "", persistent)
+	if q := subscribe(t, col, "$share/resilience/stations/+/readings", 1, func(_ mqtt.Client, m mqtt.Message) {
+		got <- string(m.Payload())
+	}); q != 1 {
+		t.Fatalf("subscription granted 0x%02x", q)
+	}
+	dev := mustDial(t, b.URL(), "VG-AINGHIA", "", "")
+	for i := 0; i < readings; i++ {
+		if err := wait(t, dev.Publish("stations/VG-AINGHIA/readings", 1, false, fmt.Sprint(i))); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	seen := map[string]bool{}
+	for len(seen) < readings {
+		select {
+		case p := <-got:
+			seen[p] = true
+		case <-time.After(burstDeadline):
+			t.Fatalf("the live collector received %d of %d readings", len(seen), readings)
+		}
+	}
+	if n := b.ThrottleDisconnects(); n != 0 {
+		t.Errorf("ThrottleDisconnects() = %d, want 0: a stale session stalled the device", n)
+	}
+}
