@@ -14,6 +14,15 @@ var (
 	// ErrPartitionMismatch: the changelog topic's partition count differs
 	// from the readings topic's, so state could not be co-partitioned.
 	ErrPartitionMismatch = errors.New("processor: changelog and readings partition counts differ")
+	// ErrNotRunning: what Processor.Ready returns before Run started and
+	// after it returned.
+	ErrNotRunning = errors.New("processor: not running")
+	// ErrNotReady: Processor.Ready's error while Run runs but the processor
+	// is not a member of a live generation with every partition's state
+	// restored and its worker running (joining, rebalancing, generation
+	// ended, restoring, stopping, or no partition where one was due); the
+	// wrapping error says which.
+	ErrNotReady = errors.New("processor: not ready")
 )
 
 // StepError wraps a failed pipeline step with where it happened.

@@ -55,8 +55,7 @@ type Processor struct {
 	deps   Deps
 	logger *slog.Logger
 	m      *metrics
-	ready  chan struct{}
-	once   sync.Once
+	status membership
 	// gap counts the records, over this processor's partitions, whose
 	// points the point sink has not stored yet.
 	gap atomic.Int64
@@ -80,7 +79,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	if logger == nil {
 		logger = slog.Default()
 	}
-	p := &Processor{cfg: cfg, deps: deps, logger: logger.With("component", "processor"), ready: make(chan struct{})}
+	p := &Processor{cfg: cfg, deps: deps, logger: logger.With("component", "processor")}
 	p.m = newMetrics(reg, &p.gap)
 	return p, nil
 }
@@ -91,15 +90,45 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 // written once the sink accepts again, and the commit waits for them.
 func (p *Processor) LandingGap() int64 { return p.gap.Load() }
 
-// Ready is closed once the processor owns partitions and restored their state.
-func (p *Processor) Ready() <-chan struct{} { return p.ready }
+// Ready follows the consumer-group membership: it is nil while the
+// processor is a member of a live generation and every partition it owns
+// has its state restored and its worker running. A member that owns no
+// partition is ready when the group has at least as many members as
+// partitions (a standby, ready to take a partition over). Otherwise Ready
+// says why not: ErrNotRunning before Run and after it returned, else an
+// error wrapping ErrNotReady (joining the consumer group, rebalancing,
+// generation N ended and why, restoring, stopping, no partitions
+// assigned with M members for P partitions). It turns non-nil when the
+// generation ends (a rebalance, a lost coordinator: the heartbeat fails
+// within SessionTimeout/5 plus the connection timeout, or a worker leaving
+// on an error) and nil again once a new generation is running.
+func (p *Processor) Ready() error { return p.status.ready() }
 
-// Run consumes until ctx is done. It returns nil on a soft stop.
+// Run consumes until ctx is done. It returns nil on a soft stop: the
+// workers finish the batch in hand (bounded by StopTimeout), then the
+// group is left. See the package documentation for the soft stop and the
+// hard close.
 func (p *Processor) Run(ctx context.Context) error {
+	p.status.start()
+	defer p.status.stop()
 	parts, err := p.partitionCounts(ctx)
 	if err != nil {
 		return err
 	}
+	p.status.setPartitions(parts)
+	group, err := p.newGroup()
+	if err != nil {
+		return err
+	}
+	defer group.Close()
+	cl, done := kafkax.NewClient(p.deps.Brokers, p.deps.Dialer.TLS)
+	defer done()
+	p.generations(ctx, group, cl, parts)
+	return nil
+}
+
+// newGroup builds the consumer group on the readings topic.
+func (p *Processor) newGroup() (*kafka.ConsumerGroup, error) {
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                p.cfg.Group,
 		Brokers:           p.deps.Brokers,
@@ -116,82 +145,159 @@ func (p *Processor) Run(ctx context.Context) error {
 		RetentionTime:         7 * 24 * time.Hour,
 	})
 	if err != nil {
-		return fmt.Errorf("processor: consumer group %s: %w", p.cfg.Group, err)
+		return nil, fmt.Errorf("processor: consumer group %s: %w", p.cfg.Group, err)
 	}
-	defer group.Close()
+	return group, nil
+}
+
+// generations runs one generation after another until ctx is done, then
+// waits for the soft stop of the workers of the last one.
+func (p *Processor) generations(ctx context.Context, group *kafka.ConsumerGroup, cl *kafka.Client, parts int) {
+	// running counts the worker functions of every generation, so that the
+	// soft stop waits for all of them.
 	var running sync.WaitGroup
 	for {
-		gen, err := group.Next(ctx)
+		gen, err := p.nextGeneration(ctx, group)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
-				return nil
-			}
-			p.logger.Warn("consumer group: next generation failed; retrying", "group", p.cfg.Group, "err", err)
-			if retry.Sleep(ctx, time.Second) != nil {
-				return nil
-			}
-			continue
+			return // a stop
 		}
-		assigned := gen.Assignments[p.deps.Topics.Readings]
-		ids := make([]int, 0, len(assigned))
-		for _, a := range assigned {
-			ids = append(ids, a.ID)
-		}
-		p.logger.Info("partitions assigned", "group", p.cfg.Group, "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
-		p.m.owned.Set(float64(len(assigned)))
-		var restored, workers sync.WaitGroup
-		restored.Add(len(assigned))
-		workers.Add(len(assigned))
-		for _, a := range assigned {
-			a := a
-			running.Add(1)
-			gen.Start(func(gctx context.Context) {
-				defer running.Done()
-				// kafka-go ends the generation as soon as one of these
-				// functions returns. On a soft stop an idle worker is done at
-				// once; it waits for its siblings so that their batches can
-				// still be committed in this generation.
-				defer func() {
-					workers.Done()
-					if ctx.Err() != nil {
-						workers.Wait()
-					}
-				}()
-				w := &worker{p: p, gen: gen, partition: a.ID, nparts: parts, logger: p.logger.With("partition", a.ID)}
-				// Bind the generation's lifetime and the soft stop together.
-				wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-				defer cancel()
-				go func() {
-					select {
-					case <-gctx.Done():
-						cancel()
-					case <-ctx.Done():
-						// Soft stop: the worker finishes its batch, bounded.
-						t := time.NewTimer(p.cfg.StopTimeout)
-						defer t.Stop()
-						select {
-						case <-t.C:
-							cancel()
-						case <-wctx.Done():
-						}
-					}
-				}()
-				w.run(wctx, ctx, a.Offset, restored.Done)
-			})
-		}
-		go func() {
-			restored.Wait()
-			p.once.Do(func() { close(p.ready) })
-		}()
-		// Wait for this generation to end (rebalance) or a stop.
+		ended := p.startGeneration(ctx, gen, cl, parts, &running)
 		select {
 		case <-ctx.Done():
-			// Soft stop: let the workers finish the batch in hand.
+			p.status.stopRequested()
 			running.Wait()
-			return nil
-		case <-genDone(gen):
+			return
+		case <-ended:
+			p.status.ended(gen.ID)
+			p.logger.Info("generation ended", "group", p.cfg.Group, "generation", gen.ID)
 		}
 	}
+}
+
+// nextGeneration waits for the group's next generation, retrying with
+// backoff while joining fails; the error is non-nil only on a stop.
+func (p *Processor) nextGeneration(ctx context.Context, group *kafka.ConsumerGroup) (*kafka.Generation, error) {
+	var gen *kafka.Generation
+	err := retry.Do(ctx, retry.Policy{Min: time.Second, Max: 5 * time.Second,
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			p.status.joinFailed(err)
+			p.logger.Warn("consumer group: next generation failed; retrying", "group", p.cfg.Group,
+				"topic", p.deps.Topics.Readings, "attempt", attempt, "retry_in", wait, "err", err)
+		}}, func(int) error {
+		var err error
+		gen, err = group.Next(ctx)
+		if errors.Is(err, kafka.ErrGroupClosed) {
+			return retry.Permanent(err)
+		}
+		return err
+	})
+	return gen, err
+}
+
+// startGeneration starts one worker per partition of gen and returns a
+// channel closed when gen ends.
+func (p *Processor) startGeneration(ctx context.Context, gen *kafka.Generation, cl *kafka.Client, parts int, running *sync.WaitGroup) <-chan struct{} {
+	assigned := gen.Assignments[p.deps.Topics.Readings]
+	ids := make([]int, 0, len(assigned))
+	for _, a := range assigned {
+		ids = append(ids, a.ID)
+	}
+	p.logger.Info("partitions assigned", "group", p.cfg.Group, "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
+	p.m.owned.Set(float64(len(assigned)))
+	members, membersErr := 0, error(nil)
+	if len(assigned) == 0 {
+		members, membersErr = p.groupMembers(ctx, cl)
+		p.logger.Info("no partitions assigned", "group", p.cfg.Group, "generation", gen.ID,
+			"members", members, "partitions", parts, "err", membersErr)
+	}
+	p.status.joined(gen.ID, ids, members, membersErr)
+	// siblings counts this generation's workers: on a soft stop an idle
+	// worker waits for them (see startWorker).
+	var siblings sync.WaitGroup
+	siblings.Add(len(assigned))
+	for _, a := range assigned {
+		running.Add(1)
+		p.startWorker(ctx, gen, a, parts, running, &siblings)
+	}
+	return genDone(gen)
+}
+
+// startWorker runs the worker of one partition of gen, bound to the
+// generation (hard) and to ctx (soft stop).
+func (p *Processor) startWorker(ctx context.Context, gen *kafka.Generation, a kafka.PartitionAssignment, parts int, running, siblings *sync.WaitGroup) {
+	gen.Start(func(gctx context.Context) {
+		defer running.Done()
+		// kafka-go ends the generation as soon as one of these functions
+		// returns. On a soft stop an idle worker is done at once; it waits
+		// for its siblings so that their batches can still be committed in
+		// this generation.
+		defer func() {
+			siblings.Done()
+			if ctx.Err() != nil {
+				siblings.Wait()
+			}
+		}()
+		hard, cancel := p.hardContext(ctx, gctx)
+		defer cancel()
+		w := &worker{p: p, gen: gen, partition: a.ID, nparts: parts, logger: p.logger.With("partition", a.ID)}
+		err := w.run(hard, ctx, a.Offset, func() { p.status.workerRunning(gen.ID) })
+		if err != nil {
+			p.status.workerLeft(gen.ID, a.ID, err)
+			w.logger.Error("partition worker leaving the generation; its records are replayed from the commit",
+				"topic", p.deps.Topics.Readings, "partition", a.ID, "generation", gen.ID, "err", err)
+		}
+	})
+}
+
+// hardContext is the worker's hard context: cancelled when the generation
+// ends (gctx), or StopTimeout after a soft stop (ctx done) if the worker
+// has not finished its batch by then.
+func (p *Processor) hardContext(ctx, gctx context.Context) (context.Context, context.CancelFunc) {
+	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-gctx.Done():
+			cancel()
+		case <-ctx.Done():
+			p.awaitSoftStop(hard, gctx, cancel)
+		case <-hard.Done():
+		}
+	}()
+	return hard, cancel
+}
+
+// awaitSoftStop gives the worker StopTimeout to finish the batch in hand,
+// then cancels it (the hard close); it cancels it at once if the
+// generation ends meanwhile (the batch could not be committed).
+func (p *Processor) awaitSoftStop(hard, gctx context.Context, cancel context.CancelFunc) {
+	t := time.NewTimer(p.cfg.StopTimeout)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		cancel()
+	case <-gctx.Done():
+		cancel()
+	case <-hard.Done():
+	}
+}
+
+// groupMembers asks the coordinator how many members the group has.
+func (p *Processor) groupMembers(ctx context.Context, cl *kafka.Client) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.SessionTimeout)
+	defer cancel()
+	res, err := cl.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{p.cfg.Group}})
+	if err != nil {
+		return 0, fmt.Errorf("processor: describe group %s: %w", p.cfg.Group, err)
+	}
+	for _, g := range res.Groups {
+		if g.GroupID == p.cfg.Group {
+			if g.Error != nil {
+				return 0, fmt.Errorf("processor: describe group %s: %w", p.cfg.Group, g.Error)
+			}
+			return len(g.Members), nil
+		}
+	}
+	return 0, fmt.Errorf("processor: describe group %s: not in the answer", p.cfg.Group)
 }
 
 // genDone returns a channel closed when a generation ends.
@@ -206,7 +312,7 @@ func genDone(gen *kafka.Generation) <-chan struct{} {
 
 // partitionCounts checks that readings and the changelog are co-partitioned.
 func (p *Processor) partitionCounts(ctx context.Context) (int, error) {
-	cl, done := kafkax.NewClient(p.deps.Brokers, nil)
+	cl, done := kafkax.NewClient(p.deps.Brokers, p.deps.Dialer.TLS)
 	defer done()
 	tp := p.deps.Topics
 	var n map[string]int

@@ -36,75 +36,87 @@ type worker struct {
 }
 
 // run restores state, then processes batches until hard (generation end or
-// stop timeout) or soft (stop: finish the batch in hand) cancellation.
-func (w *worker) run(hard, soft context.Context, offset int64, restored func()) {
-	p := w.p
+// stop timeout) or soft (stop: finish the batch in hand) cancellation. It
+// calls running once the state is restored. It returns nil when it was
+// cancelled, else why it leaves the generation (the next owner of the
+// partition replays from the commit).
+func (w *worker) run(hard, soft context.Context, offset int64, running func()) error {
 	if err := w.restore(hard); err != nil {
-		restored()
-		if hard.Err() == nil {
-			w.logger.Error("state restore failed; leaving the generation", "err", err)
-		}
-		return
+		return w.leave(hard, "state restore", err)
 	}
-	restored()
+	running()
 	w.committed, w.processed = offset, offset
 	w.land = landing{from: -1, to: -1, odd: map[int64]flags{}}
 	defer func() {
 		// Whoever owns the partition next replays the waiting records from
 		// the commit.
-		p.gap.Add(-w.land.records())
+		w.p.gap.Add(-w.land.records())
 		w.closeLandingReader()
 	}()
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   p.deps.Brokers,
-		Dialer:    p.deps.Dialer,
+	r := w.reader()
+	defer r.Close()
+	if err := r.SetOffset(offset); err != nil {
+		return w.leave(hard, fmt.Sprintf("set offset %d", offset), err)
+	}
+	tick := time.NewTicker(w.p.cfg.TickInterval)
+	defer tick.Stop()
+	batch := make([]kafka.Message, 0, w.p.cfg.BatchSize)
+	for soft.Err() == nil && hard.Err() == nil {
+		batch = w.fetch(hard, soft, r, batch[:0])
+		if err := w.step(hard, r, batch, tick.C); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// step processes one fetched batch (possibly empty), then lands waiting
+// points and runs the time-driven rules when due.
+func (w *worker) step(hard context.Context, r *kafka.Reader, batch []kafka.Message, tick <-chan time.Time) error {
+	if len(batch) > 0 {
+		if err := w.process(hard, batch); err != nil {
+			return w.leave(hard, "batch (replayed from the commit)", err)
+		}
+		w.p.m.lag.WithLabelValues(strconv.Itoa(w.partition)).Set(float64(r.Lag()))
+	}
+	if w.land.open() {
+		if err := w.landStep(hard); err != nil {
+			return w.leave(hard, "landing", err)
+		}
+		if err := w.commit(hard, w.processed); err != nil {
+			return w.leave(hard, "commit", err)
+		}
+	}
+	select {
+	case <-tick:
+		if err := w.tick(hard); err != nil {
+			return w.leave(hard, "tick", err)
+		}
+	default:
+	}
+	return nil
+}
+
+// leave is run's result for a failed step: nil if hard was cancelled (the
+// failure is the cancellation), else the error naming the step.
+func (w *worker) leave(hard context.Context, step string, err error) error {
+	if hard.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", step, err)
+}
+
+// reader reads the worker's readings partition.
+func (w *worker) reader() *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   w.p.deps.Brokers,
+		Dialer:    w.p.deps.Dialer,
 		Topic:     w.p.deps.Topics.Readings,
 		Partition: w.partition,
 		MinBytes:  1,
 		MaxBytes:  16 << 20,
 		MaxWait:   200 * time.Millisecond,
 	})
-	defer r.Close()
-	if err := r.SetOffset(offset); err != nil {
-		w.logger.Error("set offset failed", "offset", offset, "err", err)
-		return
-	}
-	tick := time.NewTicker(p.cfg.TickInterval)
-	defer tick.Stop()
-	batch := make([]kafka.Message, 0, p.cfg.BatchSize)
-	for soft.Err() == nil && hard.Err() == nil {
-		batch = w.fetch(hard, soft, r, batch[:0])
-		if len(batch) > 0 {
-			if err := w.process(hard, batch); err != nil {
-				if hard.Err() == nil {
-					w.logger.Error("batch failed; leaving the generation so the batch is replayed", "err", err)
-				}
-				return
-			}
-			p.m.lag.WithLabelValues(strconv.Itoa(w.partition)).Set(float64(r.Lag()))
-		}
-		if w.land.open() {
-			if err := w.landStep(hard); err != nil {
-				return
-			}
-			if err := w.commit(hard, w.processed); err != nil {
-				if hard.Err() == nil {
-					w.logger.Error("commit failed; leaving the generation", "err", err)
-				}
-				return
-			}
-		}
-		select {
-		case <-tick.C:
-			if err := w.tick(hard); err != nil {
-				if hard.Err() == nil {
-					w.logger.Error("tick failed", "err", err)
-				}
-				return
-			}
-		default:
-		}
-	}
 }
 
 // fetch returns up to BatchSize messages: it waits for the first at most

@@ -242,14 +242,7 @@ func (w *wiring) wireProcessor() (*processor.View, error) {
 		return nil, err
 	}
 	w.lc.run(stageProcess, "processor", proc.Run)
-	w.checks["processor"] = func() error {
-		select {
-		case <-proc.Ready():
-			return nil
-		default:
-			return errors.New("no partitions assigned yet")
-		}
-	}
+	w.checks["processor"] = proc.Ready // nil while a member of a live generation with its workers running, else why not
 	w.degradations["points"] = func() string { return pointsDegraded(proc.LandingGap(), spool) }
 	return view, nil
 }
