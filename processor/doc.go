@@ -58,6 +58,31 @@
 // stations. A worker that loses its partition with a gap open leaves it to
 // the next owner, which replays from the commit.
 //
-// Stopping: cancelling Run's context is a soft stop; the batch in hand is
-// finished (bounded by StopTimeout), then the group is left.
+// Readiness follows the real connections: Processor.Ready is nil only
+// while the processor is a member of a live generation and every
+// partition it owns has its state restored and its worker running. It
+// turns into an error wrapping ErrNotReady as soon as the generation ends
+// (a rebalance; a lost coordinator, noticed by the heartbeat within
+// SessionTimeout/5 plus the connection timeout; a worker leaving on an
+// error), and the error says why: joining the consumer group (with the
+// last join error), rebalancing, generation N ended (and the worker's
+// error), restoring, stopping. A member that owns no partition is ready
+// when the group has at least as many members as partitions: a standby,
+// ready to take a partition over when a member leaves; with fewer members
+// than partitions it is not ("no partitions assigned (M members for P
+// partitions)"). Before Run and after it returned, Ready is ErrNotRunning.
+//
+// Stopping has two phases. The soft stop (cancelling Run's context): Ready
+// turns not ready at once, no further batch is fetched, and each worker
+// finishes the batch in hand (its points and alerts, state and commit) in
+// the current generation; a worker with nothing in hand waits for its
+// siblings, since kafka-go ends the generation when the first returns and
+// their commits would then be refused. The hard close: StopTimeout after
+// the soft stop began, or at once when the generation ends meanwhile, the
+// workers' context is cancelled; a batch cut off there is not committed
+// and is replayed by the partition's next owner (from the last commit,
+// against the last saved state; see above). Then Run leaves the group and
+// returns nil. A worker whose step fails for another reason leaves the
+// generation the same way (hard), so the batch is replayed after the
+// rebalance.
 package processor
