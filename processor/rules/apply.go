@@ -37,6 +37,8 @@ type applyCtx struct {
 	st  *State
 	wm  int64
 	res *Result
+	// sums caches rolling rainfall sums for this call (rain.go).
+	sums *rainSums
 }
 
 // Apply folds one record into st and returns what it did.
@@ -91,8 +93,8 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 	if ts > st.newest {
 		st.newest = ts
 	}
-	st.resetSums()
-	x := &applyCtx{c: c, sr: sr, st: st, wm: st.newest - c.lateness, res: &res}
+	x := &applyCtx{c: c, sr: sr, st: st, wm: st.newest - c.lateness, res: &res, sums: e.getSums()}
+	defer e.putSums(x.sums)
 
 	if o := sr.offline; o != nil {
 		if rs := st.rules[o.name]; rs != nil && rs.Level > 0 {
@@ -129,9 +131,7 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 	}
 	inOrder := len(ss.Hist) == 0 || ts > ss.Hist[len(ss.Hist)-1].TS
 	idx := ss.insert(sample{TS: ts, Seq: seq, V: m.Value})
-	if x.st.rs != nil {
-		x.st.rs.moved() // indexes moved
-	}
+	x.sums.moved() // indexes moved
 	rules := sr.bySensor[m.Sensor]
 	// Checkpoints and, out of order, the levels as they were without
 	// this sample: before its flags and rain change anything.
@@ -336,7 +336,7 @@ func (x *applyCtx) fold(b sensorRule, c *cond, h []sample, j, skip int) step {
 	if b.hazard && s.Q == int8(QualitySuspect) {
 		return step{}
 	}
-	v, refs, nref, ok := b.value(x.st, h, j, skip)
+	v, refs, nref, ok := b.value(x.st, x.sums, h, j, skip)
 	if !ok {
 		return step{}
 	}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -76,6 +77,8 @@ type compiled struct {
 // registry, the State and the arguments, never on the wall clock.
 type Engine struct {
 	cur atomic.Pointer[compiled]
+	// sums are rolling-sum caches lent to one Apply at a time (rain.go).
+	sums sync.Pool
 }
 
 // NewEngine validates set, compiles it with its defaults filled in

@@ -27,11 +27,11 @@ type sampler interface {
 	evaluator
 	// value is the watched value at sample j of the sensor's history h
 	// (st: the station's state, e.g. its rainfall ring; work is counted in
-	// st.steps),
+	// st.steps; sums: this call's rolling-rain caches),
 	// as if sample skip (-1: none) were absent, and the readings it derives
 	// from (refs[:nref]); ok is false where the rule has no value (e.g. a
 	// rate without a reading old enough).
-	value(st *State, h []sample, j, skip int) (v float64, refs [2]schemas.ReadingRef, nref int, ok bool)
+	value(st *State, sums *rainSums, h []sample, j, skip int) (v float64, refs [2]schemas.ReadingRef, nref int, ok bool)
 }
 
 // checker is a quality check on a sensor's readings.

@@ -10,7 +10,7 @@ func compileLevel(b *bound, _ *RuleSpec, _ *schemas.Station, sr *stationRules) {
 	sr.addSampler(b, levelRule{})
 }
 
-func (levelRule) value(_ *State, h []sample, j, _ int) (float64, [2]schemas.ReadingRef, int, bool) {
+func (levelRule) value(_ *State, _ *rainSums, h []sample, j, _ int) (float64, [2]schemas.ReadingRef, int, bool) {
 	return h[j].V, [2]schemas.ReadingRef{ref(h[j])}, 1, true
 }
 

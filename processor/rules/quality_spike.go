@@ -24,7 +24,7 @@ func (k *spikeRule) suspect(h []sample, j int) bool {
 	return j > 0 && math.Abs(h[j].V-h[j-1].V) >= k.maxJump
 }
 
-func (k *spikeRule) value(_ *State, h []sample, j, skip int) (float64, [2]schemas.ReadingRef, int, bool) {
+func (k *spikeRule) value(_ *State, _ *rainSums, h []sample, j, skip int) (float64, [2]schemas.ReadingRef, int, bool) {
 	p := j - 1
 	if p == skip {
 		p--

@@ -21,7 +21,7 @@ func compileStuck(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
 
 func (k *stuckRule) suspect(h []sample, j int) bool { return int(h[j].Run) >= k.count }
 
-func (k *stuckRule) value(_ *State, h []sample, j, _ int) (float64, [2]schemas.ReadingRef, int, bool) {
+func (k *stuckRule) value(_ *State, _ *rainSums, h []sample, j, _ int) (float64, [2]schemas.ReadingRef, int, bool) {
 	return float64(h[j].Run), [2]schemas.ReadingRef{ref(h[j])}, 1, true
 }
 

@@ -33,7 +33,7 @@ func counterDelta(prev, cur float64) uint32 {
 // difference, so any arrival order gives the same buckets.
 func (x *applyCtx) rain(ss *sensorState, idx int) {
 	st := x.st
-	st.sums().changed()
+	x.sums.changed()
 	if st.rain == nil || st.rain.Bucket != x.c.bucket || len(st.rain.Slots) != x.sr.ringLen {
 		st.rain = st.rain.resize(x.c.bucket, x.sr.ringLen)
 	}
@@ -58,10 +58,10 @@ func (x *applyCtx) rain(ss *sensorState, idx int) {
 // rainSums caches the rolling sums of one Apply, valid while the rainfall
 // history and ring are unchanged: gen counts ring changes, sums holds
 // bucket sums of the current generation, part the partial sum of the
-// newest bucket at one sample. It lives in the State (allocated once, not
-// encoded) and is reset by every Apply, so it carries nothing between
-// calls; the engine passes the State, never its per-call context, to the
-// evaluators, so that context stays on the stack.
+// newest bucket at one sample. Apply takes one from the engine's pool and
+// returns it reset, so it carries nothing between calls, costs no
+// allocation per call and is not part of any State; evaluators get it (and
+// the State), never Apply's context, which so stays on the stack.
 type rainSums struct {
 	gen  uint64
 	sums []bucketSum
@@ -84,19 +84,18 @@ type partial struct {
 	sum     uint64
 }
 
-// sums returns the state's rolling-sum caches.
-func (s *State) sums() *rainSums {
-	if s.rs == nil {
-		s.rs = &rainSums{}
+// getSums takes empty rolling-sum caches from the pool.
+func (e *Engine) getSums() *rainSums {
+	if c, ok := e.sums.Get().(*rainSums); ok {
+		return c
 	}
-	return s.rs
+	return &rainSums{}
 }
 
-// resetSums starts the caches of a new Apply.
-func (s *State) resetSums() {
-	if s.rs != nil {
-		*s.rs = rainSums{}
-	}
+// putSums resets c, keeping its buffer, and returns it to the pool.
+func (e *Engine) putSums(c *rainSums) {
+	*c = rainSums{sums: c.sums[:0]}
+	e.sums.Put(c)
 }
 
 // changed: the ring changed (new generation).
@@ -117,12 +116,11 @@ func (c *rainSums) moved() { c.part.ok = false }
 // Folds visit samples in event order, so both parts are cached: the bucket
 // sums until the ring changes, the partial sum of j's bucket extended from
 // the previous sample's. A fold is then O(1) amortized, not O(window).
-func (s *State) rainfall(window int64, counter bool, h []sample, j, skip int) uint64 {
+func (c *rainSums) rainfall(s *State, window int64, counter bool, h []sample, j, skip int) uint64 {
 	r := s.rain
 	if r == nil {
 		return 0
 	}
-	c := s.sums()
 	end := h[j].TS / r.Bucket
 	return c.bucketSum(s, r, end-window/r.Bucket+1, end-1) + c.partial(s, counter, h, j, skip, h[j].TS-h[j].TS%r.Bucket)
 }

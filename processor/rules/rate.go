@@ -23,7 +23,7 @@ func compileRate(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
 	sr.addSampler(b, &rateRule{window: int64(r.Window), minSpan: int64(r.MinSpan), absolute: r.Absolute})
 }
 
-func (k *rateRule) value(st *State, h []sample, j, skip int) (float64, [2]schemas.ReadingRef, int, bool) {
+func (k *rateRule) value(st *State, _ *rainSums, h []sample, j, skip int) (float64, [2]schemas.ReadingRef, int, bool) {
 	s := h[j]
 	// The oldest good reading within the window: binary search for the
 	// window's start, then skip suspect readings forward.

@@ -97,9 +97,6 @@ type State struct {
 	// steps counts the engine's work on this state (rule folds, samples
 	// looked at); not encoded. Tests use it to bound complexity.
 	steps uint64
-	// rs caches rolling rainfall sums within one Apply (rain.go); not
-	// encoded.
-	rs *rainSums
 }
 
 type recKey struct {
