@@ -119,12 +119,22 @@ func TestMQTTFlooderDoesNotDropOthers(t *testing.T) {
 		seqSeen   int
 		floodSeen int
 	)
-	pending := make(chan mqtt.Message, 10*ackBatch)
+	pending := make(chan mqtt.Message, maxInflight)
 	quit := make(chan struct{})
 	ackerDone := make(chan struct{})
-	// A slow collector: acknowledges 20 messages every 10 ms.
+	// gate closes when the subscriber holds maxInflight unacknowledged
+	// flood messages: from then on the flooder is over the limit whatever
+	// the machine's speed.
+	gate := make(chan struct{})
+	// A slow collector: acknowledges nothing until the gate, then 20
+	// messages every 10 ms.
 	go func() {
 		defer close(ackerDone)
+		select {
+		case <-gate:
+		case <-quit:
+			return
+		}
 		for {
 			for i := 0; i < ackBatch; i++ {
 				select {
@@ -160,6 +170,9 @@ func TestMQTTFlooderDoesNotDropOthers(t *testing.T) {
 			} else {
 				floodSeen++
 				once.Do(func() { close(firstFlood) })
+				if floodSeen == maxInflight {
+					close(gate)
+				}
 			}
 		}
 		mu.Unlock()
