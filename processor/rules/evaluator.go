@@ -25,12 +25,12 @@ type evaluator interface {
 // sampler is a rule driven by its sensor's readings.
 type sampler interface {
 	evaluator
-	// value is the watched value at sample j of the sensor's history h
-	// (st: the station's state, e.g. its rainfall ring; work is counted in
-	// st.steps; sums: this call's rolling-rain caches),
-	// as if sample skip (-1: none) were absent, and the readings it derives
-	// from (refs[:nref]); ok is false where the rule has no value (e.g. a
-	// rate without a reading old enough).
+	// value is the watched value at sample j of the sensor's history h,
+	// as if sample skip (-1: none) were absent, and the readings it
+	// derives from (refs[:nref]); ok is false where the rule has no value
+	// (e.g. a rate without a reading old enough). st is the station's
+	// state (its rainfall ring; work is counted in st.steps), sums the
+	// rolling-rain caches of this Apply.
 	value(st *State, sums *rainSums, h []sample, j, skip int) (v float64, refs [2]schemas.ReadingRef, nref int, ok bool)
 }
 
@@ -56,6 +56,7 @@ type timer interface {
 	overdue(newest int64) string
 }
 
+// A compiled rule in its role: the common part and the kind's evaluator.
 type (
 	sensorRule struct {
 		*bound
