@@ -112,50 +112,110 @@ func run(ctx context.Context, o options, logw io.Writer) (_ *report, err error) 
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(logw, "loadtest: "+format+"\n", a...)
 	}
-	dir, err := os.MkdirTemp("", "resilience-loadtest-")
+	dir, removeDir, err := workDir(o.Keep, logf)
 	if err != nil {
 		return nil, err
 	}
-	if o.Keep {
-		logf("keeping %s", dir)
-	} else {
-		defer os.RemoveAll(dir)
+	defer removeDir()
+	st, err := prepareStack(ctx, o, dir, logf)
+	if err != nil {
+		return nil, err
 	}
+	defer st.cleanup()
+	logf("starting resilience %s (mode %s, http %s)", strings.Join(st.args, " "), o.Mode, st.httpAddr)
+	p, err := startProc(st.bin, filepath.Join(dir, "resilience.log"), st.args...)
+	if err != nil {
+		return nil, err
+	}
+	failed := true
+	defer func() { err = stopProc(p, logw, failed, err) }()
+	if err := waitReady(ctx, p, st.httpAddr, 2*time.Minute); err != nil {
+		return nil, err
+	}
+	rep, err := measure(ctx, o, st, p, logf)
+	if err == nil {
+		failed = rep.loss() != ""
+	}
+	return rep, err
+}
 
+// workDir makes the run's temporary directory; remove deletes it unless
+// keep.
+func workDir(keep bool, logf func(string, ...any)) (dir string, remove func(), err error) {
+	dir, err = os.MkdirTemp("", "resilience-loadtest-")
+	if err != nil {
+		return "", nil, err
+	}
+	if keep {
+		logf("keeping %s", dir)
+		return dir, func() {}, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// stackSetup is how the binary under test runs and where it is reached.
+type stackSetup struct {
+	bin      string
+	args     []string
+	ids      []string // the simulated stations
+	name     string   // the run's unique name (topic prefix and bucket in mode servers)
+	prefix   string   // the topic prefix ("" in mode embedded)
+	httpAddr string
+	mqttURL  string
+	brokers  []string
+	// cleanup removes what mode servers created (topics, bucket), unless
+	// -keep; a no-op in mode embedded.
+	cleanup func()
+}
+
+// prepareStack builds the binary and writes its station registry and
+// configuration into dir for o.Mode. On an error it has cleaned up.
+func prepareStack(ctx context.Context, o options, dir string, logf func(string, ...any)) (stackSetup, error) {
 	logf("building ./cmd/resilience")
 	bin, err := buildBinary(ctx, o.Go, dir)
 	if err != nil {
-		return nil, err
+		return stackSetup{}, err
 	}
-	ids := stationIDs(o.Stations)
-	if err := os.WriteFile(filepath.Join(dir, "stations.yaml"), []byte(registryYAML(ids)), 0o600); err != nil {
-		return nil, err
+	st := stackSetup{bin: bin, ids: stationIDs(o.Stations), cleanup: func() {}}
+	if err := os.WriteFile(filepath.Join(dir, "stations.yaml"), []byte(registryYAML(st.ids)), 0o600); err != nil {
+		return st, err
 	}
-	name := uniqueName()
-	httpAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
+	st.name = uniqueName()
+	if st.httpAddr, err = freeAddr(); err != nil {
+		return st, err
 	}
-	var (
-		cfg     string
-		mqttURL string
-		brokers []string
-		prefix  string
-		args    = []string{"run", "--config", filepath.Join(dir, "resilience.yaml"), "--http.listen", httpAddr}
-	)
+	st.args = []string{"run", "--config", filepath.Join(dir, "resilience.yaml"), "--http.listen", st.httpAddr}
+	var cfg string
 	switch o.Mode {
 	case "embedded":
-		mqttAddr, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		kafkaAddr, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		mqttURL, brokers = "tcp://"+mqttAddr, []string{kafkaAddr}
-		args = append(args, "--dev")
-		cfg = fmt.Sprintf(`stations_file: stations.yaml
+		cfg, err = st.embedded(o)
+	case "servers":
+		cfg, err = st.servers(ctx, o, dir, logf)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "resilience.yaml"), []byte(cfg), 0o600)
+	}
+	if err != nil {
+		st.cleanup()
+		return st, err
+	}
+	return st, nil
+}
+
+// embedded sets up mode embedded (the binary's in-process brokers on free
+// ports) and returns its configuration.
+func (st *stackSetup) embedded(o options) (string, error) {
+	mqttAddr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	kafkaAddr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	st.mqttURL, st.brokers = "tcp://"+mqttAddr, []string{kafkaAddr}
+	st.args = append(st.args, "--dev")
+	return fmt.Sprintf(`stations_file: stations.yaml
 data_dir: data
 mqtt:
   embedded:
@@ -165,99 +225,122 @@ kafka:
   embedded:
     listen: %s
     no_sync: %t
-`, mqttAddr, o.Partitions, kafkaAddr, o.NoSync)
-	case "servers":
-		env, err := loadServerEnv(os.Getenv, o.Influx)
-		if err != nil {
-			return nil, err
-		}
-		mqttURL, brokers, prefix = env.MQTTURL, env.Brokers, name+"."
-		cleanup, err := prepareServers(ctx, env, dir, name, o.Keep, logf)
-		if err != nil {
-			return nil, err
-		}
-		defer cleanup()
-		cfg = serversConfig(env, o.Partitions, name)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "resilience.yaml"), []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
+`, mqttAddr, o.Partitions, kafkaAddr, o.NoSync), nil
+}
 
-	logf("starting resilience %s (mode %s, http %s)", strings.Join(args, " "), o.Mode, httpAddr)
-	p, err := startProc(bin, filepath.Join(dir, "resilience.log"), args...)
+// servers sets up mode servers (the servers named by the environment,
+// with topics, and a bucket, of the run's own) and returns its
+// configuration.
+func (st *stackSetup) servers(ctx context.Context, o options, dir string, logf func(string, ...any)) (string, error) {
+	env, err := loadServerEnv(os.Getenv, o.Influx)
+	if err != nil {
+		return "", err
+	}
+	st.mqttURL, st.brokers, st.prefix = env.MQTTURL, env.Brokers, st.name+"."
+	cleanup, err := prepareServers(ctx, env, dir, st.name, o.Keep, logf)
+	if err != nil {
+		return "", err
+	}
+	st.cleanup = cleanup
+	return serversConfig(env, o.Partitions, st.name), nil
+}
+
+// stopProc stops the binary, which exits 0 after SIGTERM (anything else is
+// a failure), and prints the tail of its log if the run failed. It returns
+// err, or the exit error if err is nil.
+func stopProc(p *proc, logw io.Writer, failed bool, err error) error {
+	if serr := p.stop(30 * time.Second); serr != nil {
+		failed = true
+		if err == nil {
+			err = fmt.Errorf("resilience exit: %w", serr)
+		}
+	}
+	if failed {
+		fmt.Fprintf(logw, "--- resilience log (tail of %s) ---\n%s\n", p.log, p.logTail(6000))
+	}
+	return err
+}
+
+// measure publishes the load to the ready binary, waits for it to be
+// processed and for its alerts, and reports; the report is returned as far
+// as it got.
+func measure(ctx context.Context, o options, st stackSetup, p *proc, logf func(string, ...any)) (*report, error) {
+	base, err := scrape(ctx, st.httpAddr)
 	if err != nil {
 		return nil, err
 	}
-	failed := true
-	defer func() {
-		// resilience exits 0 after SIGTERM; anything else is a failure.
-		if serr := p.stop(30 * time.Second); serr != nil {
-			failed = true
-			if err == nil {
-				err = fmt.Errorf("resilience exit: %w", serr)
-			}
-		}
-		if failed {
-			fmt.Fprintf(logw, "--- resilience log (tail of %s) ---\n%s\n", p.log, p.logTail(6000))
-		}
-	}()
-	if err := waitReady(ctx, p, httpAddr, 2*time.Minute); err != nil {
-		return nil, err
-	}
-	base, err := scrape(ctx, httpAddr)
-	if err != nil {
-		return nil, err
-	}
-
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
-	watch, err := watchAlerts(wctx, brokers, schemas.Topics(prefix).Alerts)
+	watch, err := watchAlerts(wctx, st.brokers, schemas.Topics(st.prefix).Alerts)
 	if err != nil {
 		return nil, err
 	}
 	defer watch.close()
 
 	total := int(o.Rate * o.Duration.Seconds())
-	pat := newPattern(o.Cycle, o.High, ids)
+	pat := newPattern(o.Cycle, o.High, st.ids)
 	rep := &report{opts: o, total: total, pat: pat}
-
 	// Poll the processed count from the start of publishing.
-	pollCtx, pollCancel := context.WithCancel(ctx)
-	polled := make(chan progress, 1)
-	target := make(chan int, 1)
-	go func() { polled <- pollProcessed(pollCtx, httpAddr, base, target, p.done) }()
-
+	poll := startPoll(ctx, st.httpAddr, base, p.done)
 	logf("publishing %d messages from %d stations at %.0f msg/s for %s", total, o.Stations, o.Rate, o.Duration)
-	pub, err := publish(ctx, pubConfig{URL: mqttURL, Prefix: name, Stations: ids, Rate: o.Rate, Total: total,
+	pub, err := publish(ctx, pubConfig{URL: st.mqttURL, Prefix: st.name, Stations: st.ids, Rate: o.Rate, Total: total,
 		Clients: o.Clients, Inflight: o.Inflight, Pattern: pat})
 	rep.pub = pub
 	if err != nil {
-		pollCancel()
-		<-polled
+		poll.abort()
 		return rep, fmt.Errorf("publish: %w", err)
 	}
 	logf("published %d (%d acknowledged) in %s; waiting for processing (up to %s)", pub.Sent, pub.Acked,
 		pub.Last.Sub(pub.First).Round(time.Millisecond), o.Drain)
-	target <- pub.Sent
-	drain := time.AfterFunc(o.Drain, pollCancel)
-	prog := <-polled
-	drain.Stop()
-	pollCancel()
-	rep.prog = prog
+	rep.prog = poll.wait(pub.Sent, o.Drain)
+	awaitFired(watch, len(pat.cycles(pub.High)))
+	wcancel()
+	rep.alertsRecv, rep.alertKinds, rep.alertErrs = watch.snapshot()
+	if m, err := scrape(context.Background(), st.httpAddr); err == nil {
+		rep.final = m
+	}
+	return rep, nil
+}
 
-	// Fired events trail the records that cause them by one produce: give
-	// the rest a moment after the last record is processed.
-	want := len(pat.cycles(pub.High))
+// poller runs pollProcessed in the background.
+type poller struct {
+	cancel context.CancelFunc
+	target chan int
+	polled chan progress
+}
+
+// startPoll starts polling the processed count of the binary at addr.
+func startPoll(ctx context.Context, addr string, base metrics, exited <-chan struct{}) *poller {
+	pctx, cancel := context.WithCancel(ctx)
+	pl := &poller{cancel: cancel, target: make(chan int, 1), polled: make(chan progress, 1)}
+	go func() { pl.polled <- pollProcessed(pctx, addr, base, pl.target, exited) }()
+	return pl
+}
+
+// abort stops the polling and waits for it to end.
+func (pl *poller) abort() {
+	pl.cancel()
+	<-pl.polled
+}
+
+// wait sets the target count and returns the progress once it is reached,
+// drain has passed or the binary exited.
+func (pl *poller) wait(target int, drain time.Duration) progress {
+	pl.target <- target
+	t := time.AfterFunc(drain, pl.cancel)
+	prog := <-pl.polled
+	t.Stop()
+	pl.cancel()
+	return prog
+}
+
+// awaitFired gives the fired events, which trail the records that cause
+// them by one produce, up to 10 s after the last record is processed to
+// reach want.
+func awaitFired(watch *alertWatch, want int) {
 	for deadline := time.Now().Add(10 * time.Second); watch.firedCount() < want && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
 	}
-	wcancel()
-	rep.alertsRecv, rep.alertKinds, rep.alertErrs = watch.snapshot()
-	if m, err := scrape(context.Background(), httpAddr); err == nil {
-		rep.final = m
-	}
-	failed = rep.loss() != ""
-	return rep, nil
 }
 
 // progress is what pollProcessed saw.
