@@ -74,7 +74,7 @@ const (
 	mochiMaxInflight = 65535
 	// maxPendingChanges bounds the session-state changes waiting for a
 	// store flush (distinct keys).
-	maxPendingChanges = 1 << 17
+	maxPendingChanges = 1 << 14
 )
 
 // withDefaults fills the zero values.
