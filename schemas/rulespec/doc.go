@@ -30,7 +30,8 @@
 //
 //   - level (default name level:SENSOR): sensor, levels or
 //     levels_from_registry (+ registry_level_names), direction, clear_margin,
-//     min_count, min_duration.
+//     min_count, min_duration. Only level rules take direction and
+//     levels_from_registry.
 //   - rate (rate:SENSOR): sensor, window (≤ MaxRateWindow), min_span
 //     (default window/2), absolute, levels (> 0, units per hour).
 //   - accumulation (accum:rainfall:WINDOW): sensor rainfall, window

@@ -9,10 +9,11 @@ import (
 // levelKind: a reading against thresholds (BĐ I/II/III), above or below,
 // optionally from the station registry.
 var levelKind = KindSpec{
-	Kind:      KindLevel,
-	HasLevels: true,
-	Name:      func(r *Rule) string { return "level:" + string(r.Sensor) },
-	Validate:  validateLevel,
+	Kind:        KindLevel,
+	HasLevels:   true,
+	Directional: true,
+	Name:        func(r *Rule) string { return "level:" + string(r.Sensor) },
+	Validate:    validateLevel,
 	Defaults: func(r *Rule) {
 		if r.Direction == "" {
 			r.Direction = DirectionAbove

@@ -17,6 +17,9 @@ type KindSpec struct {
 	HasLevels bool
 	// MustBeNamed: the kind has no default name.
 	MustBeNamed bool
+	// Directional: direction and levels_from_registry apply (the engine
+	// would otherwise negate or replace any kind's levels with them).
+	Directional bool
 	// Name is the default name of an unnamed rule r ("" when none can be
 	// derived, e.g. an invalid window). Nil: no default name.
 	Name func(r *Rule) string

@@ -66,6 +66,12 @@ func validateRule(r *Rule, i int, env *Env, p *Problems) {
 		if k.MustBeNamed && r.Name == "" {
 			p.Add(".name", "a %s rule must be named", r.Kind)
 		}
+		if !k.Directional && r.Direction != "" {
+			p.Add(".direction", "only %s rules have a direction", directionalKinds())
+		}
+		if !k.Directional && r.LevelsFromRegistry {
+			p.Add(".levels_from_registry", "only %s rules take registry levels", directionalKinds())
+		}
 	}
 	validateName(r, i, env, p)
 	for _, id := range r.Stations {
@@ -111,10 +117,16 @@ func validateOverride(r *Rule, k *KindSpec, id string, o *Override, p *Problems)
 }
 
 // levelKinds lists the kinds with levels: "level, rate and accumulation".
-func levelKinds() string {
+func levelKinds() string { return kindList(func(k *KindSpec) bool { return k.HasLevels }) }
+
+// directionalKinds lists the kinds with a direction: "level".
+func directionalKinds() string { return kindList(func(k *KindSpec) bool { return k.Directional }) }
+
+// kindList names the kinds that have property has: "a, b and c".
+func kindList(has func(*KindSpec) bool) string {
 	var names []string
 	for _, k := range kinds {
-		if k.HasLevels {
+		if has(k) {
 			names = append(names, k.Kind)
 		}
 	}
