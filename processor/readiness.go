@@ -123,6 +123,8 @@ func (m *membership) ready() error {
 		return ErrNotRunning
 	case m.stopping:
 		return fmt.Errorf("%w: stopping (finishing the batch in hand)", ErrNotReady)
+	case m.partitions == 0:
+		return fmt.Errorf("%w: reading the partition counts of the readings and changelog topics", ErrNotReady)
 	case !m.joinedOnce && m.joinErr != nil:
 		return fmt.Errorf("%w: joining the consumer group: %v", ErrNotReady, m.joinErr)
 	case !m.joinedOnce:

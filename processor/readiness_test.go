@@ -29,8 +29,9 @@ func TestMembershipReady(t *testing.T) {
 		says  []string // substrings of the error
 	}{
 		{"before Run", func(m *membership) {}, ErrNotRunning, nil},
+		{"metadata", func(m *membership) { m.start() }, ErrNotReady, []string{"partition counts"}},
 		{"joining", func(m *membership) { m.start(); m.setPartitions(2) }, ErrNotReady, []string{"joining the consumer group"}},
-		{"join failed", func(m *membership) { m.start(); m.joinFailed(boom) }, ErrNotReady, []string{"joining the consumer group: boom"}},
+		{"join failed", func(m *membership) { m.start(); m.setPartitions(2); m.joinFailed(boom) }, ErrNotReady, []string{"joining the consumer group: boom"}},
 		{"restoring", func(m *membership) {
 			m.start()
 			m.setPartitions(2)
@@ -46,12 +47,14 @@ func TestMembershipReady(t *testing.T) {
 		}, nil, nil},
 		{"rebalancing", func(m *membership) {
 			m.start()
+			m.setPartitions(2)
 			m.joined(3, []int{0}, 0, nil)
 			m.workerRunning(3)
 			m.ended(3)
 		}, ErrNotReady, []string{"rebalancing", "generation 3 ended"}},
 		{"worker left", func(m *membership) {
 			m.start()
+			m.setPartitions(2)
 			m.joined(3, []int{0, 1}, 0, nil)
 			m.workerRunning(3)
 			m.workerRunning(3)
@@ -59,6 +62,7 @@ func TestMembershipReady(t *testing.T) {
 		}, ErrNotReady, []string{"generation 3 ended: partition 1: boom", "rebalancing"}},
 		{"ended, rejoin failing", func(m *membership) {
 			m.start()
+			m.setPartitions(2)
 			m.joined(3, []int{0}, 0, nil)
 			m.workerRunning(3)
 			m.ended(3)
@@ -66,6 +70,7 @@ func TestMembershipReady(t *testing.T) {
 		}, ErrNotReady, []string{"generation 3 ended", "joining the consumer group: connection refused"}},
 		{"rejoined", func(m *membership) {
 			m.start()
+			m.setPartitions(2)
 			m.joined(3, []int{0}, 0, nil)
 			m.workerRunning(3)
 			m.workerLeft(3, 0, boom)
@@ -75,6 +80,7 @@ func TestMembershipReady(t *testing.T) {
 		}, nil, nil},
 		{"late report of an ended generation", func(m *membership) {
 			m.start()
+			m.setPartitions(2)
 			m.joined(4, []int{0}, 0, nil)
 			m.workerRunning(4)
 			m.workerLeft(3, 0, boom)
@@ -88,12 +94,14 @@ func TestMembershipReady(t *testing.T) {
 			ErrNotReady, []string{"no partitions assigned", "members unknown: boom"}},
 		{"stopping", func(m *membership) {
 			m.start()
+			m.setPartitions(2)
 			m.joined(3, []int{0}, 0, nil)
 			m.workerRunning(3)
 			m.stopRequested()
 		}, ErrNotReady, []string{"stopping"}},
 		{"after Run", func(m *membership) {
 			m.start()
+			m.setPartitions(2)
 			m.joined(3, []int{0}, 0, nil)
 			m.workerRunning(3)
 			m.stop()
