@@ -19,9 +19,9 @@ var (
 	ErrNotRunning = errors.New("processor: not running")
 	// ErrNotReady: Processor.Ready's error while Run runs but the processor
 	// is not a member of a live generation with every partition's state
-	// restored and its worker running (joining, rebalancing, generation
-	// ended, restoring, stopping, or no partition where one was due); the
-	// wrapping error says which.
+	// restored and its worker running (reading the partition counts,
+	// joining, rebalancing, generation ended, restoring, stopping, or no
+	// partition where one was due); the wrapping error says which.
 	ErrNotReady = errors.New("processor: not ready")
 )
 
