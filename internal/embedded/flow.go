@@ -11,12 +11,12 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// ErrPublisherThrottled is the stop cause of a publisher the broker
+// errPublisherThrottled is the stop cause of a publisher the broker
 // disconnected because a subscriber its messages go to stayed at
 // max_inflight unacknowledged messages for the whole publish_wait. Its last
 // message was not acknowledged (nor delivered): the device keeps it and
 // sends it again after reconnecting.
-var ErrPublisherThrottled = errors.New("embedded mqtt: publisher disconnected: a subscriber of its topic stayed at max_inflight for publish_wait")
+var errPublisherThrottled = errors.New("embedded mqtt: publisher disconnected: a subscriber of its topic stayed at max_inflight for publish_wait")
 
 // recheck is how often a waiting publish re-checks its subscribers even
 // without an acknowledgement (a subscriber that went away, the publisher's
@@ -38,7 +38,7 @@ const recheck = 20 * time.Millisecond
 //
 // A wait is bounded by publish_wait and by the publisher's keepalive (its
 // pings are not answered meanwhile); after that the publisher is
-// disconnected with ErrPublisherThrottled and its message refused, not
+// disconnected with errPublisherThrottled and its message refused, not
 // dropped: without a PUBACK the device sends it again.
 //
 // It also picks the member of a shared subscription group ($share/…) that
@@ -112,7 +112,7 @@ func (h *flowHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 				_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
 					ReasonCode: packets.ErrServerBusy.Code})
 			}
-			cl.Stop(ErrPublisherThrottled)
+			cl.Stop(errPublisherThrottled)
 			return pk, packets.ErrRejectPacket
 		}
 	}

@@ -21,9 +21,9 @@ import (
 // directory written by earlier versions (which used that hook) loads as is.
 const storeBucket = "mochi"
 
-// ErrStoreClosed is returned by storeHook.Flush after (or during) Stop:
+// errStoreClosed is returned by storeHook.Flush after (or during) Stop:
 // the session store no longer accepts changes.
-var ErrStoreClosed = errors.New("embedded mqtt: session store closed")
+var errStoreClosed = errors.New("embedded mqtt: session store closed")
 
 // storeOptions configures the write-behind session store.
 type storeOptions struct {
@@ -141,12 +141,12 @@ func (h *storeHook) Stop() error {
 }
 
 // Flush waits until every change made before the call is written; after
-// Stop it returns ErrStoreClosed.
+// Stop it returns errStoreClosed.
 func (h *storeHook) Flush() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return ErrStoreClosed
+		return errStoreClosed
 	}
 	for (len(h.pending) > 0 || h.writing) && !h.closed {
 		if len(h.pending) > 0 {
@@ -155,7 +155,7 @@ func (h *storeHook) Flush() error {
 		h.flushed.Wait()
 	}
 	if len(h.pending) > 0 || h.writing {
-		return ErrStoreClosed
+		return errStoreClosed
 	}
 	return h.err
 }

@@ -98,8 +98,8 @@ func TestStoreStopFlushes(t *testing.T) {
 		t.Fatalf("Stop: %v", err)
 	}
 	h.OnQosPublish(cl, qos1(4), 1, 0) // after Stop: ignored, no panic
-	if err := h.Flush(); !errors.Is(err, ErrStoreClosed) {
-		t.Errorf("Flush after Stop = %v, want ErrStoreClosed", err)
+	if err := h.Flush(); !errors.Is(err, errStoreClosed) {
+		t.Errorf("Flush after Stop = %v, want errStoreClosed", err)
 	}
 	if err := h.Stop(); err != nil {
 		t.Errorf("second Stop: %v", err)
