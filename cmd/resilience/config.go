@@ -211,5 +211,10 @@ func (c *Config) validateOwn() []error {
 	if c.EmbeddedMQTT() && !c.Dev && c.MQTT.Embedded.CredentialsFile == "" {
 		errs = append(errs, errors.New("mqtt.embedded.credentials_file: required for the embedded broker unless run --dev"))
 	}
+	if c.EmbeddedMQTT() {
+		if err := c.MQTT.Embedded.ValidateFor(c.Ingest.MaxPayload); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errs
 }

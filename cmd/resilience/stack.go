@@ -192,9 +192,7 @@ func (w *wiring) startMQTT() error {
 	}
 	w.lc.runBroker(mb.Run)
 	cfg.Ingest.URL = mb.URL()
-	w.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "resilience_embedded_mqtt_dropped_total",
-		Help: "QoS>0 messages the embedded MQTT broker dropped (client inflight quota)."}, func() float64 { return float64(mb.Dropped()) }))
-	return nil
+	return mb.Register(w.reg)
 }
 
 // writer returns a Kafka writer of its own for one component, closed once
