@@ -50,10 +50,12 @@ services-down:
 services-status:
 	$(SERVICES) status
 
-## bench: Go micro-benchmarks (decoding, rule evaluation, line protocol), then
+## bench: Go micro-benchmarks (decoding, rule evaluation, state codec, line protocol,
+## spool drain, a quiet station under a flood, the embedded broker's QoS 1 burst), then
 ## the end-to-end load test through the real servers, then the embedded stack.
 bench: services-up
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./schemas/... ./processor/... ./ingest/...
+	$(GO) test -run '^$$' -bench QoS1Burst -benchtime 1x ./internal/embedded/
 	set -a; source $(ENVFILE); set +a; \
 	$(GO) run ./cmd/loadtest -mode servers -stations 200 -rate 1000 -duration 20s
 	$(GO) run ./cmd/loadtest -mode embedded -stations 200 -rate 1000 -duration 20s
