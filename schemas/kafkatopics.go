@@ -5,11 +5,14 @@ package schemas
 // one cluster.
 type KafkaTopics struct {
 	Readings, DLQ, Alerts, State string
+	// Actions is the operator actions topic (KafkaAlertActions).
+	Actions string
 }
 
 // Topics returns the topic names with prefix.
 func Topics(prefix string) KafkaTopics {
-	return KafkaTopics{Readings: prefix + KafkaReadings, DLQ: prefix + KafkaDLQ, Alerts: prefix + KafkaAlerts, State: prefix + KafkaState}
+	return KafkaTopics{Readings: prefix + KafkaReadings, DLQ: prefix + KafkaDLQ, Alerts: prefix + KafkaAlerts, State: prefix + KafkaState,
+		Actions: prefix + KafkaAlertActions}
 }
 
 // OrDefault returns t, or the unprefixed names if t is zero.
