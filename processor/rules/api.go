@@ -11,16 +11,17 @@ import (
 // semantics and per-station state. Keep it small: the processor calls only
 // what is declared here.
 
-// Quality is a QARTOD-style flag for one measurement.
-type Quality int
+// Quality is a QARTOD-style flag for one measurement (schemas.Quality: the
+// rules set it, the line protocol and the HTTP API show it).
+type Quality = schemas.Quality
 
 // QARTOD flags.
 const (
-	QualityPass    Quality = 1
-	QualityNotEval Quality = 2
-	QualitySuspect Quality = 3
-	QualityFail    Quality = 4
-	QualityMissing Quality = 9
+	QualityPass    = schemas.QualityPass
+	QualityNotEval = schemas.QualityNotEval
+	QualitySuspect = schemas.QualitySuspect
+	QualityFail    = schemas.QualityFail
+	QualityMissing = schemas.QualityMissing
 )
 
 // Result is what one record did to a station.
