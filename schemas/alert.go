@@ -66,6 +66,27 @@ type AlertEvent struct {
 	District  string       `json:"district,omitempty"`
 	Basin     string       `json:"basin,omitempty"`
 	Message   string       `json:"message,omitempty"`
+
+	// The fields below are optional and additive (consumers of v1 that do
+	// not know them ignore them); they never enter AlertID or EventID.
+
+	// LevelNameVI and LevelNameEN name the grade in Vietnamese and English
+	// (e.g. "bão mạnh" / "strong storm"), where the rule names them.
+	LevelNameVI string `json:"level_name_vi,omitempty"`
+	LevelNameEN string `json:"level_name_en,omitempty"`
+	// Beaufort is the Beaufort number of the wind value (wind rules).
+	Beaufort int `json:"beaufort,omitempty"`
+	// Colour is the colour of the official risk level (Decision
+	// 18/2021/QĐ-TTg: light blue, light yellow, orange, red, purple).
+	Colour string `json:"colour,omitempty"`
+	// TimeToNext is, for a rising hazard, the seconds until the value
+	// reaches the next grade at its current rate (0: not rising, or no
+	// next grade).
+	TimeToNext float64 `json:"time_to_next,omitempty"`
+	// TimeToFailure is the seconds to the slope failure estimated by the
+	// inverse-velocity method (Fukuzono 1985) while tilt accelerates; an
+	// estimate, never a forecast.
+	TimeToFailure float64 `json:"time_to_failure,omitempty"`
 }
 
 // AlertID is the deterministic id of the alert that rule raised on station

@@ -59,7 +59,18 @@ type Station struct {
 	// (which resets on reboot) rather than an increment per report.
 	RainCounter bool              `yaml:"rain_counter,omitempty" json:"rain_counter,omitempty"`
 	Verified    map[string]string `yaml:"verified,omitempty" json:"verified,omitempty"`
+	// SaturationPct is the soil moisture (%) at which the slope's soil is
+	// saturated (landslide rules); 0: not set. Needs a soil_moisture
+	// sensor.
+	SaturationPct float64 `yaml:"saturation_pct,omitempty" json:"saturation_pct,omitempty"`
+	// HazardZone is the station's flash-flood and landslide hazard zone,
+	// 1 (low) to MaxHazardZone (high), for the official risk levels
+	// (risk rules); 0: not set (no risk rule applies).
+	HazardZone int `yaml:"hazard_zone,omitempty" json:"hazard_zone,omitempty"`
 }
+
+// MaxHazardZone is the highest hazard zone (1 low, 2 medium, 3 high).
+const MaxHazardZone = 3
 
 // HasSensor reports whether the station declares sensor s.
 func (s *Station) HasSensor(k Sensor) bool {
@@ -141,6 +152,15 @@ func NewRegistry(stations []Station) (*Registry, error) {
 			if !s.HasSensor(lv.sensor) {
 				errs = append(errs, fmt.Errorf("%s.%s: station has no %s sensor", key, lv.name, lv.sensor))
 			}
+		}
+		if s.SaturationPct != 0 && !(s.SaturationPct > 0 && s.SaturationPct <= 100) {
+			errs = append(errs, fmt.Errorf("%s.saturation_pct: must be in (0, 100], got %g", key, s.SaturationPct))
+		}
+		if s.SaturationPct != 0 && !s.HasSensor(SoilMoisture) {
+			errs = append(errs, fmt.Errorf("%s.saturation_pct: station has no %s sensor", key, SoilMoisture))
+		}
+		if s.HazardZone < 0 || s.HazardZone > MaxHazardZone {
+			errs = append(errs, fmt.Errorf("%s.hazard_zone: must be 1 (low) to %d (high), got %d", key, MaxHazardZone, s.HazardZone))
 		}
 		for _, k := range sortedKeys(s.Verified) {
 			if k != "I" && k != "II" && k != "III" {
