@@ -27,7 +27,8 @@ func TestBasinAlertsOnKafka(t *testing.T) {
 	topics := schemas.Topics(testenv.UniqueName(t, "basin") + ".")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := kafkax.EnsureTopics(ctx, env.KafkaBrokers, nil, kafkax.TopicSpec{Name: topics.Alerts, Partitions: 2, ReplicationFactor: 1}); err != nil {
+	if _, err := kafkax.EnsureTopics(ctx, env.KafkaBrokers, nil, kafkax.TopicSpec{Name: topics.Alerts, Partitions: 2, ReplicationFactor: 1},
+		kafkax.TopicSpec{Name: topics.Actions, Partitions: 2, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	reg, err := schemas.NewRegistry([]schemas.Station{

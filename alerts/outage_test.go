@@ -46,7 +46,7 @@ func TestServiceSurvivesKafkaOutage(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	topics := schemas.Topics("outage.")
-	c := startKfake(t, 0, dir, topics.Alerts)
+	c := startKfake(t, 0, dir, topics.Alerts, topics.Actions)
 	addr := c.ListenAddrs()[0]
 	_, ps, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(ps)

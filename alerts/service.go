@@ -36,7 +36,41 @@ type Options struct {
 	// every station's alerts and produces basin alerts to the alerts topic.
 	Basin  *basin.Evaluator
 	Writer EventWriter
+	// Dispatcher, if set, is given every live event (Submit) and every
+	// acknowledgement (Ack, Unack); replayed events are given too when
+	// younger than NotifyMaxAge: the dispatcher's notification log decides
+	// what was already notified, so alerts raised while the service was
+	// down are notified when it comes back.
+	Dispatcher Dispatcher
+	// NotifyMaxAge bounds how old a replayed event may be to be handed to
+	// the Dispatcher (default DefaultNotifyMaxAge): a fresh install does not
+	// page for last month.
+	NotifyMaxAge time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// SweepInterval is how often the store drops aged-out resolved alerts
+	// (default 1 minute).
+	SweepInterval time.Duration
 }
+
+// DefaultNotifyMaxAge is the default Options.NotifyMaxAge.
+const DefaultNotifyMaxAge = 24 * time.Hour
+
+// Dispatcher is what the service feeds (alerts/dispatch.Dispatcher).
+type Dispatcher interface {
+	Submit(e schemas.AlertEvent)
+	Ack(alertID string)
+	Unack(alertID string)
+}
+
+// Sentinel errors of Act.
+var (
+	// ErrUnknownAlert: the store holds no alert with that id.
+	ErrUnknownAlert = errors.New("alerts: no such alert")
+	// ErrNoWriter: the service was built without a Writer, so it cannot
+	// produce actions.
+	ErrNoWriter = errors.New("alerts: no Kafka writer for actions")
+)
 
 // EventWriter produces messages synchronously (acks=all).
 type EventWriter interface {
@@ -49,6 +83,7 @@ type Service struct {
 	logger       *slog.Logger
 	caughtUp     atomic.Bool
 	events       *prometheus.CounterVec
+	actions      *prometheus.CounterVec
 	notifyErrors *prometheus.CounterVec
 	fetchErrors  *prometheus.CounterVec
 }
@@ -65,16 +100,27 @@ func New(o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.NotifyMaxAge <= 0 {
+		o.NotifyMaxAge = DefaultNotifyMaxAge
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = time.Minute
+	}
 	s := &Service{o: o, logger: o.Logger.With("component", "alerts"),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_alerts_events_total",
 			Help: "Alert events consumed, by result (applied, duplicate, bad)."}, []string{"result"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_alert_actions_total",
+			Help: "Operator actions consumed, by result (applied, duplicate, bad)."}, []string{"result"}),
 		notifyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_alerts_notify_errors_total",
 			Help: "Failed notification attempts, by notifier."}, []string{"notifier"}),
 		fetchErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_alerts_fetch_errors_total",
 			Help: "Failed fetches from the alerts topic (Kafka unavailable), by partition; each is retried with backoff."}, []string{"partition"}),
 	}
 	if o.Registry != nil {
-		o.Registry.MustRegister(s.events, s.notifyErrors, s.fetchErrors)
+		o.Registry.MustRegister(s.events, s.actions, s.notifyErrors, s.fetchErrors)
 	}
 	return s, nil
 }
@@ -82,26 +128,59 @@ func New(o Options) (*Service, error) {
 // CaughtUp reports whether the startup replay has finished.
 func (s *Service) CaughtUp() bool { return s.caughtUp.Load() }
 
-// Run replays and then follows every partition of `alerts` until ctx is
-// done, and returns nil then. Kafka being unavailable (at start or for any
-// time later) is retried with backoff, never returned: a Run that returned
-// would stop `resilience run` with every other part.
+// Run replays and then follows every partition of `alerts` (and of the
+// actions topic, if Topics.Actions is set) until ctx is done, and returns
+// nil then. Kafka being unavailable (at start or for any time later) is
+// retried with backoff, never returned: a Run that returned would stop
+// `resilience run` with every other part.
 func (s *Service) Run(ctx context.Context) error {
-	parts, err := s.partitions(ctx)
-	if err != nil {
-		return err
+	topics := []string{s.o.Topics.Alerts}
+	if s.o.Topics.Actions != "" {
+		topics = append(topics, s.o.Topics.Actions)
+	}
+	counts := make([]int, len(topics))
+	total := 0
+	for i, t := range topics {
+		n, err := s.partitions(ctx, t)
+		if err != nil || n == 0 {
+			return err // n == 0: a stop
+		}
+		counts[i] = n
+		total += n
 	}
 	var pending atomic.Int64
-	pending.Store(int64(parts))
+	pending.Store(int64(total))
 	g, gctx := errgroup.WithContext(ctx)
-	for p := 0; p < parts; p++ {
-		p := p
-		g.Go(func() error { return s.follow(gctx, p, &pending) })
+	for i, t := range topics {
+		handle := s.handleEvent
+		if t == s.o.Topics.Actions {
+			handle = s.handleAction
+		}
+		for p := 0; p < counts[i]; p++ {
+			g.Go(func() error { return s.follow(gctx, t, p, &pending, handle) })
+		}
 	}
+	g.Go(func() error { return s.sweep(gctx) })
 	return g.Wait()
 }
 
-func (s *Service) partitions(ctx context.Context) (int, error) {
+// sweep drops aged-out resolved alerts from the store every SweepInterval.
+func (s *Service) sweep(ctx context.Context) error {
+	t := time.NewTicker(s.o.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if n := s.o.Store.Sweep(); n > 0 {
+				s.logger.Info("resolved alerts aged out of memory", "dropped", n)
+			}
+		}
+	}
+}
+
+func (s *Service) partitions(ctx context.Context, topic string) (int, error) {
 	// An own transport, closed on return: kafka.DefaultTransport would keep
 	// a metadata poller and its connections running after Run returns.
 	tr := &kafka.Transport{TLS: s.o.Dialer.TLS, SASL: s.o.Dialer.SASLMechanism, DialTimeout: 5 * time.Second}
@@ -109,14 +188,14 @@ func (s *Service) partitions(ctx context.Context) (int, error) {
 	cl := &kafka.Client{Addr: kafka.TCP(s.o.Brokers...), Timeout: 10 * time.Second, Transport: tr}
 	var n int
 	err := retry.Do(ctx, s.policy(func(attempt int, err error, wait time.Duration) {
-		s.logger.Warn("alerts topic not available yet", "topic", s.o.Topics.Alerts, "attempt", attempt, "retry_in", wait, "err", err)
+		s.logger.Warn("topic not available yet", "topic", topic, "attempt", attempt, "retry_in", wait, "err", err)
 	}), func(int) error {
-		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.o.Topics.Alerts}})
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 		switch {
 		case err != nil:
 			return err
 		case len(md.Topics) != 1 || md.Topics[0].Error != nil || len(md.Topics[0].Partitions) == 0:
-			return fmt.Errorf("topic %s: no partitions (%v)", s.o.Topics.Alerts, md.Topics)
+			return fmt.Errorf("topic %s: no partitions (%v)", topic, md.Topics)
 		}
 		n = len(md.Topics[0].Partitions)
 		return nil
@@ -133,13 +212,16 @@ func (s *Service) policy(onRetry func(attempt int, err error, wait time.Duration
 	return retry.Policy{Min: 200 * time.Millisecond, Max: 5 * time.Second, OnRetry: onRetry}
 }
 
-func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int64) error {
+// handler folds one record of a topic; live is false during the replay.
+type handler func(ctx context.Context, partition int, m kafka.Message, live bool)
+
+func (s *Service) follow(ctx context.Context, topic string, partition int, pending *atomic.Int64, handle handler) error {
 	var first, end int64
 	err := retry.Do(ctx, s.policy(func(attempt int, err error, wait time.Duration) {
-		s.logger.Warn("alerts partition not available", "topic", s.o.Topics.Alerts, "partition", partition,
+		s.logger.Warn("partition not available", "topic", topic, "partition", partition,
 			"attempt", attempt, "retry_in", wait, "err", err)
 	}), func(int) error {
-		conn, err := kafkax.DialLeader(ctx, s.o.Dialer, s.o.Brokers, s.o.Topics.Alerts, partition)
+		conn, err := kafkax.DialLeader(ctx, s.o.Dialer, s.o.Brokers, topic, partition)
 		if err != nil {
 			return err
 		}
@@ -156,18 +238,18 @@ func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int
 	if live && pending.Add(-1) == 0 {
 		s.caughtUpNow(ctx)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.o.Brokers, Dialer: s.o.Dialer, Topic: s.o.Topics.Alerts,
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.o.Brokers, Dialer: s.o.Dialer, Topic: topic,
 		Partition: partition, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {
-		return fmt.Errorf("alerts: topic %s partition %d: %w", s.o.Topics.Alerts, partition, err)
+		return fmt.Errorf("alerts: topic %s partition %d: %w", topic, partition, err)
 	}
 	fetchErrors := s.fetchErrors.WithLabelValues(strconv.Itoa(partition))
 	// The reader keeps its offset and reconnects by itself; it reports an
 	// error after a few failed dials. Wait and fetch again.
 	fetchPolicy := s.policy(func(attempt int, err error, wait time.Duration) {
 		fetchErrors.Inc()
-		s.logger.Warn("alerts fetch failed; retrying", "topic", s.o.Topics.Alerts, "partition", partition,
+		s.logger.Warn("fetch failed; retrying", "topic", topic, "partition", partition,
 			"attempt", attempt, "retry_in", wait, "err", err)
 	})
 	for {
@@ -179,34 +261,100 @@ func (s *Service) follow(ctx context.Context, partition int, pending *atomic.Int
 		}); err != nil {
 			return nil // only ctx ends the retries: a stop
 		}
-		var e schemas.AlertEvent
-		if err := json.Unmarshal(m.Value, &e); err != nil || e.EventID == "" || e.ID == "" {
-			s.events.WithLabelValues("bad").Inc()
-			s.logger.Error("skipping bad alert event", "partition", partition, "offset", m.Offset, "err", err)
-		} else {
-			if s.o.Basin != nil {
-				s.o.Basin.Observe(e)
-			}
-			if s.o.Store.Apply(e) {
-				s.events.WithLabelValues("applied").Inc()
-				if live {
-					s.notify(ctx, e)
-				}
-			} else {
-				s.events.WithLabelValues("duplicate").Inc()
-			}
-			if s.caughtUp.Load() {
-				s.basins(ctx)
-			}
-		}
+		handle(ctx, partition, m, live)
 		if !live && m.Offset >= end-1 {
 			live = true
 			if pending.Add(-1) == 0 {
-				s.logger.Info("alerts replay finished", "alerts", len(s.o.Store.List(store.Filter{})))
+				s.logger.Info("alerts replay finished", "alerts", s.o.Store.Len())
 				s.caughtUpNow(ctx)
 			}
 		}
 	}
+}
+
+// handleEvent folds an alert event into the store and, if new, hands it on.
+func (s *Service) handleEvent(ctx context.Context, partition int, m kafka.Message, live bool) {
+	var e schemas.AlertEvent
+	if err := json.Unmarshal(m.Value, &e); err != nil || e.EventID == "" || e.ID == "" {
+		s.events.WithLabelValues("bad").Inc()
+		s.logger.Error("skipping bad alert event", "topic", m.Topic, "partition", partition, "offset", m.Offset, "err", err)
+		return
+	}
+	if s.o.Basin != nil {
+		s.o.Basin.Observe(e)
+	}
+	if s.o.Store.Apply(e) {
+		s.events.WithLabelValues("applied").Inc()
+		if live {
+			s.notify(ctx, e)
+		}
+		if d := s.o.Dispatcher; d != nil && (live || s.o.Now().Sub(e.At) <= s.o.NotifyMaxAge) {
+			d.Submit(e)
+		}
+	} else {
+		s.events.WithLabelValues("duplicate").Inc()
+	}
+	if s.caughtUp.Load() {
+		s.basins(ctx)
+	}
+}
+
+// handleAction folds an operator action into the store and tells the
+// dispatcher about acknowledgements (a resolve by an operator stops the
+// repeats and escalations like an ack).
+func (s *Service) handleAction(_ context.Context, partition int, m kafka.Message, _ bool) {
+	var x schemas.AlertAction
+	if err := json.Unmarshal(m.Value, &x); err != nil || x.Validate() != nil {
+		if err == nil {
+			err = x.Validate()
+		}
+		s.actions.WithLabelValues("bad").Inc()
+		s.logger.Error("skipping bad alert action", "topic", m.Topic, "partition", partition, "offset", m.Offset, "err", err)
+		return
+	}
+	if !s.o.Store.ApplyAction(x) {
+		s.actions.WithLabelValues("duplicate").Inc()
+		return
+	}
+	s.actions.WithLabelValues("applied").Inc()
+	d := s.o.Dispatcher
+	if d == nil {
+		return
+	}
+	a, ok := s.o.Store.Get(x.AlertID)
+	switch {
+	case ok && a.State == store.Firing:
+		d.Unack(x.AlertID)
+	case ok || x.Kind == schemas.ActionAck || x.Kind == schemas.ActionResolve:
+		// Acknowledged, resolved, or held until the alert's first event.
+		d.Ack(x.AlertID)
+	}
+}
+
+// Act produces an operator action on a known alert to the actions topic
+// and returns it; the store folds it when it comes back from the topic (so
+// every replica applies it the same way). Errors: ErrUnknownAlert,
+// ErrNoWriter, schemas.ErrBadAction, or the producer's.
+func (s *Service) Act(ctx context.Context, alertID string, kind schemas.ActionKind, by, note string) (schemas.AlertAction, error) {
+	if _, ok := s.o.Store.Get(alertID); !ok {
+		return schemas.AlertAction{}, fmt.Errorf("alert %q: %w", alertID, ErrUnknownAlert)
+	}
+	if s.o.Writer == nil || s.o.Topics.Actions == "" {
+		return schemas.AlertAction{}, ErrNoWriter
+	}
+	x, err := schemas.NewAlertAction(alertID, kind, by, note, s.o.Now())
+	if err != nil {
+		return x, err
+	}
+	b, err := json.Marshal(x)
+	if err != nil {
+		return x, err
+	}
+	if err := s.o.Writer.WriteMessages(ctx, kafka.Message{Topic: s.o.Topics.Actions, Key: []byte(x.ActionID), Value: b}); err != nil {
+		return x, fmt.Errorf("alert %s: %s: topic %s: %w", alertID, kind, s.o.Topics.Actions, err)
+	}
+	s.logger.Info("alert action", "alert", alertID, "kind", kind, "by", by, "action_id", x.ActionID)
+	return x, nil
 }
 
 // caughtUpNow marks the replay finished and emits the basin alerts the

@@ -111,7 +111,8 @@ func TestServiceReplaysThenNotifiesLiveEvents(t *testing.T) {
 
 	topics := schemas.Topics("replay.")
 	if _, err := kafkax.EnsureTopics(ctx, env.KafkaBrokers, nil,
-		kafkax.TopicSpec{Name: topics.Alerts, Partitions: 3, ReplicationFactor: 1}); err != nil {
+		kafkax.TopicSpec{Name: topics.Alerts, Partitions: 3, ReplicationFactor: 1},
+		kafkax.TopicSpec{Name: topics.Actions, Partitions: 2, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	// Goroutines from here on (writer, service) must all be gone at the end.

@@ -166,6 +166,13 @@ func (d *Dispatcher) Ack(alertID string) {
 	d.g.Ack(alertID)
 }
 
+// Unack withdraws an acknowledgement (repeats and escalations resume).
+func (d *Dispatcher) Unack(alertID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.g.Unack(alertID)
+}
+
 // Run resends the log's pending notifications, then decides and delivers
 // until ctx is done; it returns nil then, after its workers stopped.
 func (d *Dispatcher) Run(ctx context.Context) error {

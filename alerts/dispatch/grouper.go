@@ -102,6 +102,9 @@ func (g *Grouper) Add(tree *route.Tree, e schemas.AlertEvent, now time.Time) {
 // Ack acknowledges an alert: no more repeats or escalations for it.
 func (g *Grouper) Ack(alertID string) { g.acked[alertID] = true }
 
+// Unack withdraws an acknowledgement: repeats and escalations resume.
+func (g *Grouper) Unack(alertID string) { delete(g.acked, alertID) }
+
 // Acked reports whether alertID was acknowledged.
 func (g *Grouper) Acked(alertID string) bool { return g.acked[alertID] }
 
