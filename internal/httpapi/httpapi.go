@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,9 +41,29 @@ type AlertState string
 
 // The alert states of the API ("" in a filter: any).
 const (
-	AlertFiring   AlertState = "firing"
-	AlertResolved AlertState = "resolved"
+	AlertFiring       AlertState = "firing"
+	AlertAcknowledged AlertState = "acknowledged"
+	AlertResolved     AlertState = "resolved"
 )
+
+// Sentinel errors an AlertActor returns (wrapped) to choose the answer.
+var (
+	// ErrNoSuchAlert answers 404.
+	ErrNoSuchAlert = errors.New("no such alert")
+	// ErrBadAction answers 400 (a missing or too long field).
+	ErrBadAction = errors.New("bad action")
+)
+
+// AlertActor takes operator actions on alerts (an adapter over the alerts
+// service satisfies it). Act records the action durably (produced to
+// Kafka) and returns it; it is applied asynchronously, so the API answers
+// 202 Accepted.
+type AlertActor interface {
+	Act(ctx context.Context, alertID, kind, by, note string) (any, error)
+}
+
+// MaxActionBody bounds an action request's body.
+const MaxActionBody = 16 << 10
 
 // AlertReader is what the alerts endpoints read (an adapter over the
 // alerts service's store satisfies it). The values are served as JSON.
@@ -60,7 +81,9 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	Stations StationReader
 	Alerts   AlertReader
-	Checks   map[string]Check
+	// Actions enables POST /api/v1/alerts/{id}/ack and /resolve (needs Alerts).
+	Actions AlertActor
+	Checks  map[string]Check
 	// Degradations show in /readyz as "degraded: …" but keep it 200 (see
 	// readyz).
 	Degradations map[string]Degradation
@@ -92,6 +115,10 @@ func New(o Options) *Server {
 	if o.Alerts != nil {
 		mux.HandleFunc("GET /api/v1/alerts", s.alerts)
 		mux.HandleFunc("GET /api/v1/alerts/{id}", s.alert)
+		if o.Actions != nil {
+			mux.HandleFunc("POST /api/v1/alerts/{id}/ack", s.action("ack", "note"))
+			mux.HandleFunc("POST /api/v1/alerts/{id}/resolve", s.action("resolve", "reason"))
+		}
 	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
@@ -198,8 +225,8 @@ func (s *Server) readings(w http.ResponseWriter, r *http.Request) {
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	station, state := q.Get("station"), AlertState(q.Get("state"))
-	if state != "" && state != AlertFiring && state != AlertResolved {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "state: firing or resolved"})
+	if state != "" && state != AlertFiring && state != AlertAcknowledged && state != AlertResolved {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "state: firing, acknowledged or resolved"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"alerts": s.o.Alerts.ListAlerts(station, state)})
@@ -212,6 +239,48 @@ func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
+}
+
+// action handles POST /api/v1/alerts/{id}/<kind> with a JSON body {by,
+// <noteKey>}: 202 with the action once it is durable, 400 for a bad body,
+// 404 for an unknown alert, 503 when it could not be recorded.
+func (s *Server) action(kind, noteKey string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxActionBody))
+		if err := dec.Decode(&body); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: a JSON object {\"by\": ..., \"" + noteKey + "\": ...} expected"})
+			return
+		}
+		for k := range body {
+			if k != "by" && k != noteKey {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: unknown key " + strconv.Quote(k)})
+				return
+			}
+		}
+		if body["by"] == "" || kind == "resolve" && body[noteKey] == "" {
+			msg := "by: required"
+			if body["by"] != "" {
+				msg = noteKey + ": required"
+			}
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": msg})
+			return
+		}
+		a, err := s.o.Actions.Act(r.Context(), r.PathValue("id"), kind, body["by"], body[noteKey])
+		switch {
+		case errors.Is(err, ErrNoSuchAlert):
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such alert"})
+		case errors.Is(err, ErrBadAction):
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		case err != nil:
+			if s.o.Logger != nil {
+				s.o.Logger.Error("alert action not recorded", "alert", r.PathValue("id"), "kind", kind, "err", err)
+			}
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the action could not be recorded; retry"})
+		default:
+			writeJSON(w, http.StatusAccepted, a)
+		}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
