@@ -31,10 +31,25 @@ type Pattern struct {
 // Level is the water level of reading seq (1-based) of station index i.
 func (p Pattern) Level(i int, seq uint64) float64 {
 	v := NormalLevel
-	if p.Cycle > 0 && int((seq-1+uint64(i))%uint64(p.Cycle)) >= p.Cycle-p.High {
+	if p.IsHigh(i, seq) {
 		v = HighLevel
 	}
 	return v + variation*float64(int(seq*7%5)-2)
+}
+
+// IsHigh reports whether reading seq of station index i is high.
+func (p Pattern) IsHigh(i int, seq uint64) bool {
+	return p.Cycle > 0 && int((seq-1+uint64(i))%uint64(p.Cycle)) >= p.Cycle-p.High
+}
+
+// CycleOf is the cycle of reading seq of station index i (0 without a
+// cycle). Each cycle with a high reading fires one level alert, normally
+// on its first high reading.
+func (p Pattern) CycleOf(i int, seq uint64) uint64 {
+	if p.Cycle <= 0 {
+		return 0
+	}
+	return (seq - 1 + uint64(i)) / uint64(p.Cycle)
 }
 
 // LoadConfig configures the publishers.

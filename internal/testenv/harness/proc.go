@@ -30,24 +30,6 @@ type Proc struct {
 	peak int64 // highest VmHWM seen, bytes
 }
 
-// startProc runs bin mode --config cfg --http.listen addr.
-func startProc(bin, name, mode, cfg, addr, logPath string, env []string) (*Proc, error) {
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("harness: %s log: %w", name, err)
-	}
-	cmd := exec.Command(bin, mode, "--config", cfg, "--http.listen", addr)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), env...)
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("harness: start %s: %w", name, err)
-	}
-	p := &Proc{Name: name, Mode: mode, HTTP: addr, Log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); f.Close(); close(p.done) }()
-	return p, nil
-}
-
 // Pid is the process id.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 

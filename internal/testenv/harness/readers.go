@@ -136,6 +136,17 @@ func (w *AlertWatch) Seen() map[string]time.Time {
 	return out
 }
 
+// Events returns every distinct event seen so far, by event id.
+func (w *AlertWatch) Events() map[string]schemas.AlertEvent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]schemas.AlertEvent, len(w.events))
+	for k, v := range w.events {
+		out[k] = v
+	}
+	return out
+}
+
 // Close stops the readers.
 func (w *AlertWatch) Close() {
 	w.cancel()

@@ -7,16 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/domain"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/resilience-project/resilience/internal/testenv"
 	"github.com/resilience-project/resilience/schemas"
@@ -37,6 +34,13 @@ type Options struct {
 	Partitions int
 	// Logger receives progress lines (default: discard).
 	Logger *slog.Logger
+	// Prefix starts the resource names (default "chaos").
+	Prefix string
+	// StationID names station i from the scenario's random tag (upper-case
+	// hex; default C<TAG>-<NAME>-<i, 2 digits>).
+	StationID func(tag string, i int) string
+	// Shape shapes the stations (default: see RegistryYAML).
+	Shape *StationSpec
 }
 
 // Scenario is one isolated run against the shared servers: its own Kafka
@@ -74,22 +78,33 @@ func New(ctx context.Context, srv Servers, o Options) (*Scenario, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Prefix == "" {
+		o.Prefix = "chaos"
+	}
+	if o.StationID == nil {
+		name := strings.ToUpper(o.Name)
+		o.StationID = func(tag string, i int) string { return fmt.Sprintf("C%s-%s-%02d", tag, name, i) }
+	}
+	if o.Shape == nil {
+		sp := chaosStations()
+		o.Shape = &sp
+	}
 	var b [3]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("harness: random name: %w", err)
 	}
 	tag := hex.EncodeToString(b[:])
-	id := fmt.Sprintf("chaos-%s-%d-%s", strings.ToLower(o.Name), time.Now().Unix(), tag)
+	id := fmt.Sprintf("%s-%s-%d-%s", o.Prefix, strings.ToLower(o.Name), time.Now().Unix(), tag)
 	s := &Scenario{Servers: srv, ID: id, Dir: o.Dir, Bin: o.Bin, Partitions: o.Partitions, Log: o.Logger,
 		Topics: schemas.Topics(id + "."), procs: map[string]*Proc{}, clients: map[string]bool{}}
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("harness: %w", err)
 	}
 	for i := 0; i < o.Stations; i++ {
-		s.Stations = append(s.Stations, fmt.Sprintf("C%s-%s-%02d", strings.ToUpper(tag), strings.ToUpper(o.Name), i))
+		s.Stations = append(s.Stations, o.StationID(strings.ToUpper(tag), i))
 	}
 	s.StationsFile = filepath.Join(s.Dir, "stations.yaml")
-	if err := os.WriteFile(s.StationsFile, []byte(RegistryYAML(s.Stations)), 0o600); err != nil {
+	if err := os.WriteFile(s.StationsFile, []byte(StationsYAML(s.Stations, *o.Shape)), 0o600); err != nil {
 		return nil, fmt.Errorf("harness: %w", err)
 	}
 	reg, err := schemas.LoadRegistry(s.StationsFile)
@@ -117,29 +132,17 @@ const (
 // levels LevelI..LevelIII, a one-day interval (so that the offline rule
 // never fires during a scenario) and a basin of its own per station (so
 // that basin-scope composites, which need two stations, never fire).
-func RegistryYAML(ids []string) string {
-	var sb strings.Builder
-	sb.WriteString("stations:\n")
-	for i, id := range ids {
-		fmt.Fprintf(&sb, "  - id: %s\n    name: chaos %d\n    basin: b-%s\n    district: d%d\n"+
-			"    lat: 16.0\n    lon: 108.0\n    interval: 24h\n    sensors: [water_level]\n"+
-			"    alarm_levels_m: {I: %.1f, II: %.1f, III: %.1f}\n", id, i, strings.ToLower(id), i%5, LevelI, LevelII, LevelIII)
-	}
-	return sb.String()
+func RegistryYAML(ids []string) string { return StationsYAML(ids, chaosStations()) }
+
+// chaosStations is the shape of RegistryYAML's stations.
+func chaosStations() StationSpec {
+	return StationSpec{Name: "chaos", Interval: "24h", Sensors: []string{"water_level"}, Districts: 5}
 }
 
 func (s *Scenario) createBucket(ctx context.Context) error {
-	cl := influxdb2.NewClient(s.Servers.InfluxURL, s.Servers.InfluxToken)
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	org, err := cl.OrganizationsAPI().FindOrganizationByName(ctx, s.Servers.InfluxOrg)
+	b, err := CreateBucket(ctx, s.Servers, s.ID)
 	if err != nil {
-		return fmt.Errorf("harness: influx org %q at %s: %w", s.Servers.InfluxOrg, s.Servers.InfluxURL, err)
-	}
-	b, err := cl.BucketsAPI().CreateBucketWithName(ctx, org, s.ID, domain.RetentionRule{EverySeconds: 0})
-	if err != nil {
-		return fmt.Errorf("harness: influx bucket %q: %w", s.ID, err)
+		return err
 	}
 	s.bucketID = b
 	return nil
@@ -151,9 +154,17 @@ type Config struct {
 	MQTTURL string
 	// InfluxURL replaces the real InfluxDB (e.g. an HTTPProxy).
 	InfluxURL string
+	// InfluxTimeout is influx.timeout (default 3s).
+	InfluxTimeout time.Duration
 	// Extra is appended verbatim under the named section, e.g.
 	// Extra["influx"] = "spool_max_bytes: 65536".
 	Extra map[string]string
+	// DirectSubscription makes collectors subscribe without $share (one
+	// collector only). Mosquitto 2.0 does not restore a persistent
+	// session's $share subscriptions from its database after a restart:
+	// until the collector subscribes again, readings published to the
+	// restarted broker reach no one.
+	DirectSubscription bool
 }
 
 // WriteConfig writes the config file every process of the scenario uses
@@ -166,12 +177,19 @@ func (s *Scenario) WriteConfig(name string, c Config) (string, error) {
 	if c.InfluxURL != "" {
 		influxURL = c.InfluxURL
 	}
+	if c.InfluxTimeout <= 0 {
+		c.InfluxTimeout = 3 * time.Second
+	}
 	extra := func(sec string) string {
 		v := strings.TrimSpace(c.Extra[sec])
 		if v == "" {
 			return ""
 		}
 		return "  " + strings.ReplaceAll(v, "\n", "\n  ") + "\n"
+	}
+	shareGroup := s.ID
+	if c.DirectSubscription {
+		shareGroup = `""`
 	}
 	cfg := fmt.Sprintf(`stations_file: stations.yaml
 data_dir: data
@@ -192,11 +210,11 @@ kafka:
   org: %s
   bucket: %s
   token_file: influx-token
-  timeout: 3s
+  timeout: %s
   attempts: 2
 %s`, strings.Join(s.Servers.KafkaBrokers, ", "), s.Topics.Readings[:len(s.Topics.Readings)-len(schemas.KafkaReadings)],
-		s.Partitions, extra("kafka"), mqttURL, s.ID, s.ID, extra("ingest"), s.ID, extra("processor"),
-		influxURL, s.Servers.InfluxOrg, s.ID, extra("influx"))
+		s.Partitions, extra("kafka"), mqttURL, s.ID, shareGroup, extra("ingest"), s.ID, extra("processor"),
+		influxURL, s.Servers.InfluxOrg, s.ID, c.InfluxTimeout, extra("influx"))
 	path := filepath.Join(s.Dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return "", fmt.Errorf("harness: %w", err)
@@ -222,7 +240,7 @@ func (s *Scenario) Start(ctx context.Context, name, mode, cfg string) (*Proc, er
 
 // Spawn starts a process like Start without waiting for /readyz.
 func (s *Scenario) Spawn(name, mode, cfg string) (*Proc, error) {
-	addr, err := freeAddr()
+	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +250,7 @@ func (s *Scenario) Spawn(name, mode, cfg string) (*Proc, error) {
 		"RESILIENCE_MQTT_CLIENT_ID=" + clientID,
 	}
 	logPath := filepath.Join(s.Dir, fmt.Sprintf("%s-%d.log", name, time.Now().UnixNano()))
-	p, err := startProc(s.Bin, name, mode, cfg, addr, logPath, env)
+	p, err := StartProc(ProcSpec{Bin: s.Bin, Name: name, Mode: mode, Config: cfg, HTTP: addr, Log: logPath, Env: env})
 	if err != nil {
 		return nil, err
 	}
@@ -296,46 +314,12 @@ func (s *Scenario) Close() error {
 		}
 	}
 	if s.bucketID != nil {
-		cl := influxdb2.NewClient(s.Servers.InfluxURL, s.Servers.InfluxToken)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := cl.BucketsAPI().DeleteBucket(ctx, s.bucketID); err != nil {
-			errs = append(errs, fmt.Errorf("harness: delete bucket %s: %w", s.ID, err))
+		if err := DeleteBucket(context.Background(), s.Servers, s.bucketID); err != nil {
+			errs = append(errs, err)
 		}
-		cancel()
-		cl.Close()
 	}
-	if err := deleteTopics(s.Servers.KafkaBrokers, s.Topics); err != nil {
+	if err := DeleteTopics(s.Servers.KafkaBrokers, s.Topics); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("harness: free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-func deleteTopics(brokers []string, t schemas.KafkaTopics) error {
-	conn, err := kafka.Dial("tcp", brokers[0])
-	if err != nil {
-		return fmt.Errorf("harness: kafka %s: %w", brokers[0], err)
-	}
-	defer conn.Close()
-	ctl, err := conn.Controller()
-	if err != nil {
-		return fmt.Errorf("harness: kafka controller: %w", err)
-	}
-	cc, err := kafka.Dial("tcp", net.JoinHostPort(ctl.Host, fmt.Sprint(ctl.Port)))
-	if err != nil {
-		return fmt.Errorf("harness: kafka controller %s:%d: %w", ctl.Host, ctl.Port, err)
-	}
-	defer cc.Close()
-	if err := cc.DeleteTopics(t.Readings, t.DLQ, t.Alerts, t.State); err != nil {
-		return fmt.Errorf("harness: delete topics %s*: %w", strings.TrimSuffix(t.Readings, schemas.KafkaReadings), err)
-	}
-	return nil
 }
