@@ -121,7 +121,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 // history and rules and returns its quality flag.
 func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality {
 	sr := x.sr
-	if len(sr.bySensor[m.Sensor]) == 0 && len(sr.quality[m.Sensor]) == 0 &&
+	if len(sr.bySensor[m.Sensor]) == 0 && len(sr.quality[m.Sensor]) == 0 && !sr.context[m.Sensor] &&
 		(m.Sensor != schemas.Rainfall || sr.ringLen == 0) {
 		return QualityNotEval // no rule watches it: keep no history
 	}
@@ -491,6 +491,16 @@ func (x *applyCtx) emitMsg(b *bound, e evaluator, rs *ruleState, kind schemas.Al
 		Kind: kind, Station: x.sr.id, Sensor: b.evSensor, Rule: b.name, Level: lvl, LevelName: name, Severity: sev,
 		Value: v, Threshold: thr, Window: b.label, StartedAt: ts2t(rs.Start), At: ts2t(at),
 		Readings: append([]schemas.ReadingRef(nil), refs...), District: x.sr.district, Basin: x.sr.basin, Message: msg,
+	}
+	if lvl > 0 && len(b.levels) > 0 {
+		l := b.levels[min(lvl, len(b.levels))-1]
+		ev.LevelNameVI, ev.LevelNameEN, ev.Colour = l.nameVI, l.nameEN, l.colour
+	}
+	if b.wind {
+		ev.Beaufort = beaufort(v)
+	}
+	if a, ok := e.(annotator); ok && lvl > 0 && len(refs) > 0 {
+		a.annotate(x.st, b, &ev)
 	}
 	x.res.Events = append(x.res.Events, ev)
 	rs.Level = lvl

@@ -31,7 +31,8 @@ import (
 //	  event: v uv, id, eventID, kind, station, sensor, rule str, level uv,
 //	    levelName, severity str, value f, threshold f, window str,
 //	    startedAt time, at time, readings count + refs, district, basin,
-//	    message str
+//	    message str, then (since version 3) levelNameVI, levelNameEN str,
+//	    beaufort uv, colour str, timeToNext f, timeToFailure f
 //	rain: 0, or 1 and bucket sv, head sv, slots count + uv each
 //
 // A field cannot be renamed or dropped silently: any change of the layout
@@ -40,7 +41,15 @@ import (
 // ErrBadState; the processor then starts that station fresh and the
 // changelog is rebuilt by replay. Equal states encode to equal bytes, and
 // accepted bytes re-encode to themselves.
-const stateVersion = 2
+//
+// Migration: version 2 (events without the grade fields of version 3) is
+// still read, as a version 3 state whose stored events have those fields
+// empty (they are optional in the alert event); it re-encodes as version
+// 3. Every other version is refused.
+const stateVersion = 3
+
+// stateVersionV2 is the previous layout, read by migration.
+const stateVersionV2 = 2
 
 // MaxEncodedState is the most bytes MarshalBinary writes for one station,
 // well below the 0.94 MiB Kafka producer limit of the changelog. It holds
@@ -131,6 +140,12 @@ func (e *encoder) event(ev *schemas.AlertEvent) {
 	e.str(ev.District)
 	e.str(ev.Basin)
 	e.str(ev.Message)
+	e.str(ev.LevelNameVI)
+	e.str(ev.LevelNameEN)
+	e.uv(uint64(ev.Beaufort))
+	e.str(ev.Colour)
+	e.f(ev.TimeToNext)
+	e.f(ev.TimeToFailure)
 }
 
 // MarshalBinary encodes the state for the processor's compacted changelog
@@ -234,6 +249,8 @@ func zigzag(v int64) uint64 {
 type decoder struct {
 	b   []byte
 	err error
+	// version is the layout being read (stateVersion or stateVersionV2).
+	version uint8
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -360,6 +377,12 @@ func (d *decoder) event() *schemas.AlertEvent {
 	}
 	ev.District, ev.Basin = d.str("district", maxLabelLen), d.str("basin", maxLabelLen)
 	ev.Message = d.str("message", maxMessageLen)
+	if d.version >= 3 {
+		ev.LevelNameVI, ev.LevelNameEN = d.str("level name vi", maxLabelLen), d.str("level name en", maxLabelLen)
+		ev.Beaufort = d.small("beaufort", rulespec.MaxBeaufort)
+		ev.Colour = d.str("colour", maxShortLen)
+		ev.TimeToNext, ev.TimeToFailure = d.f(), d.f()
+	}
 	return ev
 }
 
@@ -377,8 +400,8 @@ func (s *State) UnmarshalBinary(data []byte) error {
 
 func decodeState(data []byte) (*State, error) {
 	d := &decoder{b: data}
-	if v := d.byte1(); d.err == nil && v != stateVersion {
-		return nil, fmt.Errorf("version %d, want %d", v, stateVersion)
+	if d.version = d.byte1(); d.err == nil && d.version != stateVersion && d.version != stateVersionV2 {
+		return nil, fmt.Errorf("version %d, want %d (or %d, migrated)", d.version, stateVersion, stateVersionV2)
 	}
 	ns := &State{station: d.str("station", maxStationLen), newest: d.sv()}
 	ns.boot = uint32(d.small("boot", math.MaxUint32))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/resilience-project/resilience/schemas"
+	"github.com/resilience-project/resilience/schemas/rulespec"
 )
 
 func longStr(c byte, n int) string { return strings.Repeat(string(c), n) }
@@ -46,7 +47,8 @@ func worstState() *State {
 			LevelName: longStr('l', maxLabelLen), Severity: schemas.Severity(longStr('v', maxShortLen)), Value: math.Pi, Threshold: math.Pi,
 			Window: longStr('w', maxShortLen), StartedAt: ts2t(math.MinInt64), At: ts2t(math.MinInt64),
 			Readings: []schemas.ReadingRef{ref, ref}, District: longStr('d', maxLabelLen), Basin: longStr('b', maxLabelLen),
-			Message: longStr('m', maxMessageLen)}
+			Message: longStr('m', maxMessageLen), LevelNameVI: longStr('V', maxLabelLen), LevelNameEN: longStr('N', maxLabelLen),
+			Beaufort: rulespec.MaxBeaufort, Colour: longStr('c', maxShortLen), TimeToNext: math.Pi, TimeToFailure: math.Pi}
 		s.rules[fmt.Sprintf("%0*d", maxNameLen, i)] = rs
 	}
 	s.rain = &ring{Bucket: math.MaxInt64, Head: math.MaxInt64, Slots: make([]uint32, maxRingSlots)}
@@ -114,7 +116,7 @@ func TestFloodedStationStateBounded(t *testing.T) {
 	set.Rules = append(set.Rules,
 		RuleSpec{Name: "rate:water_level:3h", Kind: KindRate, Sensor: schemas.WaterLevel, Window: 3 * time.Hour,
 			Levels: []LevelSpec{{Name: "rising", Threshold: 0.2}}},
-		RuleSpec{Name: "rate:flood_depth", Kind: KindRate, Sensor: schemas.FloodDepth, Window: 2 * time.Hour,
+		RuleSpec{Name: "rate:flood_depth:2h", Kind: KindRate, Sensor: schemas.FloodDepth, Window: 2 * time.Hour,
 			Levels: []LevelSpec{{Name: "rising", Threshold: 5}}})
 	if err := set.Validate(); err != nil {
 		t.Fatal(err)

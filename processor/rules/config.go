@@ -43,6 +43,8 @@ const (
 	KindOffline      = rulespec.KindOffline
 	KindQuality      = rulespec.KindQuality
 	KindComposite    = rulespec.KindComposite
+	KindLandslide    = rulespec.KindLandslide
+	KindRisk         = rulespec.KindRisk
 
 	CheckStuck = rulespec.CheckStuck
 	CheckSpike = rulespec.CheckSpike

@@ -88,7 +88,7 @@ func TestExampleFileMatchesDefaults(t *testing.T) {
 	want := []string{"level:water_level", "level:flood_depth", "rate:water_level", "rate:tilt", "accum:rainfall:3h",
 		"accum:rainfall:12h", "accum:rainfall:24h", "accum:rainfall:72h", "offline", "quality:stuck:water_level",
 		"quality:spike:water_level", "quality:spike:flood_depth", "quality:stuck:tilt", "quality:spike:tilt", "composite:rain-and-rise",
-		"basin:rain-and-rise", "basin:two-stations-bd2"}
+		"basin:rain-and-rise", "basin:two-stations-bd2", "level:wind_speed", "level:wind_gust", "rate:flood_depth", "landslide:tilt", "risk:rainfall"}
 	if strings.Join(def.Names(), ",") != strings.Join(want, ",") {
 		t.Fatalf("stable rule names changed: %v", def.Names())
 	}

@@ -12,9 +12,12 @@ import (
 // level is one compiled threshold in "up" space: for direction below the
 // engine negates values and thresholds so that every rule fires on >=.
 type level struct {
-	thr, margin float64
-	name        string
-	sev         schemas.Severity
+	thr, margin    float64
+	name           string
+	nameVI, nameEN string
+	colour         string
+	beaufort       int
+	sev            schemas.Severity
 }
 
 // bound is one rule compiled for one station: what the engine tracks for
@@ -33,6 +36,9 @@ type bound struct {
 	label            string // window label for events
 	// hazard: suspect readings neither fire nor clear the rule.
 	hazard bool
+	// wind: the levels are Beaufort grades; events carry the Beaufort
+	// number of the value.
+	wind bool
 }
 
 // stationRules are the rules that apply to one station, by the role their
@@ -45,8 +51,10 @@ type stationRules struct {
 	counter  bool
 	// bySensor lists the rules each sensor's readings drive, in file order;
 	// quality the checks that flag its readings suspect.
-	bySensor   map[schemas.Sensor][]sensorRule
-	quality    map[schemas.Sensor][]checker
+	bySensor map[schemas.Sensor][]sensorRule
+	quality  map[schemas.Sensor][]checker
+	// context are sensors whose history rules of other sensors consult.
+	context    map[schemas.Sensor]bool
 	composites []derivedRule
 	offline    *timedRule
 	// keep is how far behind the newest reading history must reach (rate
@@ -237,7 +245,9 @@ func common(r *RuleSpec, o *Override, st *schemas.Station) *bound {
 		margin = *o.ClearMargin
 	}
 	for _, s := range levelSpecs(r, o, st) {
-		lv := level{thr: s.Threshold, margin: margin, name: s.Name, sev: s.Severity}
+		lv := level{thr: s.Threshold, margin: margin, name: s.Name, sev: s.Severity,
+			nameVI: s.NameVI, nameEN: s.NameEN, colour: s.Colour, beaufort: s.Beaufort}
+		b.wind = b.wind || s.Beaufort > 0
 		if s.ClearMargin != nil {
 			lv.margin = *s.ClearMargin
 		}

@@ -34,6 +34,16 @@ type sampler interface {
 	value(st *State, sums *rainSums, h []sample, j, skip int) (v float64, refs [2]schemas.ReadingRef, nref int, ok bool)
 }
 
+// annotator is an evaluator that adds what its readers need to an event
+// at a level (not resolved events) with readings: the time to the next
+// grade, a time-to-failure estimate, a fuller message. It reads the
+// station's state as it is when the event is emitted (deterministic for a
+// given sequence of records) and must not change it. The event's last
+// reading is the one that caused it.
+type annotator interface {
+	annotate(st *State, b *bound, ev *schemas.AlertEvent)
+}
+
 // checker is a quality check on a sensor's readings.
 type checker interface {
 	// suspect reports whether sample j of history h is suspect.
@@ -86,6 +96,8 @@ var kinds = map[string]compileFunc{
 	KindOffline:      compileOffline,
 	KindQuality:      compileQuality,
 	KindComposite:    compileComposite,
+	KindLandslide:    compileLandslide,
+	KindRisk:         compileRisk,
 }
 
 // qualityChecks maps a quality rule's check to its compile function. It is
@@ -121,6 +133,15 @@ func (sr *stationRules) addDerived(b *bound, d deriver) {
 
 // setTimed makes b, evaluated by t, the station's clock-driven rule.
 func (sr *stationRules) setTimed(b *bound, t timer) { sr.offline = &timedRule{b, t} }
+
+// watchContext keeps the history of sensor k, which a rule driven by
+// another sensor's readings consults (a landslide rule's soil moisture).
+func (sr *stationRules) watchContext(k schemas.Sensor) {
+	if sr.context == nil {
+		sr.context = map[schemas.Sensor]bool{}
+	}
+	sr.context[k] = true
+}
 
 // keepHistory makes the sensor histories reach d (ns) behind the newest
 // reading.

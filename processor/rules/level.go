@@ -17,3 +17,15 @@ func (levelRule) value(_ *State, _ *rainSums, h []sample, j, _ int) (float64, [2
 func (levelRule) message(b *bound, kind schemas.AlertKind, lvl int, name string, v, thr float64) string {
 	return thresholdMessage(b, string(b.sensor), kind, lvl, name, v, thr)
 }
+
+// annotate sets the time to the next level at the value's current rate
+// (over the last hour) while it rises (direction above only).
+func (levelRule) annotate(st *State, b *bound, ev *schemas.AlertEvent) {
+	if b.neg || ev.Level >= len(b.levels) {
+		return
+	}
+	r := lastRef(ev)
+	if rate, ok := trend(st, b.sensor, r.TS.UnixNano()); ok {
+		ev.TimeToNext = timeTo(b.levels[ev.Level].thr, r.Value, rate)
+	}
+}

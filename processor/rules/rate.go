@@ -14,13 +14,48 @@ import (
 type rateRule struct {
 	window, minSpan int64
 	absolute        bool
+	// grades are the station's registry levels of the sensor (water
+	// level, flood depth), the grades a rise heads for.
+	grades []float64
 }
 
-func compileRate(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
+func compileRate(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules) {
 	b.hazard = true
 	b.label = rulespec.WindowLabel(r.Window)
 	sr.keepHistory(int64(r.Window))
-	sr.addSampler(b, &rateRule{window: int64(r.Window), minSpan: int64(r.MinSpan), absolute: r.Absolute})
+	sr.addSampler(b, &rateRule{window: int64(r.Window), minSpan: int64(r.MinSpan), absolute: r.Absolute, grades: registryGrades(r.Sensor, st)})
+}
+
+// registryGrades are the registry levels I, II, III of sensor k at st.
+func registryGrades(k schemas.Sensor, st *schemas.Station) []float64 {
+	if st == nil {
+		return nil
+	}
+	l := st.FloodDepthLevelsCM
+	if k == schemas.WaterLevel {
+		l = st.AlarmLevelsM
+	} else if k != schemas.FloodDepth {
+		return nil
+	}
+	if !l.Set() {
+		return nil
+	}
+	return []float64{l.I, l.II, l.III}
+}
+
+// annotate sets, for a rise (not an absolute rate), the time until the
+// reading reaches the station's next registry level at the rate.
+func (k *rateRule) annotate(_ *State, _ *bound, ev *schemas.AlertEvent) {
+	if k.absolute {
+		return
+	}
+	v := lastRef(ev).Value
+	for _, g := range k.grades {
+		if g > v {
+			ev.TimeToNext = timeTo(g, v, ev.Value)
+			return
+		}
+	}
 }
 
 func (k *rateRule) value(st *State, _ *rainSums, h []sample, j, skip int) (float64, [2]schemas.ReadingRef, int, bool) {

@@ -1,6 +1,7 @@
 package rulespec
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/resilience-project/resilience/schemas"
@@ -22,7 +23,18 @@ func f64(v float64) *float64 { return &v }
 //   - offline after 3 missed intervals;
 //   - stuck (36 identical readings) and spike checks for water_level,
 //     flood_depth and tilt;
-//   - composite flood:rain-and-rise: 3h rain heavy AND water rising.
+//   - composite flood:rain-and-rise: 3h rain heavy AND water rising;
+//   - level:wind_speed and level:wind_gust graded by the Beaufort bands of
+//     Decision 18/2021/QĐ-TTg, Appendix III (WindLevels): sustained wind
+//     for 10 minutes before the first alert and clearing 1.5 m/s below a
+//     grade, gusts on two consecutive readings and clearing 2.5 m/s below;
+//   - rate:flood_depth >= 20 cm/h (rising) and >= 60 cm/h (rising fast)
+//     over 15 minutes (FloodNet: the water peaked within 20 minutes), an
+//     estimate;
+//   - landslide:tilt (tilt rate, soil moisture near saturation, 72 h rain;
+//     see the landslide kind) with precaution, warning and alarm;
+//   - risk:rainfall, the official risk levels 1-5 from the rain
+//     (DefaultRiskTable, an estimate) for stations with a hazard zone.
 //
 // Every call returns a fresh copy.
 func Default() *RuleSet {
@@ -63,10 +75,48 @@ func Default() *RuleSet {
 				Of: []Term{{Rule: "accum:rainfall:12h", MinLevel: 2}, {Rule: "rate:water_level", MinLevel: 1}}},
 			{Name: "basin:two-stations-bd2", Kind: KindComposite, Scope: ScopeBasin, Op: "or", Severity: schemas.SeveritySevere,
 				Of: []Term{{Rule: "level:water_level", MinLevel: 2, MinStations: 2}}},
+			{Kind: KindLevel, Sensor: schemas.WindSpeed, Levels: WindLevels(), ClearMargin: f64(1.5), MinDuration: 10 * time.Minute},
+			{Kind: KindLevel, Sensor: schemas.WindGust, Levels: WindLevels(), ClearMargin: f64(2.5), MinCount: 2},
+			{Kind: KindRate, Sensor: schemas.FloodDepth, Window: 15 * time.Minute, Levels: []LevelSpec{
+				{Name: "rising", NameVI: "nước đang lên", NameEN: "water rising", Threshold: 20, ClearMargin: f64(5), Severity: schemas.SeverityModerate},
+				{Name: "rising fast", NameVI: "nước lên nhanh", NameEN: "water rising fast", Threshold: 60, ClearMargin: f64(10), Severity: schemas.SeveritySevere}}},
+			{Kind: KindLandslide, Levels: []LevelSpec{
+				{Name: "precaution", NameVI: "đề phòng sạt lở", NameEN: "landslide precaution", Threshold: 1, Severity: schemas.SeverityModerate},
+				{Name: "warning", NameVI: "cảnh báo sạt lở", NameEN: "landslide warning", Threshold: 2, Severity: schemas.SeveritySevere},
+				{Name: "alarm", NameVI: "báo động sạt lở", NameEN: "landslide alarm", Threshold: 3, Severity: schemas.SeverityExtreme}}},
+			{Kind: KindRisk, Levels: RiskLevelSpecs()},
 		},
 	}
 	if err := rs.Validate(); err != nil {
 		panic("rulespec: Default is invalid: " + err.Error())
 	}
 	return rs.WithDefaults()
+}
+
+// WindLevels are the wind grades of Decision 18/2021/QĐ-TTg, Appendix III,
+// by the Beaufort scale in m/s: tropical depression (Beaufort 6-7, from
+// 10.8), storm (8-9, from 17.2), strong storm (10-11, from 24.5), very
+// strong storm (12-15, from 32.7), super typhoon (16 and above, from 51.0).
+func WindLevels() []LevelSpec {
+	return []LevelSpec{
+		{Name: "tropical depression", NameVI: "áp thấp nhiệt đới", NameEN: "tropical depression", Beaufort: 6, Threshold: 10.8, Severity: schemas.SeverityModerate},
+		{Name: "storm", NameVI: "bão", NameEN: "storm", Beaufort: 8, Threshold: 17.2, Severity: schemas.SeveritySevere},
+		{Name: "strong storm", NameVI: "bão mạnh", NameEN: "strong storm", Beaufort: 10, Threshold: 24.5, Severity: schemas.SeveritySevere},
+		{Name: "very strong storm", NameVI: "bão rất mạnh", NameEN: "very strong storm", Beaufort: 12, Threshold: 32.7, Severity: schemas.SeverityExtreme},
+		{Name: "super typhoon", NameVI: "siêu bão", NameEN: "super typhoon", Beaufort: 16, Threshold: 51.0, Severity: schemas.SeverityExtreme},
+	}
+}
+
+// RiskLevelSpecs are the five risk levels of Decision 18/2021/QĐ-TTg with
+// the decision's colours.
+func RiskLevelSpecs() []LevelSpec {
+	colours := []string{ColourLightBlue, ColourLightYellow, ColourOrange, ColourRed, ColourPurple}
+	sevs := []schemas.Severity{schemas.SeverityMinor, schemas.SeverityModerate, schemas.SeveritySevere, schemas.SeverityExtreme, schemas.SeverityExtreme}
+	out := make([]LevelSpec, RiskLevels)
+	for i := range out {
+		n := i + 1
+		out[i] = LevelSpec{Name: fmt.Sprintf("risk level %d", n), NameVI: fmt.Sprintf("rủi ro thiên tai cấp %d", n),
+			NameEN: fmt.Sprintf("disaster risk level %d", n), Colour: colours[i], Threshold: float64(n), Severity: sevs[i]}
+	}
+	return out
 }

@@ -44,6 +44,13 @@ func (r *Rule) clone() Rule {
 	c.Of = cloneSlice(r.Of)
 	c.Basins = cloneSlice(r.Basins)
 	c.Stations = cloneSlice(r.Stations)
+	c.TiltRates = cloneSlice(r.TiltRates)
+	if r.Risk != nil {
+		t := *r.Risk
+		t.BandsMM = cloneSlice(r.Risk.BandsMM)
+		t.Short, t.Long = cloneTable(r.Risk.Short), cloneTable(r.Risk.Long)
+		c.Risk = &t
+	}
 	if r.Overrides != nil {
 		c.Overrides = make(map[string]Override, len(r.Overrides))
 		for id, o := range r.Overrides {
@@ -75,4 +82,15 @@ func clonePtr[T any](p *T) *T {
 	}
 	v := *p
 	return &v
+}
+
+func cloneTable(t [][]int) [][]int {
+	if t == nil {
+		return nil
+	}
+	out := make([][]int, len(t))
+	for i := range t {
+		out[i] = cloneSlice(t[i])
+	}
+	return out
 }

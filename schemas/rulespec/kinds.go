@@ -41,6 +41,8 @@ var kinds = []*KindSpec{
 	&offlineKind,
 	&qualityKind,
 	&compositeKind,
+	&landslideKind,
+	&riskKind,
 }
 
 // Kinds returns the names of the rule kinds.

@@ -40,7 +40,7 @@ func TestValidateReportsEveryProblemByKey(t *testing.T) {
 		{"margin", "rules:\n  - {kind: level, sensor: water_level, levels: [{threshold: 1}, {threshold: 2, clear_margin: -0.1}]}\n",
 			[]string{"rules[0].levels[1].clear_margin: must be >= 0"}},
 		{"unknown kind lists the kinds", "rules:\n  - {kind: flood}\n",
-			[]string{`rules[0].kind: must be one of level, rate, accumulation, offline, quality, composite; got "flood"`}},
+			[]string{`rules[0].kind: must be one of level, rate, accumulation, offline, quality, composite, landslide, risk; got "flood"`}},
 		{"several rules, several keys", "rules:\n  - {kind: offline, k: 0.5}\n  - {kind: level, sensor: nope}\n",
 			[]string{"rules[0].k", `rules[1].sensor: unknown sensor kind "nope"`, "rules[1].levels: at least one level"}},
 		{"offline k NaN", "rules:\n  - {kind: offline, k: .nan}\n", []string{"rules[0].k: must be in [1, 1000]"}},
@@ -71,6 +71,21 @@ func TestValidateReportsEveryProblemByKey(t *testing.T) {
 			[]string{"rules[0].registry_level_names: name all 3 registry levels"}},
 		{"level name too long", "rules:\n  - {kind: level, sensor: tilt, levels: [{threshold: 1, name: " + strings.Repeat("n", MaxLabelLen+1) + "}]}\n",
 			[]string{"rules[0].levels[0].name: at most 128 bytes"}},
+		{"wind grade fields", "rules:\n  - {kind: level, sensor: wind_speed, levels: [{threshold: 10.8, beaufort: 18, colour: green, name_vi: " + strings.Repeat("n", MaxLabelLen+1) + "}]}\n",
+			[]string{"rules[0].levels[0].beaufort: must be in [0, 17], got 18", `rules[0].levels[0].colour: must be one of light blue, light yellow, orange, red, purple; got "green"`,
+				"rules[0].levels[0].name_vi: at most 128 bytes"}},
+		{"landslide parameters", "rules:\n  - {kind: landslide, sensor: rainfall, tilt_rates: [0.1, 0.01], saturation_fraction: 1.5, rain_window: 12h, ttf_points: 2, levels: [{threshold: 1}, {threshold: 3}]}\n",
+			[]string{`rules[0].sensor: a landslide rule is driven by tilt, got "rainfall"`, "rules[0].tilt_rates: must be finite, > 0 and rising",
+				"rules[0].saturation_fraction: must be in (0, 1], got 1.5", "rules[0].rain_window: must be in [24h, 72h], got 12h0m0s",
+				"rules[0].ttf_points: must be in [3, 32], got 2", "rules[0].levels[1].threshold: a grade's threshold is its number 2, got 3"}},
+		{"landslide without grades", "rules:\n  - {kind: landslide}\n", []string{"rules[0].levels: name 1 to 3 grades, got 0"}},
+		{"risk table", "rules:\n  - {kind: risk, levels: [{threshold: 1}, {threshold: 2}], risk: {bands_mm: [100, 50], rainy_day_mm: -1, short: [[1, 1, 3]], long: [[1], [1, 1, 1], [1, 1, 1]], source: guess}}\n",
+			[]string{"rules[0].risk.bands_mm: give the 3 band lower bounds", "rules[0].risk.bands_mm[1]: must be finite, > 0 and rising, got 50",
+				"rules[0].risk.rainy_day_mm: must be >= 0", "rules[0].risk.short: one row per band (3), got 1",
+				"rules[0].risk.short[0][2]: must be a level in [0, 2], got 3", "rules[0].risk.long[0]: one level per hazard zone (3), got 1",
+				`rules[0].risk.source: must be estimate or official, got "guess"`}},
+		{"risk levels", "rules:\n  - {kind: risk, levels: [{threshold: 1}, {threshold: 2}, {threshold: 3}, {threshold: 4}, {threshold: 5}, {threshold: 6}]}\n",
+			[]string{"rules[0].levels: name 1 to 5 grades, got 6"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,8 +278,33 @@ func TestDefaultIsExampleFile(t *testing.T) {
 	}
 }
 
+// TestNewKindDefaults: landslide and risk rules get their documented
+// defaults and default names.
+func TestNewKindDefaults(t *testing.T) {
+	rs, err := Parse([]byte("rules:\n  - {kind: landslide, levels: [{threshold: 1}]}\n  - {kind: risk, levels: [{threshold: 1}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, r := rs.Rules[0], rs.Rules[1]
+	if l.Name != "landslide:tilt" || l.Sensor != schemas.Tilt || l.Window != time.Hour || l.MinSpan != 30*time.Minute ||
+		len(l.TiltRates) != 2 || l.TiltRates[0] != 0.01 || l.TiltRates[1] != 0.1 || l.SaturationFraction != 0.9 ||
+		l.RainMM != 100 || l.RainWindow != 72*time.Hour || l.TTFPoints != 6 {
+		t.Errorf("landslide defaults: %+v", l)
+	}
+	if r.Name != "risk:rainfall" || r.Sensor != schemas.Rainfall || r.Risk == nil || r.Risk.Source != SourceEstimate ||
+		r.Risk.RainyDayMM != 16 || r.Risk.Long[2][2] != 5 || r.Risk.Short[0][0] != 1 {
+		t.Errorf("risk defaults: %+v %+v", r, r.Risk)
+	}
+	c := rs.WithDefaults()
+	c.Rules[1].Risk.Long[2][2] = 0
+	c.Rules[0].TiltRates[0] = 9
+	if rs.Rules[1].Risk.Long[2][2] != 5 || rs.Rules[0].TiltRates[0] != 0.01 {
+		t.Error("WithDefaults shares the risk table or tilt rates with its receiver")
+	}
+}
+
 func TestKindsRegistered(t *testing.T) {
-	for _, k := range []string{KindLevel, KindRate, KindAccumulation, KindOffline, KindQuality, KindComposite} {
+	for _, k := range []string{KindLevel, KindRate, KindAccumulation, KindOffline, KindQuality, KindComposite, KindLandslide, KindRisk} {
 		spec := Lookup(k)
 		if spec == nil || spec.Kind != k || spec.Validate == nil {
 			t.Errorf("kind %s: %+v", k, spec)
@@ -273,7 +313,7 @@ func TestKindsRegistered(t *testing.T) {
 	if Lookup("flood") != nil {
 		t.Error("unknown kind found")
 	}
-	if got := strings.Join(Kinds(), ","); got != "level,rate,accumulation,offline,quality,composite" {
+	if got := strings.Join(Kinds(), ","); got != "level,rate,accumulation,offline,quality,composite,landslide,risk" {
 		t.Errorf("Kinds() = %s", got)
 	}
 }

@@ -20,6 +20,8 @@ const (
 	KindOffline      = "offline"
 	KindQuality      = "quality"
 	KindComposite    = "composite"
+	KindLandslide    = "landslide"
+	KindRisk         = "risk"
 )
 
 // Quality checks (Rule.Check).
@@ -69,6 +71,39 @@ const (
 	MaxK = 1000
 	// MaxStuckCount is the largest stuck count.
 	MaxStuckCount = 1000
+	// MaxBeaufort is the highest Beaufort number (hurricane-force scale
+	// as extended in Vietnam, Beaufort 17: >= 56.1 m/s).
+	MaxBeaufort = 17
+	// LandslideGrades is the number of landslide levels (precaution,
+	// warning, alarm); RiskLevels the number of official risk levels.
+	LandslideGrades = 3
+	RiskLevels      = 5
+	// MinRainWindow and MaxRainWindow bound a landslide rule's rain
+	// window (the rain of the last 24-72 h).
+	MinRainWindow = 24 * time.Hour
+	MaxRainWindow = 72 * time.Hour
+	// MinTTFPoints and MaxTTFPoints bound the tilt-rate samples the
+	// inverse-velocity fit uses.
+	MinTTFPoints = 3
+	MaxTTFPoints = 32
+	// RiskBands is the number of 24 h rain bands of a risk table.
+	RiskBands = 3
+)
+
+// Risk colours of Decision 18/2021/QĐ-TTg, levels 1 to 5 (LevelSpec.Colour).
+const (
+	ColourLightBlue   = "light blue"
+	ColourLightYellow = "light yellow"
+	ColourOrange      = "orange"
+	ColourRed         = "red"
+	ColourPurple      = "purple"
+)
+
+// Sources of a table's values (RiskTable.Source), as the registry marks
+// its levels.
+const (
+	SourceEstimate = "estimate"
+	SourceOfficial = "official"
 )
 
 // Defaults for rule sets that leave them unset.
@@ -83,11 +118,35 @@ const (
 // order; a level fires when the watched value reaches Threshold (>=, or <=
 // for direction below) and clears when the value is ClearMargin back on the
 // safe side of it (hysteresis).
+//
+// NameVI and NameEN name the grade for its readers in Vietnamese and
+// English (alert fields level_name_vi, level_name_en); Beaufort (wind
+// grades) is the Beaufort number the grade starts at, and makes the
+// alert carry the Beaufort number of the value; Colour (risk levels) is
+// the colour of the official level.
 type LevelSpec struct {
 	Name        string           `yaml:"name,omitempty"`
+	NameVI      string           `yaml:"name_vi,omitempty"`
+	NameEN      string           `yaml:"name_en,omitempty"`
+	Beaufort    int              `yaml:"beaufort,omitempty"`
+	Colour      string           `yaml:"colour,omitempty"`
 	Threshold   float64          `yaml:"threshold"`
 	ClearMargin *float64         `yaml:"clear_margin,omitempty"`
 	Severity    schemas.Severity `yaml:"severity,omitempty"`
+}
+
+// RiskTable is the decision table of a risk rule: the 24 h rain band
+// (band k: rain >= BandsMM[k-1]) and the duration of the rain (Short:
+// rain for 1-2 days; Long: for more than 2 days, i.e. each of the two
+// days before the last 24 h had at least RainyDayMM) give, per hazard
+// zone 1..3, the risk level 1..5 (0: none): Short[band-1][zone-1].
+type RiskTable struct {
+	BandsMM    []float64 `yaml:"bands_mm"`
+	RainyDayMM float64   `yaml:"rainy_day_mm"`
+	Short      [][]int   `yaml:"short"`
+	Long       [][]int   `yaml:"long"`
+	// Source is where the table comes from: estimate or official.
+	Source string `yaml:"source"`
 }
 
 // Override replaces parts of a rule for one station. Unset fields keep the
@@ -175,6 +234,21 @@ type Rule struct {
 	Stations []string `yaml:"stations,omitempty"`
 	// Overrides adjust the rule per station id.
 	Overrides map[string]Override `yaml:"overrides,omitempty"`
+
+	// Landslide rules: the tilt rate grades (deg/h, precaution and
+	// warning; default 0.01 and 0.1, Uchimura et al. 2015) over Window
+	// (default 1h), soil moisture near saturation (>= SaturationFraction,
+	// default 0.9, of the station's saturation_pct), the rain over
+	// RainWindow (default 72h) reaching RainMM (default 100), and
+	// TTFPoints tilt-rate samples for the inverse-velocity estimate
+	// (default 6).
+	TiltRates          []float64     `yaml:"tilt_rates,omitempty"`
+	SaturationFraction float64       `yaml:"saturation_fraction,omitempty"`
+	RainMM             float64       `yaml:"rain_mm,omitempty"`
+	RainWindow         time.Duration `yaml:"rain_window,omitempty"`
+	TTFPoints          int           `yaml:"ttf_points,omitempty"`
+	// Risk is the decision table of a risk rule (default DefaultRiskTable).
+	Risk *RiskTable `yaml:"risk,omitempty"`
 }
 
 // RuleSet is a rules file. One returned by Parse, Load, Default or

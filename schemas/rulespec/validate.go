@@ -164,8 +164,18 @@ func (p *Problems) levels(sub string, levels []LevelSpec, dir string) {
 		if l.Severity != "" && !validSeverity(l.Severity) {
 			p.Add(lk+".severity", "%q is not one of Minor, Moderate, Severe, Extreme", l.Severity)
 		}
-		if len(l.Name) > MaxLabelLen {
-			p.Add(lk+".name", "at most %d bytes", MaxLabelLen)
+		for _, n := range []struct{ key, v string }{{".name", l.Name}, {".name_vi", l.NameVI}, {".name_en", l.NameEN}} {
+			if len(n.v) > MaxLabelLen {
+				p.Add(lk+n.key, "at most %d bytes", MaxLabelLen)
+			}
+		}
+		if l.Beaufort < 0 || l.Beaufort > MaxBeaufort {
+			p.Add(lk+".beaufort", "must be in [0, %d], got %d", MaxBeaufort, l.Beaufort)
+		}
+		switch l.Colour {
+		case "", ColourLightBlue, ColourLightYellow, ColourOrange, ColourRed, ColourPurple:
+		default:
+			p.Add(lk+".colour", "must be one of light blue, light yellow, orange, red, purple; got %q", l.Colour)
 		}
 		if j == 0 {
 			continue
@@ -203,3 +213,17 @@ func WindowLabel(d time.Duration) string {
 
 // fmtDur renders a bound in error messages as the file writes it: 24h, 1m.
 func fmtDur(d time.Duration) string { return WindowLabel(d) }
+
+// grades checks the levels of a kind whose value is a grade (landslide,
+// risk): thresholds 1, 2, ... n in order, at most max of them.
+func (p *Problems) grades(levels []LevelSpec, max int) {
+	if len(levels) == 0 || len(levels) > max {
+		p.Add(".levels", "name 1 to %d grades, got %d", max, len(levels))
+	}
+	for j, l := range levels {
+		if l.Threshold != float64(j+1) {
+			p.Add(fmt.Sprintf(".levels[%d].threshold", j), "a grade's threshold is its number %d, got %g", j+1, l.Threshold)
+		}
+	}
+	p.levels(".levels", levels, DirectionAbove)
+}
