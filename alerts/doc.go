@@ -1,12 +1,52 @@
 // Package alerts is the alerts service: it consumes alert events from the
-// Kafka `alerts` topic, tracks each alert's lifecycle in the store
-// (package alerts/store) and hands live events to notifiers (package
-// alerts/notify, one subpackage per notifier).
+// Kafka `alerts` topic and operator actions from `alerts.actions`, folds
+// both into the store (package alerts/store: firing → acknowledged →
+// resolved, with history), and hands events and acknowledgements to the
+// dispatcher (package alerts/dispatch), which notifies through the
+// channels BuildChannels makes from the routing file (alerts/route).
 //
-// Startup: the service replays the `alerts` topic from the beginning into
-// the store, so the store survives restarts without a database of its own.
-// Events replayed from before the service started are not notified again;
-// events that arrive after the replay reached the end of the topic are.
-// Events are deduplicated by EventID (the processor may produce an event
-// twice after a crash; it never produces two different events with one id).
+// Startup: the service replays both topics from the beginning into the
+// store, so the store survives restarts without a database of its own and
+// every replica folds the same state. Events are deduplicated by EventID,
+// actions by ActionID. The legacy Notifiers see live events only. The
+// Dispatcher is given live events and the replayed events younger than
+// Options.NotifyMaxAge; its notification log (alerts/nflog) decides what
+// was already notified, so an alert raised while the service was down is
+// notified when it comes back, and one already notified is not notified
+// again.
+//
+// Operator actions (Act, POST /api/v1/alerts/{id}/ack|resolve) are
+// produced to `alerts.actions` (acks=all) and applied when they come back
+// from the topic; the API answers 202 once the action is durable.
+//
+// Crash semantics, precisely:
+//
+//   - Store state is at-least-once in, exactly-once in effect: a record is
+//     folded once per process (dedup ids), and a restart re-folds the
+//     topics from the start.
+//   - Notifications: the dispatcher writes the intent (nflog, fsync or
+//     Kafka acks=all) before it queues a send, and the final record after
+//     the channel confirmed. A crash before the intent: the event is
+//     replayed at start and decided again (same deterministic id, nflog.Key).
+//     A crash between intent and send, or between send and MarkSent: the
+//     intent is pending and Dispatcher.Run resends it with the SAME id. So
+//     delivery is at-least-once; a raw duplicate is possible only for a
+//     crash between the channel's delivery and MarkSent, and it carries the
+//     same idempotency key (webhook X-Resilience-Notification-Id /
+//     Idempotency-Key, email Message-ID, siren command id). Exactly-once
+//     holds only at a receiver that deduplicates on that key (the siren
+//     firmware and the Maildir by Message-ID do; a plain webhook consumer
+//     must).
+//   - Replayed events older than NotifyMaxAge are never notified; an event
+//     replayed after its nflog entry was compacted (nflog retention) would
+//     be notified again, hence notify_max_age < nflog retention.
+//   - Repeat, escalation and group_interval timers restart from zero after
+//     a restart (see alerts/dispatch): a repeat or escalation may come up to
+//     one interval late, never early or twice for the same slot.
+//   - Two replicas: NOT yet split. Each replica running the dispatcher
+//     decides for every alert; with nflog kind kafka a replica sees the
+//     other's records only after nflog.Kafka.Refresh, so both may send the
+//     same notification (same id: deduplicable, but twice on the wire).
+//     Run the alerts dispatch on one replica until partition ownership
+//     (a consumer group on `alerts` for the dispatch duty) is wired.
 package alerts

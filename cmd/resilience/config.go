@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/resilience-project/resilience/ingest"
 	"github.com/resilience-project/resilience/internal/config"
@@ -43,6 +45,43 @@ type MQTTConfig struct {
 	Embedded embedded.MQTTConfig `yaml:"embedded"`
 }
 
+// AlertsConfig is the `alerts:` section: notification delivery and the
+// alert lifecycle.
+type AlertsConfig struct {
+	// RoutesFile is the routing file (alerts/route); empty: alerts are only
+	// logged, nobody is notified.
+	RoutesFile string `yaml:"routes_file"`
+	// ConsoleURL is the operator console's base URL for links in messages.
+	ConsoleURL string     `yaml:"console_url"`
+	SMTP       SMTPConfig `yaml:"smtp"`
+	// MQTTURL is the broker of the sirens (empty: the ingest broker, or the
+	// embedded one).
+	MQTTURL string      `yaml:"mqtt_url"`
+	NFLog   NFLogConfig `yaml:"nflog"`
+	// NotifyMaxAge: replayed events older than this are not notified after
+	// a restart (a fresh install does not page for last month).
+	NotifyMaxAge time.Duration `yaml:"notify_max_age"`
+	// ResolvedRetention is how long a resolved alert stays in memory (it
+	// stays in InfluxDB and in the topics).
+	ResolvedRetention time.Duration `yaml:"resolved_retention"`
+}
+
+// SMTPConfig is the `alerts.smtp:` section, shared by every email receiver.
+type SMTPConfig struct {
+	Addr       string `yaml:"addr"`
+	From       string `yaml:"from"`
+	AuthFile   string `yaml:"auth_file"`
+	RequireTLS bool   `yaml:"require_tls"`
+}
+
+// NFLogConfig is the `alerts.nflog:` section: the notification log.
+type NFLogConfig struct {
+	// Kind is file (data_dir/alerts/nflog, one replica) or kafka (the
+	// compacted topic <prefix>alerts.nflog).
+	Kind      string        `yaml:"kind"`
+	Retention time.Duration `yaml:"retention"`
+}
+
 // Config is the whole configuration: a YAML file, then environment
 // overrides (RESILIENCE_*), then flags. Secrets (MQTT password, InfluxDB
 // token) come only from files or the environment, never from flags.
@@ -62,6 +101,7 @@ type Config struct {
 	Ingest       ingest.Config     `yaml:"ingest"`
 	Processor    processor.Config  `yaml:"processor"`
 	Influx       influxsink.Config `yaml:"influx"`
+	Alerts       AlertsConfig      `yaml:"alerts"`
 	// Dev is set by `run --dev`: anonymous MQTT devices in embedded mode.
 	Dev bool `yaml:"-"`
 }
@@ -77,6 +117,8 @@ func DefaultConfig() Config {
 		Ingest:       ingest.DefaultConfig(),
 		Processor:    processor.DefaultConfig(),
 		Influx:       influxsink.DefaultConfig(),
+		Alerts: AlertsConfig{NFLog: NFLogConfig{Kind: "file", Retention: 7 * 24 * time.Hour},
+			NotifyMaxAge: 24 * time.Hour, ResolvedRetention: 24 * time.Hour},
 	}
 }
 
@@ -111,7 +153,7 @@ func LoadConfig(path string) (Config, error) {
 
 func (c *Config) resolve(base string) {
 	config.ResolvePaths(base, &c.StationsFile, &c.RulesFile, &c.DataDir, &c.MQTT.Embedded.CredentialsFile,
-		&c.Ingest.PasswordFile, &c.Influx.TokenFile, &c.Influx.SpoolDir)
+		&c.Ingest.PasswordFile, &c.Influx.TokenFile, &c.Influx.SpoolDir, &c.Alerts.RoutesFile, &c.Alerts.SMTP.AuthFile)
 }
 
 // ApplyEnv applies RESILIENCE_* overrides.
@@ -135,6 +177,13 @@ func (c *Config) ApplyEnv(get func(string) string) {
 	env.String("RESILIENCE_MQTT_CREDENTIALS_FILE", &c.MQTT.Embedded.CredentialsFile)
 	env.String("RESILIENCE_EMBEDDED_KAFKA_LISTEN", &c.Kafka.Embedded.Listen)
 	env.List("RESILIENCE_KAFKA_BROKERS", &c.Kafka.Brokers)
+	env.String("RESILIENCE_ALERTS_ROUTES_FILE", &c.Alerts.RoutesFile)
+	env.String("RESILIENCE_ALERTS_CONSOLE_URL", &c.Alerts.ConsoleURL)
+	env.String("RESILIENCE_ALERTS_SMTP_ADDR", &c.Alerts.SMTP.Addr)
+	env.String("RESILIENCE_ALERTS_SMTP_FROM", &c.Alerts.SMTP.From)
+	env.String("RESILIENCE_ALERTS_SMTP_AUTH_FILE", &c.Alerts.SMTP.AuthFile)
+	env.String("RESILIENCE_ALERTS_MQTT_URL", &c.Alerts.MQTTURL)
+	env.String("RESILIENCE_ALERTS_NFLOG_KIND", &c.Alerts.NFLog.Kind)
 }
 
 // RegisterFlags registers the flags of every component.
@@ -208,12 +257,50 @@ func (c *Config) validateOwn() []error {
 			errs = append(errs, fmt.Errorf("kafka.brokers[%d]: %q: %v", i, b, err))
 		}
 	}
+	errs = append(errs, c.Alerts.validate()...)
 	if c.EmbeddedMQTT() && !c.Dev && c.MQTT.Embedded.CredentialsFile == "" {
 		errs = append(errs, errors.New("mqtt.embedded.credentials_file: required for the embedded broker unless run --dev"))
 	}
 	if c.EmbeddedMQTT() {
 		if err := c.MQTT.Embedded.ValidateFor(c.Ingest.MaxPayload); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// validate checks the alerts section; each error names its key.
+func (a *AlertsConfig) validate() []error {
+	var errs []error
+	if a.NFLog.Kind != "file" && a.NFLog.Kind != "kafka" {
+		errs = append(errs, fmt.Errorf("alerts.nflog.kind: %q is not one of file, kafka", a.NFLog.Kind))
+	}
+	if a.NFLog.Retention < time.Hour {
+		errs = append(errs, errors.New("alerts.nflog.retention: at least 1h"))
+	}
+	if a.NotifyMaxAge <= 0 || a.NotifyMaxAge >= a.NFLog.Retention {
+		errs = append(errs, errors.New("alerts.notify_max_age: must be positive and under alerts.nflog.retention "+
+			"(an event replayed after its log entry was compacted away would be notified again)"))
+	}
+	if a.ResolvedRetention < time.Minute {
+		errs = append(errs, errors.New("alerts.resolved_retention: at least 1m"))
+	}
+	if a.ConsoleURL != "" {
+		if u, err := url.Parse(a.ConsoleURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("alerts.console_url: %q is not an http(s) URL", a.ConsoleURL))
+		}
+	}
+	if a.SMTP.Addr != "" {
+		if _, _, err := net.SplitHostPort(a.SMTP.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("alerts.smtp.addr: %q: %v", a.SMTP.Addr, err))
+		}
+		if a.SMTP.From == "" {
+			errs = append(errs, errors.New("alerts.smtp.from: required with alerts.smtp.addr"))
+		}
+	}
+	if a.MQTTURL != "" {
+		if u, err := url.Parse(a.MQTTURL); err != nil || u.Host == "" {
+			errs = append(errs, fmt.Errorf("alerts.mqtt_url: %q is not a broker URL (tcp://host:port)", a.MQTTURL))
 		}
 	}
 	return errs

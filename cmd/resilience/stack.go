@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,8 +17,13 @@ import (
 
 	"github.com/resilience-project/resilience/alerts"
 	"github.com/resilience-project/resilience/alerts/basin"
+	"github.com/resilience-project/resilience/alerts/dispatch"
+	"github.com/resilience-project/resilience/alerts/inhibit"
+	"github.com/resilience-project/resilience/alerts/nflog"
 	"github.com/resilience-project/resilience/alerts/notify"
 	"github.com/resilience-project/resilience/alerts/notify/lognotify"
+	"github.com/resilience-project/resilience/alerts/notify/mqttsiren"
+	"github.com/resilience-project/resilience/alerts/route"
 	"github.com/resilience-project/resilience/alerts/store"
 	"github.com/resilience-project/resilience/ingest"
 	"github.com/resilience-project/resilience/internal/embedded"
@@ -52,21 +59,26 @@ type Stack struct {
 	Alerts   *store.Store
 	Brokers  []string
 	MQTTURL  string
-	Ready    chan struct{}
+	// Sirens are the siren channels (their device acks: AcksOf).
+	Sirens []*mqttsiren.Channel
+	Ready  chan struct{}
 }
 
 // wiring is what the wire* functions share while RunStack builds the
 // parts: each registers its parts with the lifecycle in its stage, its
 // readiness checks and its closers.
 type wiring struct {
-	mode         Mode
-	cfg          Config
-	logger       *slog.Logger
-	reg          *prometheus.Registry
-	stations     *schemas.Registry
-	topics       schemas.KafkaTopics
-	lc           *lifecycle
-	rules        *rules.RuleSet
+	mode     Mode
+	cfg      Config
+	logger   *slog.Logger
+	reg      *prometheus.Registry
+	stations *schemas.Registry
+	topics   schemas.KafkaTopics
+	lc       *lifecycle
+	rules    *rules.RuleSet
+	routes   *route.Watcher
+	// instance names this process in MQTT client ids (replicas differ).
+	instance     string
 	checks       map[string]httpapi.Check
 	degradations map[string]httpapi.Degradation
 	st           *Stack
@@ -82,7 +94,11 @@ func RunStack(ctx context.Context, mode Mode, cfg Config, logger *slog.Logger, s
 		st = &Stack{}
 	}
 	st.Ready = make(chan struct{})
-	w := &wiring{mode: mode, cfg: cfg, logger: logger, reg: newRegistry(), st: st,
+	var inst [4]byte
+	if _, err := rand.Read(inst[:]); err != nil {
+		return err
+	}
+	w := &wiring{mode: mode, cfg: cfg, logger: logger, reg: newRegistry(), st: st, instance: hex.EncodeToString(inst[:]),
 		checks: map[string]httpapi.Check{}, degradations: map[string]httpapi.Degradation{}}
 	st.Registry = w.reg
 	var err error
@@ -113,6 +129,7 @@ func (w *wiring) wire() error {
 	}
 	var view *processor.View
 	var astore *store.Store
+	var svc *alerts.Service
 	if w.mode.ingest() {
 		if err := w.wireIngest(); err != nil {
 			return err
@@ -124,12 +141,12 @@ func (w *wiring) wire() error {
 		}
 	}
 	if w.mode.alerts() {
-		if astore, err = w.wireAlerts(); err != nil {
+		if astore, svc, err = w.wireAlerts(); err != nil {
 			return err
 		}
 	}
 	w.st.View, w.st.Alerts = view, astore
-	w.wireHTTP(view, astore)
+	w.wireHTTP(view, astore, svc)
 	w.logger.Info("resilience running", "mode", w.mode, "kafka", w.cfg.Kafka.Brokers, "mqtt", w.cfg.Ingest.URL,
 		"influx", w.cfg.Influx.URL, "http", w.cfg.HTTP.Listen, "partitions", parts)
 	return nil
@@ -291,16 +308,25 @@ func (w *wiring) pointSink() (processor.PointSink, *influxsink.Sink, error) {
 	return sink, sink, nil
 }
 
-func (w *wiring) wireAlerts() (*store.Store, error) {
-	astore := store.New()
+func (w *wiring) wireAlerts() (*store.Store, *alerts.Service, error) {
+	ac := w.cfg.Alerts
+	astore := store.NewWithOptions(store.Options{ResolvedRetention: ac.ResolvedRetention})
+	d, err := w.wireDispatch()
+	if err != nil {
+		return nil, nil, err
+	}
 	// Basin-scope composites are evaluated here, where every station's
 	// alerts arrive (hot reload covers the station rules only).
-	svc, err := alerts.New(alerts.Options{Brokers: w.cfg.Kafka.Brokers, Store: astore,
+	o := alerts.Options{Brokers: w.cfg.Kafka.Brokers, Store: astore,
 		Notifiers: []notify.Notifier{&lognotify.Notifier{Logger: w.logger.With("component", "notify")}},
-		Logger:    w.logger, Registry: w.reg, Topics: w.topics,
-		Basin: basin.New(w.rules, w.stations), Writer: w.writer(100)})
+		Logger:    w.logger, Registry: w.reg, Topics: w.topics, NotifyMaxAge: ac.NotifyMaxAge,
+		Basin: basin.New(w.rules, w.stations), Writer: w.writer(100)}
+	if d != nil {
+		o.Dispatcher = d
+	}
+	svc, err := alerts.New(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	w.lc.run(stageAlerts, "alerts", svc.Run)
 	w.checks["alerts"] = func() error {
@@ -309,16 +335,131 @@ func (w *wiring) wireAlerts() (*store.Store, error) {
 		}
 		return nil
 	}
-	return astore, nil
+	return astore, svc, nil
 }
 
-func (w *wiring) wireHTTP(view *processor.View, astore *store.Store) {
+// wireDispatch builds the notification delivery from alerts.routes_file
+// (nil without one: alerts are only logged): the routing watcher, every
+// receiver's channels, the notification log and the dispatcher, each run in
+// the alerts stage.
+func (w *wiring) wireDispatch() (*dispatch.Dispatcher, error) {
+	ac := w.cfg.Alerts
+	if ac.RoutesFile == "" {
+		w.logger.Warn("no alerts.routes_file: alerts are logged, nobody is notified")
+		return nil, nil
+	}
+	var d *dispatch.Dispatcher
+	logger := w.logger.With("component", "dispatch")
+	rw, err := route.NewWatcher(ac.RoutesFile, 0, logger, func(err error) {
+		if err != nil || d == nil {
+			return
+		}
+		// Receivers added by a reload have no channel until a restart.
+		if err := d.Check(w.routes.Current()); err != nil {
+			logger.Error("routing file reloaded with receivers that have no channel (restart to build them)", "file", ac.RoutesFile, "err", err)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alerts.routes_file: %w", err)
+	}
+	w.routes = rw
+	chans, err := alerts.BuildChannels(rw.Current(), w.channelOptions())
+	if err != nil {
+		return nil, fmt.Errorf("alerts.routes_file %s: %w", ac.RoutesFile, err)
+	}
+	nl, err := w.notificationLog()
+	if err != nil {
+		return nil, err
+	}
+	d, err = dispatch.New(dispatch.Config{Routes: rw.Current, Channels: chans.ByReceiver, Log: nl,
+		Inhibit: inhibit.New(inhibit.Defaults()), Logger: logger, MaxAge: ac.NotifyMaxAge})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Register(w.reg); err != nil {
+		return nil, err
+	}
+	if err := d.Check(rw.Current()); err != nil {
+		return nil, fmt.Errorf("alerts.routes_file %s: %w", ac.RoutesFile, err)
+	}
+	for _, sr := range chans.Sirens {
+		w.lc.run(stageAlerts, "siren "+sr.Name(), sr.Run)
+	}
+	w.lc.run(stageAlerts, "routes watcher", rw.Run)
+	w.lc.run(stageAlerts, "dispatcher", d.Run)
+	w.lc.run(stageAlerts, "notification log compaction", func(ctx context.Context) error { return compactLoop(ctx, nl, w.logger) })
+	w.st.Sirens = chans.Sirens
+	return d, nil
+}
+
+// channelOptions are the channels' settings from the config.
+func (w *wiring) channelOptions() alerts.ChannelOptions {
+	ac := w.cfg.Alerts
+	o := alerts.ChannelOptions{BaseDir: filepath.Dir(ac.RoutesFile), ConsoleURL: ac.ConsoleURL, Registry: w.stations,
+		SMTPAddr: ac.SMTP.Addr, SMTPFrom: ac.SMTP.From, RequireTLS: ac.SMTP.RequireTLS, MQTTURL: ac.MQTTURL,
+		ClientIDPrefix: "resilience-alerts-" + w.instance + "-", Logger: w.logger.With("component", "siren")}
+	if o.MQTTURL == "" {
+		// The ingest broker (the embedded one in run mode), with the
+		// collector's credential.
+		o.MQTTURL, o.MQTTUsername, o.MQTTPassword = w.cfg.Ingest.URL, w.cfg.Ingest.Username, w.cfg.Ingest.Password
+		if o.MQTTPassword == "" && w.cfg.Ingest.PasswordFile != "" {
+			if b, err := os.ReadFile(w.cfg.Ingest.PasswordFile); err == nil {
+				o.MQTTPassword = strings.TrimSpace(string(b))
+			}
+		}
+	}
+	return o
+}
+
+// notificationLog opens alerts.nflog: a file under data_dir (one replica)
+// or the compacted topic <prefix>alerts.nflog (shared by replicas).
+func (w *wiring) notificationLog() (nflog.Log, error) {
+	nc := w.cfg.Alerts.NFLog
+	var nl nflog.Log
+	var err error
+	switch nc.Kind {
+	case "kafka":
+		nl, err = nflog.OpenKafka(w.lc.wiringCtx(), nflog.KafkaOptions{Brokers: w.cfg.Kafka.Brokers,
+			Topic: w.cfg.Kafka.TopicPrefix + nflog.DefaultTopic, ReplicationFactor: w.cfg.Kafka.ReplicationFactor, Retention: nc.Retention})
+	default:
+		dir := filepath.Join(w.cfg.DataDir, "alerts")
+		if err = os.MkdirAll(dir, 0o750); err == nil {
+			nl, err = nflog.OpenFile(filepath.Join(dir, "nflog"), nc.Retention)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("alerts.nflog (%s): %w", nc.Kind, err)
+	}
+	w.lc.closeAfterParts(func() { nl.Close() })
+	return nl, nil
+}
+
+// compactLoop drops the notification log's expired final entries hourly.
+func compactLoop(ctx context.Context, nl nflog.Log, logger *slog.Logger) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := nl.Compact(ctx, time.Now()); err != nil {
+			logger.Warn("notification log compaction failed; retrying in an hour", "err", err)
+		} else if n > 0 {
+			logger.Info("notification log compacted", "dropped", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (w *wiring) wireHTTP(view *processor.View, astore *store.Store, svc *alerts.Service) {
 	ho := httpapi.Options{Listen: w.cfg.HTTP.Listen, Gatherer: w.reg, Checks: w.checks, Degradations: w.degradations, Logger: w.logger}
 	if view != nil {
 		ho.Stations = view
 	}
 	if astore != nil {
 		ho.Alerts = alertsAPI{astore}
+		ho.Actions = alertsActor{svc}
 	}
 	w.lc.run(stageHTTP, "http", httpapi.New(ho).Run)
 }
@@ -351,6 +492,9 @@ func ensureTopics(ctx context.Context, cfg Config, t schemas.KafkaTopics, logger
 		// The alerts store replays this topic: keep it.
 		{Name: t.Alerts, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": "-1"}},
 		{Name: t.State, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
+		// Operator actions, keyed by action id: every action is kept (the
+		// alerts store folds them on every start).
+		{Name: t.Actions, Partitions: p, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
 	}
 	var counts map[string]int
 	err := retry.Do(ctx, retry.Policy{Min: 200 * time.Millisecond, Max: 5 * time.Second, Attempts: 30,
