@@ -219,3 +219,21 @@ func TestBounds(t *testing.T) {
 		t.Error("an orphan over MaxOrphans was held")
 	}
 }
+
+// A resolved event read before a later-stamped escalation (out of order
+// after a replay) still resolves the alert. Before the fold rewrite the
+// resolved event was skipped as "older" and the alert stayed firing.
+func TestOlderResolvedStillResolves(t *testing.T) {
+	const st, rule = "VG-AINGHIA", "water_level"
+	fired := ev(st, rule, t0, schemas.AlertFired, 1, t0)
+	esc := ev(st, rule, t0, schemas.AlertEscalated, 3, t0.Add(20*time.Minute))
+	resolved := ev(st, rule, t0, schemas.AlertResolved, 0, t0.Add(10*time.Minute))
+	s := store.New()
+	for _, e := range []schemas.AlertEvent{fired, esc, resolved} {
+		s.Apply(e)
+	}
+	a, _ := s.Get(fired.ID)
+	if a.State != store.Resolved || a.ResolvedAt == nil || !a.ResolvedAt.Equal(resolved.At) {
+		t.Errorf("state=%s resolved_at=%v, want resolved at %s", a.State, a.ResolvedAt, resolved.At)
+	}
+}
