@@ -20,8 +20,9 @@
 //     Kafka-protocol log and the line-protocol file sink, in a temporary
 //     data dir; no server is needed;
 //     - mode servers: the Mosquitto, Kafka and InfluxDB named by MQTT_URL,
-//     KAFKA_BROKERS, INFLUX_URL, INFLUX_ORG and INFLUX_TOKEN_FILE (written
-//     by deployments/local/services into .cache/services/env), with a
+//     KAFKA_BROKERS, INFLUX_URL, INFLUX_ORG, INFLUX_TOKEN_FILE and
+//     RESILIENCE_SERVICES (written by deployments/local/services into
+//     .cache/services/env; read by internal/testenv/harness), with a
 //     unique Kafka topic prefix, consumer group, MQTT share group and a new
 //     InfluxDB bucket, which are deleted afterwards (-keep keeps them);
 //  3. waits for /readyz, then publishes R*D v1 readings (ts = now, seq
@@ -34,7 +35,7 @@
 //     level I clear point (5.0 - 0.15 m), so level:water_level alerts fire
 //     and resolve over and over; station i's cycle is shifted by i mod
 //     -cycle readings so the alerts are spread in time;
-//  4. reads the alerts topic from its end offsets and, for every `fired`
+//  4. reads the run's alerts topic (new, so from its start) and, for every `fired`
 //     event of rule level:water_level, takes latency = receive time -
 //     publish time of the reading that caused it (the event's last
 //     ReadingRef, by station and seq);
@@ -58,6 +59,8 @@
 //
 // The exit status is 1 if any reading was lost (not acknowledged by the
 // broker, or not processed), if an expected fired event did not arrive,
-// or if the run failed; 0 otherwise. The binary's log is printed (tail) on
+// or if the run failed; 0 otherwise. The plumbing (build, processes,
+// publishers, alert reader, metrics scrape, bucket and topic setup) is
+// internal/testenv/harness, shared with the end-to-end tests and cmd/chaos. The binary's log is printed (tail) on
 // failure and kept with -keep.
 package main

@@ -98,37 +98,3 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("percentile(nil) = %v, want 0", got)
 	}
 }
-
-func TestParseMetrics(t *testing.T) {
-	text := `# HELP resilience_processor_records_total Records processed.
-# TYPE resilience_processor_records_total counter
-resilience_processor_records_total{outcome="ok"} 1200
-resilience_processor_records_total{outcome="unknown_station"} 7
-resilience_processor_records_total{outcome="late"} 3 1700000000000
-resilience_embedded_mqtt_dropped_total 0
-weird{l="a b}"} 2.5e+01
-`
-	m, err := parseMetrics(strings.NewReader(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name   string
-		except []string
-		want   float64
-	}{
-		{"resilience_processor_records_total", nil, 1210},
-		{"resilience_processor_records_total", []string{`outcome="unknown_station"`}, 1203},
-		{"resilience_embedded_mqtt_dropped_total", nil, 0},
-		{"weird", nil, 25},
-		{"absent", nil, 0},
-	}
-	for _, tc := range tests {
-		if got := m.sum(tc.name, tc.except...); got != tc.want {
-			t.Errorf("sum(%s, %v) = %v, want %v", tc.name, tc.except, got, tc.want)
-		}
-	}
-	if got := m.get("resilience_processor_records_total", `outcome="late"`); got != 3 {
-		t.Errorf("late = %v, want 3", got)
-	}
-}

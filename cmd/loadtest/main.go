@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/resilience-project/resilience/internal/testenv/harness"
 	"github.com/resilience-project/resilience/schemas"
 )
 
@@ -122,14 +123,16 @@ func run(ctx context.Context, o options, logw io.Writer) (_ *report, err error) 
 		return nil, err
 	}
 	defer st.cleanup()
-	logf("starting resilience %s (mode %s, http %s)", strings.Join(st.args, " "), o.Mode, st.httpAddr)
-	p, err := startProc(st.bin, filepath.Join(dir, "resilience.log"), st.args...)
+	spec := harness.ProcSpec{Bin: st.bin, Name: "resilience", Mode: "run", Config: filepath.Join(dir, "resilience.yaml"),
+		HTTP: st.httpAddr, Log: filepath.Join(dir, "resilience.log"), Args: st.args}
+	logf("starting resilience run %s (mode %s, http %s)", strings.Join(spec.Args, " "), o.Mode, st.httpAddr)
+	p, err := harness.StartProc(spec)
 	if err != nil {
 		return nil, err
 	}
 	failed := true
 	defer func() { err = stopProc(p, logw, failed, err) }()
-	if err := waitReady(ctx, p, st.httpAddr, 2*time.Minute); err != nil {
+	if err := p.WaitReady(ctx, 2*time.Minute); err != nil {
 		return nil, err
 	}
 	rep, err := measure(ctx, o, st, p, logf)
@@ -156,7 +159,7 @@ func workDir(keep bool, logf func(string, ...any)) (dir string, remove func(), e
 // stackSetup is how the binary under test runs and where it is reached.
 type stackSetup struct {
 	bin      string
-	args     []string
+	args     []string // after run --config <dir>/resilience.yaml --http.listen <httpAddr>
 	ids      []string // the simulated stations
 	name     string   // the run's unique name (topic prefix and bucket in mode servers)
 	prefix   string   // the topic prefix ("" in mode embedded)
@@ -172,7 +175,7 @@ type stackSetup struct {
 // configuration into dir for o.Mode. On an error it has cleaned up.
 func prepareStack(ctx context.Context, o options, dir string, logf func(string, ...any)) (stackSetup, error) {
 	logf("building ./cmd/resilience")
-	bin, err := buildBinary(ctx, o.Go, dir)
+	bin, err := harness.BuildWith(ctx, o.Go, dir)
 	if err != nil {
 		return stackSetup{}, err
 	}
@@ -180,11 +183,12 @@ func prepareStack(ctx context.Context, o options, dir string, logf func(string, 
 	if err := os.WriteFile(filepath.Join(dir, "stations.yaml"), []byte(registryYAML(st.ids)), 0o600); err != nil {
 		return st, err
 	}
-	st.name = uniqueName()
-	if st.httpAddr, err = freeAddr(); err != nil {
+	if st.name, err = harness.UniqueName("lt"); err != nil {
 		return st, err
 	}
-	st.args = []string{"run", "--config", filepath.Join(dir, "resilience.yaml"), "--http.listen", st.httpAddr}
+	if st.httpAddr, err = harness.FreeAddr(); err != nil {
+		return st, err
+	}
 	var cfg string
 	switch o.Mode {
 	case "embedded":
@@ -205,11 +209,11 @@ func prepareStack(ctx context.Context, o options, dir string, logf func(string, 
 // embedded sets up mode embedded (the binary's in-process brokers on free
 // ports) and returns its configuration.
 func (st *stackSetup) embedded(o options) (string, error) {
-	mqttAddr, err := freeAddr()
+	mqttAddr, err := harness.FreeAddr()
 	if err != nil {
 		return "", err
 	}
-	kafkaAddr, err := freeAddr()
+	kafkaAddr, err := harness.FreeAddr()
 	if err != nil {
 		return "", err
 	}
@@ -232,31 +236,31 @@ kafka:
 // with topics, and a bucket, of the run's own) and returns its
 // configuration.
 func (st *stackSetup) servers(ctx context.Context, o options, dir string, logf func(string, ...any)) (string, error) {
-	env, err := loadServerEnv(os.Getenv, o.Influx)
+	srv, err := harness.LoadServers(os.Getenv)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("mode servers: %w", err)
 	}
-	st.mqttURL, st.brokers, st.prefix = env.MQTTURL, env.Brokers, st.name+"."
-	cleanup, err := prepareServers(ctx, env, dir, st.name, o.Keep, logf)
+	st.mqttURL, st.brokers, st.prefix = srv.MQTTURL, srv.KafkaBrokers, st.name+"."
+	cleanup, err := prepareServers(ctx, srv, o.Influx, dir, st.name, o.Keep, logf)
 	if err != nil {
 		return "", err
 	}
 	st.cleanup = cleanup
-	return serversConfig(env, o.Partitions, st.name), nil
+	return serversConfig(srv, o.Influx, o.Partitions, st.name), nil
 }
 
 // stopProc stops the binary, which exits 0 after SIGTERM (anything else is
 // a failure), and prints the tail of its log if the run failed. It returns
 // err, or the exit error if err is nil.
-func stopProc(p *proc, logw io.Writer, failed bool, err error) error {
-	if serr := p.stop(30 * time.Second); serr != nil {
+func stopProc(p *harness.Proc, logw io.Writer, failed bool, err error) error {
+	if serr := p.Stop(30 * time.Second); serr != nil {
 		failed = true
 		if err == nil {
 			err = fmt.Errorf("resilience exit: %w", serr)
 		}
 	}
 	if failed {
-		fmt.Fprintf(logw, "--- resilience log (tail of %s) ---\n%s\n", p.log, p.logTail(6000))
+		fmt.Fprintf(logw, "--- resilience log (tail of %s) ---\n%s\n", p.Log, p.LogTail(6000))
 	}
 	return err
 }
@@ -264,24 +268,19 @@ func stopProc(p *proc, logw io.Writer, failed bool, err error) error {
 // measure publishes the load to the ready binary, waits for it to be
 // processed and for its alerts, and reports; the report is returned as far
 // as it got.
-func measure(ctx context.Context, o options, st stackSetup, p *proc, logf func(string, ...any)) (*report, error) {
-	base, err := scrape(ctx, st.httpAddr)
+func measure(ctx context.Context, o options, st stackSetup, p *harness.Proc, logf func(string, ...any)) (*report, error) {
+	base, err := harness.Scrape(ctx, st.httpAddr)
 	if err != nil {
 		return nil, err
 	}
-	wctx, wcancel := context.WithCancel(ctx)
-	defer wcancel()
-	watch, err := watchAlerts(wctx, st.brokers, schemas.Topics(st.prefix).Alerts)
-	if err != nil {
-		return nil, err
-	}
-	defer watch.close()
+	watch := harness.WatchAlerts(st.brokers, schemas.Topics(st.prefix).Alerts, o.Partitions)
+	defer watch.Close()
 
 	total := int(o.Rate * o.Duration.Seconds())
 	pat := newPattern(o.Cycle, o.High, st.ids)
 	rep := &report{opts: o, total: total, pat: pat}
 	// Poll the processed count from the start of publishing.
-	poll := startPoll(ctx, st.httpAddr, base, p.done)
+	poll := startPoll(ctx, st.httpAddr, base, p.Done())
 	logf("publishing %d messages from %d stations at %.0f msg/s for %s", total, o.Stations, o.Rate, o.Duration)
 	pub, err := publish(ctx, pubConfig{URL: st.mqttURL, Prefix: st.name, Stations: st.ids, Rate: o.Rate, Total: total,
 		Clients: o.Clients, Inflight: o.Inflight, Pattern: pat})
@@ -294,9 +293,8 @@ func measure(ctx context.Context, o options, st stackSetup, p *proc, logf func(s
 		pub.Last.Sub(pub.First).Round(time.Millisecond), o.Drain)
 	rep.prog = poll.wait(pub.Sent, o.Drain)
 	awaitFired(watch, len(pat.cycles(pub.High)))
-	wcancel()
-	rep.alertsRecv, rep.alertKinds, rep.alertErrs = watch.snapshot()
-	if m, err := scrape(context.Background(), st.httpAddr); err == nil {
+	rep.alertsRecv, rep.alertKinds = alertsSeen(watch)
+	if m, err := harness.Scrape(context.Background(), st.httpAddr); err == nil {
 		rep.final = m
 	}
 	return rep, nil
@@ -310,7 +308,7 @@ type poller struct {
 }
 
 // startPoll starts polling the processed count of the binary at addr.
-func startPoll(ctx context.Context, addr string, base metrics, exited <-chan struct{}) *poller {
+func startPoll(ctx context.Context, addr string, base harness.Metrics, exited <-chan struct{}) *poller {
 	pctx, cancel := context.WithCancel(ctx)
 	pl := &poller{cancel: cancel, target: make(chan int, 1), polled: make(chan progress, 1)}
 	go func() { pl.polled <- pollProcessed(pctx, addr, base, pl.target, exited) }()
@@ -337,10 +335,16 @@ func (pl *poller) wait(target int, drain time.Duration) progress {
 // awaitFired gives the fired events, which trail the records that cause
 // them by one produce, up to 10 s after the last record is processed to
 // reach want.
-func awaitFired(watch *alertWatch, want int) {
-	for deadline := time.Now().Add(10 * time.Second); watch.firedCount() < want && time.Now().Before(deadline); {
+func awaitFired(watch *harness.AlertWatch, want int) {
+	for deadline := time.Now().Add(10 * time.Second); firedCount(watch) < want && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// firedCount is the number of measured fired events seen so far.
+func firedCount(w *harness.AlertWatch) int {
+	fired, _ := alertsSeen(w)
+	return len(fired)
 }
 
 // progress is what pollProcessed saw.
@@ -358,7 +362,7 @@ type progress struct {
 // binary exits. It also
 // notes when the collector's count reached the target (on a shared broker
 // that count includes other publishers' messages: a lower bound).
-func pollProcessed(ctx context.Context, addr string, base metrics, target <-chan int, exited <-chan struct{}) progress {
+func pollProcessed(ctx context.Context, addr string, base harness.Metrics, target <-chan int, exited <-chan struct{}) progress {
 	// Duplicates (MQTT redeliveries) and other publishers' readings do not
 	// count: a reading is processed once its first copy is.
 	const name, dup, foreign = "resilience_processor_records_total", `outcome="duplicate"`, `outcome="unknown_station"`
@@ -377,7 +381,7 @@ func pollProcessed(ctx context.Context, addr string, base metrics, target <-chan
 			pr.Err = errors.New("resilience exited")
 			return pr
 		}
-		m, err := scrape(ctx, addr)
+		m, err := harness.Scrape(ctx, addr)
 		if err != nil {
 			if ctx.Err() != nil {
 				return pr
@@ -385,8 +389,8 @@ func pollProcessed(ctx context.Context, addr string, base metrics, target <-chan
 			pr.Err = err
 			continue
 		}
-		pr.Processed = int(m.sum(name, dup, foreign) - base.sum(name, dup, foreign))
-		pr.Ingested = int(m.sum(ingested) - base.sum(ingested))
+		pr.Processed = int(m.Sum(name, dup, foreign) - base.Sum(name, dup, foreign))
+		pr.Ingested = int(m.Sum(ingested) - base.Sum(ingested))
 		pr.Last = time.Now()
 		if want >= 0 && pr.Ingested >= want && pr.IngestAt.IsZero() {
 			pr.IngestAt = pr.Last
@@ -407,8 +411,7 @@ type report struct {
 	prog       progress
 	alertsRecv map[key]time.Time
 	alertKinds map[string]int
-	alertErrs  []error
-	final      metrics
+	final      harness.Metrics
 }
 
 // latencies are the publish->alert latencies of the measured fired
@@ -502,18 +505,15 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "alert events          %s\n", strings.Join(kinds, ", "))
 	if m := r.final; m != nil {
 		fmt.Fprintf(w, "binary metrics        ingest messages %.0f, records %.0f, rejected %.0f; processor records %s\n",
-			m.sum("resilience_ingest_messages_total"), m.sum("resilience_ingest_records_total"),
-			m.sum("resilience_ingest_rejected_total"), outcomes(m))
+			m.Sum("resilience_ingest_messages_total"), m.Sum("resilience_ingest_records_total"),
+			m.Sum("resilience_ingest_rejected_total"), outcomes(m))
 		if _, ok := m["resilience_embedded_mqtt_dropped_total"]; ok {
-			fmt.Fprintf(w, "                      embedded MQTT dropped %.0f\n", m.sum("resilience_embedded_mqtt_dropped_total"))
+			fmt.Fprintf(w, "                      embedded MQTT dropped %.0f\n", m.Sum("resilience_embedded_mqtt_dropped_total"))
 		}
 		if _, ok := m["resilience_influx_lines_total"]; ok {
 			fmt.Fprintf(w, "                      influx lines %.0f, write errors %.0f\n",
-				m.sum("resilience_influx_lines_total"), m.sum("resilience_influx_write_errors_total"))
+				m.Sum("resilience_influx_lines_total"), m.Sum("resilience_influx_write_errors_total"))
 		}
-	}
-	for _, err := range r.alertErrs {
-		fmt.Fprintf(w, "alerts reader error   %v\n", err)
 	}
 	if l := r.loss(); l != "" {
 		fmt.Fprintf(w, "LOSS                  %s\n", l)
@@ -553,7 +553,7 @@ func (r *report) printOverTime(w io.Writer) {
 	}
 }
 
-func outcomes(m metrics) string {
+func outcomes(m harness.Metrics) string {
 	var parts []string
 	for labels, v := range m["resilience_processor_records_total"] {
 		parts = append(parts, fmt.Sprintf("%s %.0f", strings.Trim(strings.TrimPrefix(labels, "outcome="), `"`), v))

@@ -12,11 +12,13 @@ import (
 
 // StoreAlert is one alert as the alerts service's /api/v1/alerts lists it.
 type StoreAlert struct {
-	ID      string `json:"id"`
-	Station string `json:"station"`
-	Rule    string `json:"rule"`
-	State   string `json:"state"`
-	Events  int    `json:"events"`
+	ID      string  `json:"id"`
+	Station string  `json:"station"`
+	Rule    string  `json:"rule"`
+	State   string  `json:"state"`
+	Events  int     `json:"events"`
+	Level   int     `json:"level"`
+	Value   float64 `json:"value"`
 }
 
 // AlertsAPI fetches http://addr/api/v1/alerts.
