@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/resilience-project/resilience/internal/testenv/harness"
 )
 
 // stormLevel is the water level of a storm at Ái Nghĩa (BĐ I 6.5, II 8.0,
@@ -141,17 +144,10 @@ func getJSON(t *testing.T, url string, v any) {
 // apiAlerts lists the stack's alerts as "id rule level state", sorted.
 func apiAlerts(t *testing.T, httpAddr string) []string {
 	t.Helper()
-	var body struct {
-		Alerts []struct {
-			ID    string `json:"id"`
-			Rule  string `json:"rule"`
-			Level int    `json:"level"`
-			State string `json:"state"`
-		} `json:"alerts"`
-	}
-	getJSON(t, "http://"+httpAddr+"/api/v1/alerts", &body)
+	alerts, err := harness.AlertsAPI(context.Background(), httpAddr)
+	must(t, err)
 	var out []string
-	for _, a := range body.Alerts {
+	for _, a := range alerts {
 		out = append(out, fmt.Sprintf("%s %s level=%d %s", a.ID, a.Rule, a.Level, a.State))
 	}
 	sort.Strings(out)

@@ -6,10 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/resilience-project/resilience/internal/testenv/harness"
 	"github.com/resilience-project/resilience/processor/rules"
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -54,13 +54,13 @@ func TestE2EHandover(t *testing.T) {
 	want := map[string]schemas.AlertEvent{}
 	states := map[string]*rules.State{}
 	for _, r := range rs {
-		st := states[r.station]
+		st := states[r.Station]
 		if st == nil {
-			st = engine.NewState(r.station)
-			states[r.station] = st
+			st = engine.NewState(r.Station)
+			states[r.Station] = st
 		}
-		rec := schemas.Record{V: 1, Station: r.station, Seq: r.seq, TS: r.ts.UTC(),
-			Readings: []schemas.Measurement{{Sensor: schemas.WaterLevel, Value: r.level, Unit: "m"}}}
+		rec := schemas.Record{V: 1, Station: r.Station, Seq: r.Seq, TS: r.TS.UTC(),
+			Readings: []schemas.Measurement{{Sensor: schemas.WaterLevel, Value: r.Level, Unit: "m"}}}
 		for _, ev := range engine.Apply(st, &rec).Events {
 			want[ev.EventID] = ev
 		}
@@ -73,13 +73,13 @@ func TestE2EHandover(t *testing.T) {
 	var last time.Time
 	for seq := uint64(1); seq <= 3; seq++ {
 		last = time.Now().UTC().Truncate(time.Millisecond)
-		e.publish(context.Background(), []reading{{station: silent, seq: seq, ts: last, level: 1.0 + 0.01*float64(seq)}}, 1)
+		e.publish(context.Background(), []harness.Message{{Station: silent, Seq: seq, TS: last, Level: 1.0 + 0.01*float64(seq)}}, 1)
 		time.Sleep(500 * time.Millisecond)
 	}
 
 	third := len(rs) / 3
 	e.publish(context.Background(), rs[:third], 4)
-	a.stop(syscall.SIGKILL, 5*time.Second)
+	a.Kill()
 	t.Log("processor A killed with SIGKILL mid-storm")
 	e.publish(context.Background(), rs[third:], 4)
 	e.waitInflux(len(rs)+3, 3*time.Minute)

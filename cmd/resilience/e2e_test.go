@@ -5,13 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/resilience-project/resilience/internal/testenv"
+	"github.com/resilience-project/resilience/internal/testenv/harness"
 	"github.com/resilience-project/resilience/schemas"
 )
 
@@ -28,10 +27,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "resilience")
-	out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+	binPath, err = harness.Build(context.Background(), dir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "building the binary: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -101,7 +99,7 @@ func TestE2ENoFaults(t *testing.T) {
 	e := newE2E(t, nStations)
 	e.writeConfig()
 	e.start("process")
-	e.start("alerts")
+	alerts := e.start("alerts")
 	e.start("ingest")
 	e.publish(context.Background(), e.series(perStation, levels), 8)
 	got := e.waitInflux(nStations*perStation, 3*time.Minute)
@@ -117,7 +115,7 @@ func TestE2ENoFaults(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://" + e.http["alerts"] + "/api/v1/alerts?station=" + e.stations[0])
+		resp, err := http.Get("http://" + alerts.HTTP + "/api/v1/alerts?station=" + e.stations[0])
 		must(t, err)
 		must(t, json.NewDecoder(resp.Body).Decode(&body))
 		resp.Body.Close()
@@ -148,7 +146,7 @@ func TestE2ENoFaults(t *testing.T) {
 	tok := filepath.Join(e.dir, "influx-token")
 	var stdout, stderr bytes.Buffer
 	code := realMain([]string{"rules", "backtest", "--stations", filepath.Join(e.dir, "stations.yaml"),
-		"--influx-url", e.env.InfluxURL, "--influx-org", e.env.InfluxOrg, "--influx-bucket", e.bucket,
+		"--influx-url", e.s.Servers.InfluxURL, "--influx-org", e.s.Servers.InfluxOrg, "--influx-bucket", e.s.ID,
 		"--influx-token-file", tok, "--start", time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339), "--no-progress"},
 		strings.NewReader(""), &stdout, &stderr)
 	if code != 0 {
@@ -171,7 +169,7 @@ func TestE2ENoFaults(t *testing.T) {
 
 // startFirstThird starts a processor and a collector and sends the first
 // third of the standard series through them, for the fault tests.
-func startFirstThird(t *testing.T) (e *e2e, processor *proc, rs []reading, third int) {
+func startFirstThird(t *testing.T) (e *e2e, processor *harness.Proc, rs []harness.Message, third int) {
 	e = newE2E(t, nStations)
 	e.writeConfig()
 	processor = e.start("process")
@@ -194,7 +192,7 @@ func TestE2EProcessorKilled(t *testing.T) {
 		defer close(done)
 		e.publish(context.Background(), rs[third:], 4)
 	}()
-	proc.stop(syscall.SIGKILL, 5*time.Second)
+	proc.Kill()
 	t.Logf("processor killed with SIGKILL")
 	time.Sleep(2 * time.Second)
 	e.start("process")
@@ -227,7 +225,7 @@ func TestE2EInfluxDown(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	e.assertOneLevelAlert(evs, false)
-	if len(logLines(proc.log, "spooling to disk")) == 0 {
+	if len(proc.LogLines("spooling to disk")) == 0 {
 		t.Fatalf("processor did not spool while InfluxDB was down")
 	}
 	if wait := 30*time.Second - time.Since(stopped); wait > 0 {
@@ -289,7 +287,7 @@ func TestE2EBadInput(t *testing.T) {
 		}
 	}
 	seqs := e.waitInflux(len(bad)+1, 2*time.Minute)
-	for seq := int64(1); seq <= int64(len(bad)+1); seq++ {
+	for seq := uint64(1); seq <= uint64(len(bad)+1); seq++ {
 		if seqs[st][seq] != 1 {
 			t.Errorf("valid reading seq %d: %d points, want 1", seq, seqs[st][seq])
 		}
@@ -312,24 +310,18 @@ func startEmbedded(t *testing.T, args []string, env ...string) (mqttAddr, httpAd
 	mqttAddr, kafkaAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	cfgPath, err := filepath.Abs("../../deployments/config/resilience.yaml")
 	must(t, err)
-	cmd := exec.Command(binPath, append([]string{"run", "--config", cfgPath}, args...)...)
-	cmd.Env = append(append(os.Environ(), "RESILIENCE_DATA_DIR="+dir, "RESILIENCE_HTTP_LISTEN="+httpAddr,
-		"RESILIENCE_EMBEDDED_MQTT_LISTEN="+mqttAddr, "RESILIENCE_EMBEDDED_KAFKA_LISTEN="+kafkaAddr), env...)
-	logf, err := os.Create(filepath.Join(dir, "run.log"))
+	p, err := harness.StartProc(harness.ProcSpec{Bin: binPath, Name: "run", Mode: "run", Config: cfgPath, HTTP: httpAddr,
+		Log: filepath.Join(dir, "run.log"), Args: args,
+		Env: append([]string{"RESILIENCE_DATA_DIR=" + dir, "RESILIENCE_EMBEDDED_MQTT_LISTEN=" + mqttAddr,
+			"RESILIENCE_EMBEDDED_KAFKA_LISTEN=" + kafkaAddr}, env...)})
 	must(t, err)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	must(t, cmd.Start())
-	p := &proc{cmd: cmd, log: logf.Name(), done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); logf.Close(); close(p.done) }()
 	t.Cleanup(func() {
-		p.stop(syscall.SIGTERM, 15*time.Second)
+		p.Stop(15 * time.Second)
 		if t.Failed() {
-			b, _ := os.ReadFile(p.log)
-			t.Logf("--- run log ---\n%s", tail(string(b), 6000))
+			t.Logf("--- run log ---\n%s", p.LogTail(6000))
 		}
 	})
-	e := &e2e{t: t, http: map[string]string{"run": httpAddr}}
-	e.waitReady("run", p)
+	must(t, p.WaitReady(context.Background(), 90*time.Second))
 	return mqttAddr, httpAddr
 }
 
@@ -338,27 +330,15 @@ func waitLevelAlert(t *testing.T, httpAddr, station string) (level int, state st
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get("http://" + httpAddr + "/api/v1/alerts")
+		alerts, err := harness.AlertsAPI(context.Background(), httpAddr)
 		must(t, err)
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var body struct {
-			Alerts []struct {
-				Station string  `json:"station"`
-				Rule    string  `json:"rule"`
-				Level   int     `json:"level"`
-				State   string  `json:"state"`
-				Value   float64 `json:"value"`
-			} `json:"alerts"`
-		}
-		must(t, json.Unmarshal(b, &body))
-		for _, a := range body.Alerts {
+		for _, a := range alerts {
 			if a.Station == station && a.Rule == "level:water_level" {
 				return a.Level, a.State, a.Value
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no level alert for %s at /api/v1/alerts: %s", station, b)
+			t.Fatalf("no level alert for %s at /api/v1/alerts: %+v", station, alerts)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
