@@ -19,9 +19,10 @@ func (levelRule) message(b *bound, kind schemas.AlertKind, lvl int, name string,
 }
 
 // annotate sets the time to the next level at the value's current rate
-// (over the last hour) while it rises (direction above only).
+// (over the last hour) while it rises (direction above only; not when
+// the alert falls).
 func (levelRule) annotate(st *State, b *bound, ev *schemas.AlertEvent) {
-	if b.neg || ev.Level >= len(b.levels) {
+	if b.neg || ev.Level >= len(b.levels) || ev.Kind == schemas.AlertDeescalated {
 		return
 	}
 	r := lastRef(ev)

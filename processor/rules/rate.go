@@ -46,7 +46,7 @@ func registryGrades(k schemas.Sensor, st *schemas.Station) []float64 {
 // annotate sets, for a rise (not an absolute rate), the time until the
 // reading reaches the station's next registry level at the rate.
 func (k *rateRule) annotate(_ *State, _ *bound, ev *schemas.AlertEvent) {
-	if k.absolute {
+	if k.absolute || ev.Kind == schemas.AlertDeescalated {
 		return
 	}
 	v := lastRef(ev).Value
