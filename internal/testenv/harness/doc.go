@@ -21,5 +21,13 @@
 //   - Services kills, stops, freezes and restarts the real servers through
 //     deployments/local/services and its pid files.
 //
+// The same building blocks serve the end-to-end tests (cmd/resilience,
+// each test a Scenario with Options.Prefix "e2e") and the load test
+// (cmd/loadtest): BuildWith, StartProc (any mode and arguments, e.g. `run
+// --dev`), FreeAddr, UniqueName, FromEnv, StationsYAML, CreateBucket,
+// DeleteBucket, DeleteTopics, Publish (a fixed list of readings or raw
+// messages from N connections, paced or not, a station's messages in
+// order on one connection), Scrape and Metrics, and AlertsAPI.
+//
 // Nothing here is used by the product; it is test support.
 package harness
