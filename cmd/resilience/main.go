@@ -168,8 +168,13 @@ func rulesCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "check":
-		if len(args) != 2 {
-			fmt.Fprintln(stderr, "usage: resilience rules check FILE")
+		// rules check FILE [STATIONS]: validates FILE; with a station
+		// registry it lists per declared sensor kind the rules watching it
+		// and warns for each (station, sensor) no rule watches. Warnings do
+		// not fail the check (exit 0): a city may install a sensor before
+		// its rule; an invalid file or registry exits 1.
+		if len(args) != 2 && len(args) != 3 {
+			fmt.Fprintln(stderr, "usage: resilience rules check FILE [STATIONS]")
 			return 2
 		}
 		set, err := rulespec.Load(args[1])
@@ -178,6 +183,24 @@ func rulesCmd(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d rules)\n", args[1], len(set.Names()))
+		if len(args) == 3 {
+			reg, err := schemas.LoadRegistry(args[2])
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			cov := rulespec.CoverageOf(set, reg)
+			for _, k := range cov.Sensors() {
+				names := strings.Join(cov.BySensor[k], ", ")
+				if names == "" {
+					names = "(none)"
+				}
+				fmt.Fprintf(stdout, "sensor %s: %s\n", k, names)
+			}
+			for _, u := range cov.Unwatched {
+				fmt.Fprintf(stdout, "warning: station %s declares %s but no rule watches it there\n", u.Station, u.Sensor)
+			}
+		}
 		return 0
 	case "backtest":
 		return backtestCmd(args[1:], stdout, stderr)
