@@ -18,7 +18,7 @@ import (
 func allScenarios() []scenario {
 	return []scenario{
 		{ID: "F1", Title: "baseline", Fault: faultNone},
-		{ID: "F2", Title: "kill -9 Mosquitto", Fault: faultKillServer(harness.Mosquitto, 1)},
+		{ID: "F2", Title: "kill -9 Mosquitto", Setup: setupDirectSubscription, Fault: faultKillServer(harness.Mosquitto, 1)},
 		{ID: "F3", Title: "kill -9 one of two collectors", Collectors: 2, Fault: faultKillCollector},
 		{ID: "F4", Title: "rolling SIGTERM of every component", Fault: faultRolling},
 		{ID: "F5", Title: "kill -9 Kafka 3 times", Fault: faultKillServer(harness.Kafka, 3)},
@@ -67,6 +67,15 @@ func faultKillServer(svc string, n int) func(context.Context, *run) error {
 		}
 		return nil
 	}
+}
+
+// setupDirectSubscription subscribes the collector without $share:
+// Mosquitto 2.0 restores a persistent session's direct subscriptions after
+// a crash, not its $share ones (see harness.Config.DirectSubscription).
+func setupDirectSubscription(_ context.Context, r *run) error {
+	r.Cfg.DirectSubscription = true
+	r.note("collector subscribes without $share (Mosquitto 2.0 does not restore $share subscriptions)")
+	return nil
 }
 
 // faultServerDown stops a server gracefully for d.
