@@ -43,9 +43,11 @@
 //     consecutive readings and min_duration before the first firing.
 //     Moving between levels is one alert: fired, escalated, deescalated,
 //     resolved share one id.
+//
 //   - rate (rate:SENSOR): change per hour between the reading and the
 //     oldest good reading within window (at least min_span apart);
 //     absolute watches the magnitude (tilt).
+//
 //   - accumulation (accum:rainfall:WINDOW): rolling rainfall sum over
 //     window, checked against classes. Rain is kept in event-time buckets
 //     (bucket, default 10m) in hundredths of a millimetre, so sums are
@@ -56,19 +58,43 @@
 //     reading by event time, a drop is a reset (the reading becomes the
 //     new base and adds nothing), and a late reading splits the difference
 //     of its neighbours, so nothing is counted twice.
+//
 //   - offline (offline): no reading for k x the station's interval. It is
 //     driven by Engine.Tick with the processor's clock; the event's At is
 //     the moment the station became overdue; the next reading resolves it.
+//
 //   - quality (quality:stuck:SENSOR, quality:spike:SENSOR): count
 //     identical consecutive readings, or a jump of max_jump or more from
 //     the previous reading. The reading is flagged QualitySuspect in
 //     Result.Quality and a sensor-fault alert is raised; suspect readings
 //     neither fire nor clear hazard (level, rate, accumulation) alerts. A
 //     spike flags both the jump and the jump back.
+//
 //   - composite (named): AND/OR over other rules of the same station, each
 //     true while its alert is at min_level or above. Basin composites
 //     (scope: basin) are not evaluated here but by the alerts service
 //     (package alerts/basin), which sees every station.
+//
+//   - landslide (landslide:tilt): driven by tilt readings; the tilt rate
+//     (as a rate rule) graded 0/1/2, plus one grade when the newest soil
+//     moisture is near the station's saturation and the station's rain over
+//     rain_window reached rain_mm. Soil moisture and rain are read at each
+//     tilt reading: a late one counts from the next tilt reading on. While
+//     the tilt accelerates (1/rate falling with R² >= 0.8 over ttf_points
+//     samples) events carry time_to_failure, the inverse-velocity estimate
+//     (Fukuzono 1985), and say it is an estimate.
+//
+//   - risk (risk:rainfall): the official risk level 1..5 (Decision
+//     18/2021, Art. 46) from the 24 h rain band, the rain's duration (the
+//     two days before the last 24 h each at least rainy_day_mm: more than
+//     2 days) and the station's hazard zone, with the level's colour.
+//
+// Events of levels with names in Vietnamese and English, Beaufort grades
+// or colours carry them (level_name_vi, level_name_en, beaufort of the
+// value, colour); fired and escalated events of rising level rules carry
+// time_to_next, the seconds to the next level at the rate of the last
+// hour, and rate rules on water level or flood depth the seconds to the
+// station's next registry level at the rate.
 //
 // # Event time, lateness, duplicates
 //

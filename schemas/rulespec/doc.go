@@ -41,6 +41,19 @@
 //     MaxStuckCount]) or spike (max_jump > 0).
 //   - composite (must be named): op and/or, of (terms naming other,
 //     non-composite rules), scope station (default) or basin (+ basins).
+//   - landslide (landslide:tilt): window (tilt rate, default 1h), min_span,
+//     tilt_rates (default 0.01, 0.1 deg/h), saturation_fraction (0.9 of the
+//     station's saturation_pct), rain_mm (100) over rain_window (72h, in
+//     [24h, 72h]), ttf_points (6), levels = grades 1..3 (see landslideKind
+//     for the decision table).
+//   - risk (risk:rainfall): risk (a RiskTable; default DefaultRiskTable, an
+//     ESTIMATE: Decision 18/2021's own table is not in our reference),
+//     levels = risk levels 1..5 with colour; only stations with a
+//     hazard_zone get it.
+//
+// Levels may also carry name_vi, name_en, beaufort (wind grades) and colour
+// (risk levels), which alert events carry. CoverageOf says which rules
+// watch the sensors a registry's stations declare (`rules check`).
 //
 // # Maxima
 //
