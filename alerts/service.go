@@ -283,13 +283,14 @@ func (s *Service) handleEvent(ctx context.Context, partition int, m kafka.Messag
 	if s.o.Basin != nil {
 		s.o.Basin.Observe(e)
 	}
+	before, known := s.o.Store.Get(e.ID)
 	if s.o.Store.Apply(e) {
 		s.events.WithLabelValues("applied").Inc()
 		if live {
 			s.notify(ctx, e)
 		}
 		if d := s.o.Dispatcher; d != nil && (live || s.o.Now().Sub(e.At) <= s.o.NotifyMaxAge) {
-			d.Submit(e)
+			s.dispatchEvent(d, e, known && before.State == store.Resolved)
 		}
 	} else {
 		s.events.WithLabelValues("duplicate").Inc()
@@ -299,9 +300,48 @@ func (s *Service) handleEvent(ctx context.Context, partition int, m kafka.Messag
 	}
 }
 
+// dispatchEvent gives the dispatcher an event the store just folded. An
+// alert that was already resolved (by the processor or an operator) is
+// over: its resolve notification went out, so later events of it (the
+// processor's own all-clear after an operator resolve) are not notified
+// again. An alert the event leaves resolved by an operator (an operator
+// resolve that arrived before the alert's first event) gets its operator
+// resolve event after e.
+func (s *Service) dispatchEvent(d Dispatcher, e schemas.AlertEvent, wasResolved bool) {
+	if wasResolved {
+		return
+	}
+	d.Submit(e)
+	if a, ok := s.o.Store.Get(e.ID); ok && a.State == store.Resolved && a.ResolvedBy != "" && e.Kind != schemas.AlertResolved {
+		d.Submit(OperatorResolved(a))
+	}
+}
+
+// OperatorResolved is the resolved event the dispatcher is given for an
+// alert an operator resolved: the same path as the processor's all-clear,
+// so every receiver told about the alert gets one resolve notification.
+// Its EventID is derived from the alert and the (earliest) operator
+// resolve time, so every replica and every replay derives the same event
+// and the notification log's ids match.
+func OperatorResolved(a store.Alert) schemas.AlertEvent {
+	at := a.UpdatedAt
+	if a.ResolvedAt != nil {
+		at = *a.ResolvedAt
+	}
+	msg := "resolved by " + a.ResolvedBy
+	if a.ResolveReason != "" {
+		msg += ": " + a.ResolveReason
+	}
+	return schemas.AlertEvent{V: schemas.AlertEventVersion, ID: a.ID, EventID: schemas.EventID(a.ID, schemas.AlertResolved, a.Level, at) + ":operator",
+		Kind: schemas.AlertResolved, Station: a.Station, Sensor: a.Sensor, Rule: a.Rule, Level: a.Level, LevelName: a.LevelName,
+		Severity: a.Severity, Value: a.Value, Threshold: a.Threshold, StartedAt: a.StartedAt, At: at,
+		District: a.District, Basin: a.Basin, Message: msg}
+}
+
 // handleAction folds an operator action into the store and tells the
 // dispatcher about acknowledgements (a resolve by an operator stops the
-// repeats and escalations like an ack).
+// repeats and escalations like an ack) and about an operator resolve (the
+// resolve notification, OperatorResolved).
 func (s *Service) handleAction(_ context.Context, partition int, m kafka.Message, _ bool) {
 	var x schemas.AlertAction
 	if err := json.Unmarshal(m.Value, &x); err != nil || x.Validate() != nil {
@@ -312,6 +352,7 @@ func (s *Service) handleAction(_ context.Context, partition int, m kafka.Message
 		s.logger.Error("skipping bad alert action", "topic", m.Topic, "partition", partition, "offset", m.Offset, "err", err)
 		return
 	}
+	before, known := s.o.Store.Get(x.AlertID)
 	if !s.o.Store.ApplyAction(x) {
 		s.actions.WithLabelValues("duplicate").Inc()
 		return
@@ -322,6 +363,10 @@ func (s *Service) handleAction(_ context.Context, partition int, m kafka.Message
 		return
 	}
 	a, ok := s.o.Store.Get(x.AlertID)
+	if ok && known && before.State != store.Resolved && a.State == store.Resolved && x.Kind == schemas.ActionResolve &&
+		s.o.Now().Sub(a.UpdatedAt) <= s.o.NotifyMaxAge {
+		d.Submit(OperatorResolved(a))
+	}
 	switch {
 	case ok && a.State == store.Firing:
 		d.Unack(x.AlertID)
