@@ -43,10 +43,4 @@
 //   - Repeat, escalation and group_interval timers restart from zero after
 //     a restart (see alerts/dispatch): a repeat or escalation may come up to
 //     one interval late, never early or twice for the same slot.
-//   - Two replicas: NOT yet split. Each replica running the dispatcher
-//     decides for every alert; with nflog kind kafka a replica sees the
-//     other's records only after nflog.Kafka.Refresh, so both may send the
-//     same notification (same id: deduplicable, but twice on the wire).
-//     Run the alerts dispatch on one replica until partition ownership
-//     (a consumer group on `alerts` for the dispatch duty) is wired.
 package alerts

@@ -173,9 +173,29 @@ func (d *Dispatcher) Unack(alertID string) {
 	d.g.Unack(alertID)
 }
 
+// Refresher is a Log shared by replicas (nflog.Kafka): Refresh reads the
+// records the other replicas wrote since the last Refresh.
+type Refresher interface {
+	Refresh(ctx context.Context) error
+}
+
 // Run resends the log's pending notifications, then decides and delivers
-// until ctx is done; it returns nil then, after its workers stopped.
+// until ctx is done; it returns nil then, after its workers stopped. Run may
+// be called again after it returned (a replica that regains the dispatch
+// lease, alerts/lease): each call first reads the log to its end (a
+// Refresher: what another replica notified or left pending in between)
+// and queues only what the log lists as pending.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	if r, ok := d.cfg.Log.(Refresher); ok {
+		if err := retry.Do(ctx, retry.Policy{Min: d.cfg.RetryMin, Max: d.cfg.RetryMax, OnRetry: func(attempt int, err error, wait time.Duration) {
+			d.log.Warn("notification log refresh failed; retrying", "attempt", attempt, "retry_in", wait, "err", err)
+		}}, func(int) error { return r.Refresh(ctx) }); err != nil {
+			return nil // only ctx ends the retries: a stop
+		}
+	}
+	for _, w := range d.workers {
+		w.reset(d.metrics.queued) // a previous term's queue is in the log's Pending
+	}
 	for _, e := range d.cfg.Log.Pending() {
 		var n notify.Notification
 		if err := json.Unmarshal(e.Payload, &n); err != nil {
@@ -286,6 +306,13 @@ func (w *worker) push(n notify.Notification, g *prometheus.GaugeVec) {
 	case w.signal <- struct{}{}:
 	default:
 	}
+}
+
+func (w *worker) reset(g *prometheus.GaugeVec) {
+	w.mu.Lock()
+	w.queue = nil
+	g.WithLabelValues(w.target).Set(0)
+	w.mu.Unlock()
 }
 
 func (w *worker) pop(g *prometheus.GaugeVec) (notify.Notification, bool) {

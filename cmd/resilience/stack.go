@@ -19,6 +19,7 @@ import (
 	"github.com/resilience-project/resilience/alerts/basin"
 	"github.com/resilience-project/resilience/alerts/dispatch"
 	"github.com/resilience-project/resilience/alerts/inhibit"
+	"github.com/resilience-project/resilience/alerts/lease"
 	"github.com/resilience-project/resilience/alerts/nflog"
 	"github.com/resilience-project/resilience/alerts/notify"
 	"github.com/resilience-project/resilience/alerts/notify/lognotify"
@@ -386,7 +387,20 @@ func (w *wiring) wireDispatch() (*dispatch.Dispatcher, error) {
 		w.lc.run(stageAlerts, "siren "+sr.Name(), sr.Run)
 	}
 	w.lc.run(stageAlerts, "routes watcher", rw.Run)
-	w.lc.run(stageAlerts, "dispatcher", d.Run)
+	if ac.NFLog.Kind == "kafka" {
+		// Replicas share the notification log: the holder of the dispatch
+		// lease (partition 0 of the log's topic, alerts/lease) dispatches,
+		// the others are hot standbys.
+		topic := w.cfg.Kafka.TopicPrefix + nflog.DefaultTopic
+		ls, err := lease.New(lease.Config{Brokers: w.cfg.Kafka.Brokers, Topic: topic, Group: topic + ".dispatch",
+			Logger: logger, Registry: w.reg})
+		if err != nil {
+			return nil, err
+		}
+		w.lc.run(stageAlerts, "dispatcher", func(ctx context.Context) error { return ls.Run(ctx, d.Run) })
+	} else {
+		w.lc.run(stageAlerts, "dispatcher", d.Run)
+	}
 	w.lc.run(stageAlerts, "notification log compaction", func(ctx context.Context) error { return compactLoop(ctx, nl, w.logger) })
 	w.st.Sirens = chans.Sirens
 	return d, nil
