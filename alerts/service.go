@@ -209,7 +209,22 @@ func (s *Service) partitions(ctx context.Context, topic string) (int, error) {
 // policy is the retry policy of the service's Kafka steps (jittered, 200
 // ms to 5 s, until success or a stop).
 func (s *Service) policy(onRetry func(attempt int, err error, wait time.Duration)) retry.Policy {
-	return retry.Policy{Min: 200 * time.Millisecond, Max: 5 * time.Second, OnRetry: onRetry}
+	return retry.Policy{Min: readerBackoffMin, Max: readerBackoffMin, OnRetry: onRetry}
+}
+
+// readerBackoffMin is the partition reader's shortest wait between two
+// dials; it queues an error (in its 100-slot message channel) after each
+// failed dial past the third.
+const readerBackoffMin = 100 * time.Millisecond
+
+// fetchRetryPolicy paces FetchMessage after an error: a fixed pause no
+// longer than readerBackoffMin, since the reader already backs off between
+// its dials. A growing pause (up to 5 s) read the queued errors slower than
+// the reader produced them during a Kafka outage, and after Kafka returned
+// the service went on reading stale "connection refused" errors for more
+// than a minute before the first new event (chaos F5).
+func fetchRetryPolicy(onRetry func(attempt int, err error, wait time.Duration)) retry.Policy {
+	return retry.Policy{Min: readerBackoffMin, Max: readerBackoffMin, OnRetry: onRetry}
 }
 
 // handler folds one record of a topic; live is false during the replay.
@@ -239,7 +254,8 @@ func (s *Service) follow(ctx context.Context, topic string, partition int, pendi
 		s.caughtUpNow(ctx)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.o.Brokers, Dialer: s.o.Dialer, Topic: topic,
-		Partition: partition, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond})
+		Partition: partition, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond,
+		ReadBackoffMin: readerBackoffMin})
 	defer r.Close()
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {
 		return fmt.Errorf("alerts: topic %s partition %d: %w", topic, partition, err)
@@ -247,7 +263,7 @@ func (s *Service) follow(ctx context.Context, topic string, partition int, pendi
 	fetchErrors := s.fetchErrors.WithLabelValues(strconv.Itoa(partition))
 	// The reader keeps its offset and reconnects by itself; it reports an
 	// error after a few failed dials. Wait and fetch again.
-	fetchPolicy := s.policy(func(attempt int, err error, wait time.Duration) {
+	fetchPolicy := fetchRetryPolicy(func(attempt int, err error, wait time.Duration) {
 		fetchErrors.Inc()
 		s.logger.Warn("fetch failed; retrying", "topic", topic, "partition", partition,
 			"attempt", attempt, "retry_in", wait, "err", err)
