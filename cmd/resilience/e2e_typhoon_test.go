@@ -141,6 +141,12 @@ func TestTyphoonReplay(t *testing.T) {
 			t.Logf("%s %-9s %-20s %-10s level %d %q/%q Beaufort %d colour %q value %g", e.At.Format("15:04"), id, e.Rule, e.Kind, e.Level, e.LevelNameVI, e.LevelNameEN, e.Beaufort, e.Colour, e.Value)
 		}
 	}
+	// Every alert raised says its grade in Vietnamese and English.
+	for _, e := range evs {
+		if (e.Kind == schemas.AlertFired || e.Kind == schemas.AlertEscalated) && (e.LevelNameVI == "" || e.LevelNameEN == "") {
+			t.Errorf("%s %s %s level %d: grade names %q / %q, want both", e.Station, e.Rule, e.Kind, e.Level, e.LevelNameVI, e.LevelNameEN)
+		}
+	}
 	for _, calm := range []string{"VG-AINGHIA", "UF-NGUYENHUUTHO"} {
 		if len(byStation[calm]) > 0 {
 			t.Errorf("%s is outside the storm but raised %v", calm, briefEvents(byStation[calm]))

@@ -495,6 +495,8 @@ func (x *applyCtx) emitMsg(b *bound, e evaluator, rs *ruleState, kind schemas.Al
 	if lvl > 0 && len(b.levels) > 0 {
 		l := b.levels[min(lvl, len(b.levels))-1]
 		ev.LevelNameVI, ev.LevelNameEN, ev.Colour = l.nameVI, l.nameEN, l.colour
+	} else if n, ok := e.(namer); ok && lvl > 0 {
+		ev.LevelNameVI, ev.LevelNameEN = n.gradeNames()
 	}
 	if b.wind {
 		ev.Beaufort = beaufort(v)

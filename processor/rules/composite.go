@@ -14,7 +14,7 @@ type compositeRule struct {
 }
 
 func compileComposite(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
-	b.levels = []level{{thr: 1, name: r.Name, sev: r.Severity}}
+	b.levels = []level{{thr: 1, name: r.Name, nameVI: "cảnh báo kết hợp", nameEN: "combined warning", sev: r.Severity}}
 	sr.addDerived(b, &compositeRule{and: r.Op == "and", terms: r.Of})
 }
 

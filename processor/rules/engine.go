@@ -286,7 +286,16 @@ func levelSpecs(r *RuleSpec, o *Override, st *schemas.Station) []LevelSpec {
 	sevs := []schemas.Severity{schemas.SeverityModerate, schemas.SeveritySevere, schemas.SeverityExtreme}
 	var specs []LevelSpec
 	for j, v := range []float64{l.I, l.II, l.III} {
-		specs = append(specs, LevelSpec{Name: names[j], Threshold: v, Severity: sevs[j]})
+		specs = append(specs, LevelSpec{Name: names[j], NameVI: nth(r.RegistryLevelNamesVI, j), NameEN: nth(r.RegistryLevelNamesEN, j),
+			Threshold: v, Severity: sevs[j]})
 	}
 	return specs
+}
+
+// nth is list[j], or "" when the list is empty (validated: all or none).
+func nth(list []string, j int) string {
+	if j < len(list) {
+		return list[j]
+	}
+	return ""
 }

@@ -44,6 +44,12 @@ type annotator interface {
 	annotate(st *State, b *bound, ev *schemas.AlertEvent)
 }
 
+// namer is an evaluator without levels (offline) that still names its one
+// grade in Vietnamese and English.
+type namer interface {
+	gradeNames() (vi, en string)
+}
+
 // checker is a quality check on a sensor's readings.
 type checker interface {
 	// suspect reports whether sample j of history h is suspect.

@@ -23,6 +23,10 @@ func compileOffline(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules
 	sr.setTimed(b, &offlineRule{k: r.K, interval: st.Interval})
 }
 
+func (k *offlineRule) gradeNames() (vi, en string) {
+	return "trạm mất kết nối", "station offline"
+}
+
 func (k *offlineRule) due(newest int64) int64 { return newest + int64(k.k*float64(k.interval)) }
 
 func (k *offlineRule) overdue(newest int64) string {

@@ -43,26 +43,30 @@ func Default() *RuleSet {
 		Bucket:          DefaultBucket,
 		Rules: []Rule{
 			{Kind: KindLevel, Sensor: schemas.WaterLevel, LevelsFromRegistry: true, ClearMargin: f64(0.15),
-				RegistryLevelNames: []string{"BĐ I", "BĐ II", "BĐ III"}},
+				RegistryLevelNames:   []string{"BĐ I", "BĐ II", "BĐ III"},
+				RegistryLevelNamesVI: []string{"báo động I", "báo động II", "báo động III"},
+				RegistryLevelNamesEN: []string{"alarm level I", "alarm level II", "alarm level III"}},
 			{Kind: KindLevel, Sensor: schemas.FloodDepth, LevelsFromRegistry: true, ClearMargin: f64(2),
-				RegistryLevelNames: []string{"flood I", "flood II", "flood III"}},
+				RegistryLevelNames:   []string{"flood I", "flood II", "flood III"},
+				RegistryLevelNamesVI: []string{"ngập cấp I", "ngập cấp II", "ngập cấp III"},
+				RegistryLevelNamesEN: []string{"flood level I", "flood level II", "flood level III"}},
 			{Kind: KindRate, Sensor: schemas.WaterLevel, Window: time.Hour, Levels: []LevelSpec{
-				{Name: "rising fast", Threshold: 0.3, ClearMargin: f64(0.1), Severity: schemas.SeverityModerate}}},
+				{Name: "rising fast", NameVI: "nước lên nhanh", NameEN: "water rising fast", Threshold: 0.3, ClearMargin: f64(0.1), Severity: schemas.SeverityModerate}}},
 			{Kind: KindRate, Sensor: schemas.Tilt, Window: time.Hour, Absolute: true, Levels: []LevelSpec{
-				{Name: "precaution", Threshold: 0.01, ClearMargin: f64(0.005), Severity: schemas.SeverityModerate},
-				{Name: "warning", Threshold: 0.1, ClearMargin: f64(0.05), Severity: schemas.SeveritySevere}}},
+				{Name: "precaution", NameVI: "đề phòng (nghiêng)", NameEN: "tilt precaution", Threshold: 0.01, ClearMargin: f64(0.005), Severity: schemas.SeverityModerate},
+				{Name: "warning", NameVI: "cảnh báo (nghiêng)", NameEN: "tilt warning", Threshold: 0.1, ClearMargin: f64(0.05), Severity: schemas.SeveritySevere}}},
 			{Kind: KindAccumulation, Sensor: schemas.Rainfall, Window: 3 * time.Hour, Levels: []LevelSpec{
-				{Name: "intense", Threshold: 80.1, ClearMargin: f64(5), Severity: schemas.SeveritySevere}}},
+				{Name: "intense", NameVI: "mưa cường suất lớn", NameEN: "intense rain", Threshold: 80.1, ClearMargin: f64(5), Severity: schemas.SeveritySevere}}},
 			{Kind: KindAccumulation, Sensor: schemas.Rainfall, Window: 12 * time.Hour, Levels: []LevelSpec{
-				{Name: "moderate", Threshold: 8, ClearMargin: f64(1), Severity: schemas.SeverityMinor},
-				{Name: "heavy", Threshold: 25.1, ClearMargin: f64(2), Severity: schemas.SeverityModerate},
-				{Name: "very heavy", Threshold: 50.1, ClearMargin: f64(3), Severity: schemas.SeveritySevere}}},
+				{Name: "moderate", NameVI: "mưa vừa", NameEN: "moderate rain", Threshold: 8, ClearMargin: f64(1), Severity: schemas.SeverityMinor},
+				{Name: "heavy", NameVI: "mưa to", NameEN: "heavy rain", Threshold: 25.1, ClearMargin: f64(2), Severity: schemas.SeverityModerate},
+				{Name: "very heavy", NameVI: "mưa rất to", NameEN: "very heavy rain", Threshold: 50.1, ClearMargin: f64(3), Severity: schemas.SeveritySevere}}},
 			{Kind: KindAccumulation, Sensor: schemas.Rainfall, Window: 24 * time.Hour, Levels: []LevelSpec{
-				{Name: "moderate", Threshold: 16, ClearMargin: f64(2), Severity: schemas.SeverityMinor},
-				{Name: "heavy", Threshold: 50.1, ClearMargin: f64(3), Severity: schemas.SeverityModerate},
-				{Name: "very heavy", Threshold: 100.1, ClearMargin: f64(5), Severity: schemas.SeveritySevere}}},
+				{Name: "moderate", NameVI: "mưa vừa", NameEN: "moderate rain", Threshold: 16, ClearMargin: f64(2), Severity: schemas.SeverityMinor},
+				{Name: "heavy", NameVI: "mưa to", NameEN: "heavy rain", Threshold: 50.1, ClearMargin: f64(3), Severity: schemas.SeverityModerate},
+				{Name: "very heavy", NameVI: "mưa rất to", NameEN: "very heavy rain", Threshold: 100.1, ClearMargin: f64(5), Severity: schemas.SeveritySevere}}},
 			{Kind: KindAccumulation, Sensor: schemas.Rainfall, Window: 72 * time.Hour, Levels: []LevelSpec{
-				{Name: "prolonged", Threshold: 200, ClearMargin: f64(10), Severity: schemas.SeverityModerate}}},
+				{Name: "prolonged", NameVI: "mưa kéo dài", NameEN: "prolonged rain", Threshold: 200, ClearMargin: f64(10), Severity: schemas.SeverityModerate}}},
 			{Kind: KindOffline, K: 3, Severity: schemas.SeverityMinor},
 			{Kind: KindQuality, Check: CheckStuck, Sensor: schemas.WaterLevel, Count: 36, Severity: schemas.SeverityMinor},
 			{Kind: KindQuality, Check: CheckSpike, Sensor: schemas.WaterLevel, MaxJump: 1.0, Severity: schemas.SeverityMinor},

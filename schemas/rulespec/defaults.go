@@ -40,6 +40,8 @@ func (r *Rule) clone() Rule {
 	c := *r
 	c.Levels = cloneLevels(r.Levels)
 	c.RegistryLevelNames = cloneSlice(r.RegistryLevelNames)
+	c.RegistryLevelNamesVI = cloneSlice(r.RegistryLevelNamesVI)
+	c.RegistryLevelNamesEN = cloneSlice(r.RegistryLevelNamesEN)
 	c.ClearMargin = clonePtr(r.ClearMargin)
 	c.Of = cloneSlice(r.Of)
 	c.Basins = cloneSlice(r.Basins)

@@ -37,13 +37,19 @@ func validateLevel(r *Rule, _ *Env, p *Problems) {
 	if !r.LevelsFromRegistry && len(r.Levels) == 0 {
 		p.Add(".levels", "at least one level is required (or levels_from_registry: true)")
 	}
-	if n := len(r.RegistryLevelNames); n != 0 && n != MaxRegistryLevelNames {
-		// Fewer names used to be ignored silently (the levels kept I, II, III).
-		p.Add(".registry_level_names", "name all %d registry levels (I, II, III) or none, got %d", MaxRegistryLevelNames, n)
-	}
-	for j, n := range r.RegistryLevelNames {
-		if len(n) > MaxLabelLen {
-			p.Add(fmt.Sprintf(".registry_level_names[%d]", j), "at most %d bytes", MaxLabelLen)
+	for _, names := range []struct {
+		key  string
+		list []string
+	}{{".registry_level_names", r.RegistryLevelNames}, {".registry_level_names_vi", r.RegistryLevelNamesVI},
+		{".registry_level_names_en", r.RegistryLevelNamesEN}} {
+		if n := len(names.list); n != 0 && n != MaxRegistryLevelNames {
+			// Fewer names used to be ignored silently (the levels kept I, II, III).
+			p.Add(names.key, "name all %d registry levels (I, II, III) or none, got %d", MaxRegistryLevelNames, n)
+		}
+		for j, n := range names.list {
+			if len(n) > MaxLabelLen {
+				p.Add(fmt.Sprintf("%s[%d]", names.key, j), "at most %d bytes", MaxLabelLen)
+			}
 		}
 	}
 	p.levels(".levels", r.Levels, r.Direction)

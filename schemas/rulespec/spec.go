@@ -192,6 +192,11 @@ type Rule struct {
 	// RegistryLevelNames name the registry's levels I, II, III (all three,
 	// or none for the names I, II, III).
 	RegistryLevelNames []string `yaml:"registry_level_names,omitempty"`
+	// RegistryLevelNamesVI and RegistryLevelNamesEN are the same names in
+	// Vietnamese and English for the alert's level_name_vi/level_name_en
+	// (all three, or none).
+	RegistryLevelNamesVI []string `yaml:"registry_level_names_vi,omitempty"`
+	RegistryLevelNamesEN []string `yaml:"registry_level_names_en,omitempty"`
 	// ClearMargin is the default clear margin of every level.
 	ClearMargin *float64 `yaml:"clear_margin,omitempty"`
 	// MinCount is how many consecutive breaching readings are needed before
