@@ -23,7 +23,13 @@
 // token's rate (a token bucket per token name) → 429 with Retry-After;
 // a role below the permission → 403. PermHealth (/healthz, /readyz,
 // /metrics) is open to loopback clients without a token and needs a
-// viewer token from anywhere else. The authenticated Principal is in the
+// viewer token from anywhere else; loopback is judged by the connection's
+// address (X-Forwarded-For is not trusted), so behind a reverse proxy on
+// the same host every request looks local: restrict /metrics and the
+// health routes at the proxy then. The rate limit comes before the role
+// check, so a token cannot probe forbidden routes faster than its rate;
+// requests without a valid token are not rate limited here (bound them
+// at the listener or proxy). The authenticated Principal is in the
 // request's context (FromContext), for the audit log.
 //
 // LimitBody bounds request bodies (413); ParseLimit bounds page sizes.
