@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/resilience-project/resilience/internal/auth"
 	"github.com/resilience-project/resilience/internal/embedded"
 	"github.com/resilience-project/resilience/schemas"
 	"github.com/resilience-project/resilience/schemas/rulespec"
@@ -33,6 +34,8 @@ commands:
   rules backtest run the rules over stored history (CSV, line protocol or
                  InfluxDB) and print what would have fired, with lead times
   hash-password  bcrypt a password read from stdin, for the credentials file
+  hash-token     make a random operator API token and its hash for the tokens file
+  audit verify F check the audit log's hash chain (and F.head)
 `
 
 func main() {
@@ -79,6 +82,16 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, string(h))
 		return 0
+	case "hash-token":
+		tok, h, err := auth.NewToken()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "token: %s\ntoken_hash: %s\n", tok, h)
+		return 0
+	case "audit":
+		return auditCmd(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
