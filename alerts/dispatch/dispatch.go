@@ -347,14 +347,13 @@ func (d *Dispatcher) runWorker(ctx context.Context, w *worker) {
 // deliver sends n until the channel confirms, a permanent error, MaxAge, or
 // ctx ends (then it returns ctx's error).
 func (d *Dispatcher) deliver(ctx context.Context, w *worker, n notify.Notification) error {
-	for attempt := 1; ; attempt++ {
+	var abandoned error // set when the notification is given up
+	err := retry.Do(ctx, retry.Policy{Min: d.cfg.RetryMin, Max: d.cfg.RetryMax, OnRetry: func(attempt int, err error, wait time.Duration) {
+		d.log.Warn("notification failed; retrying", "id", n.ID, "target", w.target, "attempt", attempt, "wait", wait, "err", err)
+	}}, func(attempt int) error {
 		err := w.ch.Send(ctx, n)
-		if err == nil {
-			d.metrics.sent.WithLabelValues(w.target).Inc()
-			return d.finish(ctx, n, func() error { return d.cfg.Log.MarkSent(ctx, n.ID, d.cfg.Now()) })
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err == nil || ctx.Err() != nil {
+			return err
 		}
 		d.metrics.failed.WithLabelValues(w.target).Inc()
 		if errors.Is(err, notify.ErrUnconfirmed) {
@@ -366,30 +365,31 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, n notify.Notificati
 			default:
 			}
 		}
-		age := d.cfg.Now().Sub(n.At)
-		if errors.Is(err, notify.ErrPermanent) || age > d.cfg.MaxAge {
+		if age := d.cfg.Now().Sub(n.At); errors.Is(err, notify.ErrPermanent) || age > d.cfg.MaxAge {
 			d.metrics.abandoned.WithLabelValues(w.target).Inc()
 			d.log.Error("notification abandoned", "id", n.ID, "target", w.target, "attempt", attempt, "age", age, "err", err)
-			return d.finish(ctx, n, func() error { return d.cfg.Log.Abandon(ctx, n.ID, d.cfg.Now(), err.Error()) })
+			abandoned = err
+			return retry.Permanent(err)
 		}
-		wait := retry.Backoff(attempt, d.cfg.RetryMin, d.cfg.RetryMax)
-		d.log.Warn("notification failed; retrying", "id", n.ID, "target", w.target, "attempt", attempt, "wait", wait, "err", err)
-		if err := retry.Sleep(ctx, wait); err != nil {
-			return err
-		}
+		return err
+	})
+	switch {
+	case err == nil:
+		d.metrics.sent.WithLabelValues(w.target).Inc()
+		return d.finish(ctx, n, func() error { return d.cfg.Log.MarkSent(ctx, n.ID, d.cfg.Now()) })
+	case abandoned != nil:
+		return d.finish(ctx, n, func() error { return d.cfg.Log.Abandon(ctx, n.ID, d.cfg.Now(), abandoned.Error()) })
 	}
+	return ctx.Err()
 }
 
 // finish writes the final record, retrying while the log is unavailable.
 func (d *Dispatcher) finish(ctx context.Context, n notify.Notification, write func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := write()
-		if err == nil {
-			return nil
-		}
+	err := retry.Do(ctx, retry.Policy{Min: d.cfg.RetryMin, Max: d.cfg.RetryMax, OnRetry: func(attempt int, err error, _ time.Duration) {
 		d.log.Error("notification log: final record failed; retrying", "id", n.ID, "target", n.Target, "attempt", attempt, "err", err)
-		if err := retry.Sleep(ctx, retry.Backoff(attempt, d.cfg.RetryMin, d.cfg.RetryMax)); err != nil {
-			return err
-		}
+	}}, func(int) error { return write() })
+	if err != nil {
+		return ctx.Err()
 	}
+	return nil
 }

@@ -213,19 +213,14 @@ func (s *Sink) Write(ctx context.Context, lines []byte) error {
 	// While older batches wait in the spool, InfluxDB is down or catching
 	// up: queue behind them instead of hammering it.
 	if s.spooled.Load() == 0 {
-		var err error
-		for attempt := 1; attempt <= s.cfg.Attempts; attempt++ {
-			if err = s.direct(ctx, string(lines)); err == nil {
-				return nil
+		var err error // the last write's error
+		if retry.Do(ctx, retry.Policy{Min: 200 * time.Millisecond, Max: time.Second, Attempts: s.cfg.Attempts}, func(int) error {
+			if err = s.direct(ctx, string(lines)); err != nil && !retryable(err) {
+				return retry.Permanent(err)
 			}
-			if !retryable(err) || ctx.Err() != nil {
-				break
-			}
-			if attempt < s.cfg.Attempts {
-				if serr := retry.Sleep(ctx, time.Duration(attempt)*200*time.Millisecond); serr != nil {
-					break
-				}
-			}
+			return err
+		}) == nil {
+			return nil
 		}
 		if !retryable(err) {
 			// InfluxDB refused the data itself (a 4xx other than 429): keep
