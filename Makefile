@@ -60,9 +60,22 @@ bench: services-up
 	$(GO) run ./cmd/loadtest -mode servers -stations 200 -rate 1000 -duration 20s
 	$(GO) run ./cmd/loadtest -mode embedded -stations 200 -rate 1000 -duration 20s
 
+## fuzz: each fuzz target for FUZZTIME (decoders, config and file loaders).
+FUZZTIME ?= 30s
+FUZZ := -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s -fuzzminimizetime 5s ./schemas/
-	$(GO) test -run '^$$' -fuzz FuzzParseRegistry -fuzztime 30s -fuzzminimizetime 5s ./schemas/
+	$(GO) test $(FUZZ) -fuzz FuzzDecode ./schemas/
+	$(GO) test $(FUZZ) -fuzz FuzzParseRegistry ./schemas/
+	$(GO) test $(FUZZ) -fuzz FuzzParse ./schemas/rulespec/
+	$(GO) test $(FUZZ) -fuzz FuzzParseConfig ./cmd/resilience/
+	$(GO) test $(FUZZ) -fuzz FuzzParseCredentials ./internal/embedded/
+	$(GO) test $(FUZZ) -fuzz FuzzReadLineProtocol ./processor/backtest/
+	$(GO) test $(FUZZ) -fuzz FuzzReadCSV ./processor/backtest/
+	$(GO) test $(FUZZ) -fuzz FuzzParseLine ./processor/lineproto/
+	$(GO) test $(FUZZ) -fuzz FuzzUnmarshalState ./processor/rules/
+	$(GO) test $(FUZZ) -fuzz FuzzParse ./alerts/route/
+	$(GO) test $(FUZZ) -fuzz FuzzParse ./internal/auth/
+	$(GO) test $(FUZZ) -fuzz FuzzVerify ./internal/audit/
 
 clean:
 	rm -rf bin

@@ -159,6 +159,12 @@ func LoadCredentials(path string) (*Credentials, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mqtt.embedded.credentials_file: %w", err)
 	}
+	return ParseCredentials(b, path)
+}
+
+// ParseCredentials parses and validates the credentials file b (read from
+// path, which only names it in errors).
+func ParseCredentials(b []byte, path string) (*Credentials, error) {
 	var c Credentials
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
