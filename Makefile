@@ -66,15 +66,15 @@ FUZZ := -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 fuzz:
 	$(GO) test $(FUZZ) -fuzz FuzzDecode ./schemas/
 	$(GO) test $(FUZZ) -fuzz FuzzParseRegistry ./schemas/
-	$(GO) test $(FUZZ) -fuzz FuzzParse ./schemas/rulespec/
+	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./schemas/rulespec/
 	$(GO) test $(FUZZ) -fuzz FuzzParseConfig ./cmd/resilience/
 	$(GO) test $(FUZZ) -fuzz FuzzParseCredentials ./internal/embedded/
 	$(GO) test $(FUZZ) -fuzz FuzzReadLineProtocol ./processor/backtest/
 	$(GO) test $(FUZZ) -fuzz FuzzReadCSV ./processor/backtest/
 	$(GO) test $(FUZZ) -fuzz FuzzParseLine ./processor/lineproto/
 	$(GO) test $(FUZZ) -fuzz FuzzUnmarshalState ./processor/rules/
-	$(GO) test $(FUZZ) -fuzz FuzzParse ./alerts/route/
-	$(GO) test $(FUZZ) -fuzz FuzzParse ./internal/auth/
+	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./alerts/route/
+	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./internal/auth/
 	$(GO) test $(FUZZ) -fuzz FuzzVerify ./internal/audit/
 
 clean:
