@@ -34,7 +34,7 @@ func TestAlertsAPIOverStore(t *testing.T) {
 			t.Fatalf("Apply(%s) = false", e.EventID)
 		}
 	}
-	h := httpapi.New(httpapi.Options{Alerts: alertsAPI{st}}).Handler()
+	h := httpapi.New(httpapi.Options{Alerts: alertsAPI{s: st}}).Handler()
 	get := func(target string) (int, string) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))

@@ -472,7 +472,11 @@ func (w *wiring) wireHTTP(view *processor.View, astore *store.Store, svc *alerts
 		ho.Stations = view
 	}
 	if astore != nil {
-		ho.Alerts = alertsAPI{astore}
+		api := alertsAPI{s: astore}
+		for _, sr := range w.st.Sirens {
+			api.sirens = append(api.sirens, sr)
+		}
+		ho.Alerts = api
 		ho.Actions = alertsActor{svc}
 	}
 	w.lc.run(stageHTTP, "http", httpapi.New(ho).Run)
