@@ -3,9 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"io"
+	"net/http"
 	"strings"
 	"syscall"
 	"time"
@@ -29,7 +28,7 @@ func allScenarios() []scenario {
 		{ID: "F10", Title: "InfluxDB slow (2 s/write) then 503", Setup: setupInfluxProxy, Fault: faultInfluxSlow},
 		{ID: "F11", Title: "collector-broker path black-holed 60 s", Setup: setupMQTTProxy, Fault: faultBlackhole},
 		{ID: "F12", Title: "SIGSTOP Kafka 30 s", Fault: faultFreezeKafka},
-		{ID: "F13", Title: "spool disk full", Setup: setupSpoolFull, Fault: faultSpoolFull},
+		{ID: "F13", Title: "InfluxDB spool full (64 KiB bound, InfluxDB refusing)", Rate: 3, Setup: setupSpoolFull, Fault: faultSpoolFull},
 		{ID: "F14", Title: "10x storm 60 s, one collector offline", Long: true, Collectors: 2, Fault: faultStorm},
 		{ID: "F15", Title: "device clock faults", Fault: faultClocks},
 		{ID: "F16", Title: "alerts service kill -9 while alerts fire", Fault: faultKillAlerts},
@@ -220,35 +219,76 @@ func faultFreezeKafka(ctx context.Context, r *run) error {
 	return sleep(ctx, 30*time.Second)
 }
 
-// setupSpoolFull gives process-1's spool a tiny filesystem (tmpfs, 64 KiB)
-// and puts a proxy in front of InfluxDB that the fault makes refuse.
+// setupSpoolFull bounds process-1's InfluxDB spool to the smallest
+// influx.spool_max_bytes (64 KiB) and puts a proxy in front of InfluxDB
+// that the fault makes refuse.
 func setupSpoolFull(ctx context.Context, r *run) error {
 	if err := setupInfluxProxy(ctx, r); err != nil {
 		return err
 	}
-	spool := filepath.Join(r.Dir, "data-process-1", "spool", "influx")
-	if err := os.MkdirAll(spool, 0o755); err != nil {
-		return err
+	if r.Cfg.Extra == nil {
+		r.Cfg.Extra = map[string]string{}
 	}
-	out, err := exec.CommandContext(ctx, "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", spool).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("mount a 64 KiB tmpfs on the spool (needs root): %v: %s", err, out)
-	}
-	r.note("spool on a 64 KiB tmpfs")
-	r.cleanup(func() {
-		if out, err := exec.Command("umount", "-l", spool).CombinedOutput(); err != nil {
-			r.note("umount %s: %v %s", spool, err, out)
-		}
-	})
+	r.Cfg.Extra["influx"] = fmt.Sprintf("spool_max_bytes: %d", spoolBound)
+	r.note("influx.spool_max_bytes %d, InfluxDB refused %s", spoolBound, spoolFullFault)
 	return nil
 }
 
+// spoolBound is F13's influx.spool_max_bytes (the smallest allowed).
+const spoolBound = 64 << 10
+
+// spoolFullFault is how long F13 keeps InfluxDB refusing.
+const spoolFullFault = 60 * time.Second
+
+// faultSpoolFull makes InfluxDB refuse until process-1's spool is full,
+// then checks that the processor says so on /readyz (200, "degraded:
+// point spool full") and that alert events keep flowing while it is full.
 func faultSpoolFull(ctx context.Context, r *run) error {
 	r.faultStart()
 	defer r.faultEnd()
 	r.influxProxy.Refuse(true)
 	defer r.influxProxy.Refuse(false)
-	return sleep(ctx, 40*time.Second)
+	end := time.Now().Add(spoolFullFault)
+	p := r.Proc("process-1")
+	var fullAt time.Time
+	var alertsAtFull int
+	for time.Now().Before(end) {
+		code, body, err := readyz(ctx, p.HTTP)
+		if err == nil && code == http.StatusOK && strings.Contains(body, "degraded: point spool full") && fullAt.IsZero() {
+			fullAt, alertsAtFull = time.Now(), len(r.Watch.Seen())
+			r.note("spool full after %s; /readyz 200 degraded", fullAt.Sub(r.FaultFrom).Round(time.Second))
+		}
+		if err == nil && code != http.StatusOK {
+			return fmt.Errorf("process-1 /readyz %d during the spool-full fault (want 200 degraded): %s", code, body)
+		}
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	if fullAt.IsZero() {
+		return fmt.Errorf("process-1's spool (%d bytes) never reported full on /readyz in %s", spoolBound, spoolFullFault)
+	}
+	if n := len(r.Watch.Seen()); n <= alertsAtFull {
+		return fmt.Errorf("no alert event while the spool was full (%d events at full, %d at the end of the fault)", alertsAtFull, n)
+	}
+	return nil
+}
+
+// readyz is the status and body of addr's /readyz.
+func readyz(ctx context.Context, addr string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("readyz %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(b), nil
 }
 
 func faultStorm(ctx context.Context, r *run) error {
