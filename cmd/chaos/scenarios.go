@@ -17,7 +17,7 @@ import (
 func allScenarios() []scenario {
 	return []scenario{
 		{ID: "F1", Title: "baseline", Fault: faultNone},
-		{ID: "F2", Title: "kill -9 Mosquitto", Setup: setupDirectSubscription, Fault: faultKillServer(harness.Mosquitto, 1)},
+		{ID: "F2", Title: "kill -9 Mosquitto", Setup: setupDirectSubscription, Fault: faultKillMosquitto},
 		{ID: "F3", Title: "kill -9 one of two collectors", Collectors: 2, Fault: faultKillCollector},
 		{ID: "F4", Title: "rolling SIGTERM of every component", Fault: faultRolling},
 		{ID: "F5", Title: "kill -9 Kafka 3 times", Fault: faultKillServer(harness.Kafka, 3)},
@@ -75,6 +75,23 @@ func setupDirectSubscription(_ context.Context, r *run) error {
 	r.Cfg.DirectSubscription = true
 	r.note("collector subscribes without $share (Mosquitto 2.0 does not restore $share subscriptions)")
 	return nil
+}
+
+// mosquittoAutosave is the test Mosquitto's autosave_interval
+// (deployments/local/mosquitto/mosquitto.conf): it saves its database, the
+// collectors' sessions and subscriptions among it, this often.
+const mosquittoAutosave = 30 * time.Second
+
+// faultKillMosquitto kills Mosquitto once the collector's session has been
+// up for longer than the broker's autosave interval, as every session of a
+// running deployment has: the broker has saved it, so the kill tests the
+// crash of a broker with live traffic, not of one whose collector connected
+// seconds ago (that session is lost by design until the next save).
+func faultKillMosquitto(ctx context.Context, r *run) error {
+	if err := sleep(ctx, mosquittoAutosave+5*time.Second); err != nil {
+		return err
+	}
+	return faultKillServer(harness.Mosquitto, 1)(ctx, r)
 }
 
 // faultServerDown stops a server gracefully for d.
