@@ -7,8 +7,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,7 +195,7 @@ func (e *e2e) alertEvents(ctx context.Context) []schemas.AlertEvent {
 
 // dlqReasons waits until the scenario's dead-letter topic holds want
 // messages and returns them: reason -> payloads.
-func (e *e2e) dlqReasons(ctx context.Context, want int) map[schemas.Reason][]string {
+func (e *e2e) dlqReasons(ctx context.Context, want int) map[schemas.Reason][]schemas.DeadLetter {
 	e.t.Helper()
 	var ms [][]byte
 	err := harness.WaitFor(ctx, fmt.Sprintf("%d dead letters", want), 2*time.Minute, 200*time.Millisecond,
@@ -207,11 +210,23 @@ func (e *e2e) dlqReasons(ctx context.Context, want int) map[schemas.Reason][]str
 	if err != nil {
 		e.t.Fatalf("dead letters: got %d of %d: %v", len(ms), want, err)
 	}
-	out := map[schemas.Reason][]string{}
+	out := map[schemas.Reason][]schemas.DeadLetter{}
 	for _, v := range ms {
 		var dl schemas.DeadLetter
 		must(e.t, json.Unmarshal(v, &dl))
-		out[dl.Reason] = append(out[dl.Reason], string(dl.Payload))
+		out[dl.Reason] = append(out[dl.Reason], dl)
 	}
 	return out
+}
+
+// carries reports whether dead letter dl carries payload: the bytes
+// themselves, or (over schemas.MaxDeadLetterPayload) their prefix with the
+// whole payload's size and SHA-256.
+func carries(dl schemas.DeadLetter, payload string) bool {
+	if !dl.PayloadTruncated {
+		return string(dl.Payload) == payload
+	}
+	sum := sha256.Sum256([]byte(payload))
+	return len(dl.Payload) == schemas.MaxDeadLetterPayload && strings.HasPrefix(payload, string(dl.Payload)) &&
+		dl.PayloadSize == len(payload) && dl.PayloadSHA256 == hex.EncodeToString(sum[:])
 }
