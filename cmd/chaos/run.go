@@ -265,7 +265,7 @@ func (r *run) body(ctx context.Context, res *result) error {
 		if in, err = r.Collect(ctx); err != nil {
 			return false, err
 		}
-		if v, expected, err = r.Check(entries, in, nil); err != nil {
+		if v, expected, err = r.Check(entries, in, engineEvaluate(r.Registry)); err != nil {
 			return false, err
 		}
 		// The alerts service's store must hold the same, each event once.

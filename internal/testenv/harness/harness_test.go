@@ -245,7 +245,7 @@ func TestCheck(t *testing.T) {
 		readings = append(readings, recordMsg(t, e))
 	}
 	// The events the engine gives for this series: the pipeline's "truth".
-	v0, expected, err := s.Check(entries, Inputs{Readings: readings}, nil)
+	v0, expected, err := s.Check(entries, Inputs{Readings: readings}, engineEval(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := good()
 			tc.mutate(&in)
-			v, _, err := s.Check(entries, in, nil)
+			v, _, err := s.Check(entries, in, engineEval(s))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -324,7 +324,7 @@ func TestCheckFollowsKafkaOrderWhenReordered(t *testing.T) {
 	for _, i := range order {
 		readings = append(readings, recordMsg(t, entries[i]))
 	}
-	v, _, err := s.Check(entries, Inputs{Readings: readings}, nil)
+	v, _, err := s.Check(entries, Inputs{Readings: readings}, engineEval(s))
 	if err != nil {
 		t.Fatal(err)
 	}
