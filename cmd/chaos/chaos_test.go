@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,9 +34,16 @@ func TestChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var results []result
+	defer func() {
+		var b strings.Builder
+		printTable(&b, results)
+		t.Logf("the table (make chaos prints the same):\n%s", b.String())
+	}()
 	for _, sc := range sel {
 		t.Run(sc.ID, func(t *testing.T) {
 			res := execute(ctx, e, sc)
+			results = append(results, res)
 			t.Logf("%s %s: %s in %s", sc.ID, sc.Title, res.status(), res.Took.Round(time.Second))
 			if res.Err != nil {
 				t.Errorf("error: %v", res.Err)
