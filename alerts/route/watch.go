@@ -3,9 +3,10 @@ package route
 import (
 	"context"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/resilience-project/resilience/internal/filewatch"
 )
 
 // Watcher hot-reloads a routing file by polling its modification time and
@@ -18,7 +19,7 @@ type Watcher struct {
 	logger   *slog.Logger
 	onReload func(error)
 	cur      atomic.Pointer[Tree]
-	last     stampT
+	last     filewatch.Stamp
 }
 
 // NewWatcher loads path (an error here is the caller's to report: there is
@@ -26,13 +27,13 @@ type Watcher struct {
 // 5s; onReload, if set, is called after every reload attempt.
 func NewWatcher(path string, interval time.Duration, logger *slog.Logger, onReload func(error)) (*Watcher, error) {
 	if interval <= 0 {
-		interval = 5 * time.Second
+		interval = filewatch.DefaultInterval
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	w := &Watcher{path: path, interval: interval, logger: logger, onReload: onReload}
-	w.last, _ = stamp(path)
+	w.last, _ = filewatch.Of(path)
 	t, err := Load(path)
 	if err != nil {
 		return nil, err
@@ -46,31 +47,7 @@ func (w *Watcher) Current() *Tree { return w.cur.Load() }
 
 // Run polls until ctx is done and returns nil then.
 func (w *Watcher) Run(ctx context.Context) error {
-	last, pending := w.last, w.last
-	t := time.NewTicker(w.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		cur, err := stamp(w.path)
-		if err != nil {
-			if last != (stampT{}) {
-				w.logger.Warn("routing file unreadable; keeping current routes", "path", w.path, "err", err)
-				last = stampT{}
-			}
-			continue
-		}
-		if cur == last {
-			continue
-		}
-		if cur != pending {
-			pending = cur
-			continue
-		}
-		last = cur
+	return filewatch.Poll(ctx, w.path, w.interval, w.last, func() {
 		tree, err := Load(w.path)
 		if err == nil {
 			w.cur.Store(tree)
@@ -81,18 +58,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if w.onReload != nil {
 			w.onReload(err)
 		}
-	}
-}
-
-type stampT struct {
-	mod  time.Time
-	size int64
-}
-
-func stamp(path string) (stampT, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return stampT{}, err
-	}
-	return stampT{fi.ModTime(), fi.Size()}, nil
+	}, func(err error) {
+		w.logger.Warn("routing file unreadable; keeping current routes", "path", w.path, "err", err)
+	})
 }

@@ -3,8 +3,9 @@ package rules
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
+
+	"github.com/resilience-project/resilience/internal/filewatch"
 )
 
 // Watcher hot-reloads a rules file into an Engine by polling its
@@ -28,7 +29,7 @@ type Watcher struct {
 	OnReload func(error)
 
 	primed bool
-	last   fileStamp
+	last   filewatch.Stamp
 }
 
 // Prime records the file as it is now as the one whose rules are in force.
@@ -36,7 +37,7 @@ type Watcher struct {
 // goroutine, so that a change made in between is not missed; Run primes
 // itself if it was not.
 func (w *Watcher) Prime() {
-	w.last, _ = stamp(w.Path)
+	w.last, _ = filewatch.Of(w.Path)
 	w.primed = true
 }
 
@@ -49,10 +50,6 @@ func Watch(ctx context.Context, path string, e *Engine, logger *slog.Logger) err
 // Run polls until ctx is done and returns nil then. The rules in force when
 // Run starts are assumed to come from the file as it is now.
 func (w *Watcher) Run(ctx context.Context) error {
-	iv := w.Interval
-	if iv <= 0 {
-		iv = 5 * time.Second
-	}
 	log := w.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -60,39 +57,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if !w.primed {
 		w.Prime()
 	}
-	last := w.last
-	pending := last
-	t := time.NewTicker(iv)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		cur, err := stamp(w.Path)
-		if err != nil {
-			if last != (fileStamp{}) {
-				log.Warn("rules file unreadable; keeping current rules", "path", w.Path, "err", err)
-				last = fileStamp{}
-			}
-			continue
-		}
-		if cur == last {
-			continue
-		}
-		if cur != pending {
-			// Changed since the previous poll: wait until it holds still for
-			// one interval, so a file being written is not read half-way.
-			pending = cur
-			continue
-		}
-		last = cur
-		err = w.reload()
+	return filewatch.Poll(ctx, w.Path, w.Interval, w.last, func() {
+		err := w.reload()
 		if w.OnReload != nil {
 			w.OnReload(err)
 		}
-	}
+	}, func(err error) {
+		log.Warn("rules file unreadable; keeping current rules", "path", w.Path, "err", err)
+	})
 }
 
 func (w *Watcher) reload() error {
@@ -110,17 +82,4 @@ func (w *Watcher) reload() error {
 	}
 	log.Info("rules reloaded", "path", w.Path, "rules", len(set.Rules))
 	return nil
-}
-
-type fileStamp struct {
-	mod  time.Time
-	size int64
-}
-
-func stamp(path string) (fileStamp, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}, err
-	}
-	return fileStamp{fi.ModTime(), fi.Size()}, nil
 }
