@@ -188,12 +188,18 @@ route:
 func TestWatcherReloadsAndKeepsTreeOnError(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "routes.yaml")
+	// Replace the file atomically, as the watcher's contract asks: a
+	// 1 ms poll can otherwise read a file that WriteFile just truncated.
 	write := func(s string, mod time.Time) {
 		t.Helper()
-		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chtimes(path, mod, mod); err != nil {
+		if err := os.Chtimes(tmp, mod, mod); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}
 	}

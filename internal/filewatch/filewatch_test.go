@@ -18,12 +18,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // back is a change.
 func TestPollReportsEachSettledChangeOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.yaml")
-	write := func(s string, mod time.Time) {
+	write := func(s string, mod time.Time) { // atomically, as the contract asks
 		t.Helper()
-		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chtimes(path, mod, mod); err != nil {
+		if err := os.Chtimes(tmp, mod, mod); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}
 	}
