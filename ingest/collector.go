@@ -44,7 +44,7 @@ type Collector struct {
 	m      *metrics
 	limit  *limiter
 	in     chan held     // messages within their station's share, in arrival order
-	excess chan held     // messages beyond it, to be dead-lettered as rate_limited
+	excess chan held     // messages beyond it: deferred (written after the main lane) or dead-lettered as rate_limited
 	slots  chan struct{} // one per unacknowledged message: caps them at MaxUndelivered
 	// excessSlots caps the excess lane at half of MaxUndelivered, so that
 	// the flood's dead letters never take every slot.
@@ -55,9 +55,10 @@ type Collector struct {
 
 // held is a received message and the lane it is in.
 type held struct {
-	m       Message
-	share   *share // within its station's share (nil: rate limited)
-	station string
+	m        Message
+	share    *share // its station's share, nil when dead-lettered as rate_limited
+	deferred bool   // in the excess lane, but written like any other
+	station  string
 }
 
 // New builds a collector. It does not connect; Run does.
@@ -179,19 +180,28 @@ func (c *Collector) Run(ctx context.Context) error {
 // admit puts m in its lane (see Run), waiting for slots.
 func (c *Collector) admit(ctx context.Context, m Message) {
 	station, _ := schemas.ParseTopic(m.Topic())
-	sh, ok, logNow, count := c.limit.admit(station)
+	sh, v, logNow, count := c.limit.admit(station)
 	h, lane := held{m: m, station: station}, c.excess
-	if ok {
+	switch v {
+	case within:
 		h.share, lane = sh, c.in
-	} else {
-		if logNow {
-			c.logger.Warn("station over its share; excess dead-lettered as rate_limited", "station", station, "mqtt_topic", m.Topic(),
-				"limited_since_last_log", count, "station_rate", c.cfg.StationRate, "station_burst", c.cfg.StationBurst,
-				"station_max_undelivered", c.cfg.stationMaxUndelivered())
+	case deferred:
+		h.share, h.deferred = sh, true
+	}
+	if logNow {
+		what := "station over its rate; excess queued behind the other stations"
+		if v == over {
+			what = "station over its share; excess dead-lettered as rate_limited"
 		}
+		c.logger.Warn(what, "station", station, "mqtt_topic", m.Topic(),
+			"limited_since_last_log", count, "station_rate", c.cfg.StationRate, "station_burst", c.cfg.StationBurst,
+			"station_max_undelivered", c.cfg.stationMaxUndelivered())
+	}
+	if lane == c.excess {
 		select {
 		case c.excessSlots <- struct{}{}:
 		case <-ctx.Done():
+			c.unshare(h)
 			return
 		}
 	}
@@ -211,12 +221,19 @@ func (c *Collector) admit(ctx context.Context, m Message) {
 	}
 }
 
-// unhold gives back h's lane place (station share or excess slot).
+// unhold gives back h's lane places: its station share's pending place and,
+// in the excess lane, the excess slot.
 func (c *Collector) unhold(h held) {
-	if h.share != nil {
-		c.limit.release(h.share)
-	} else {
+	c.unshare(h)
+	if h.share == nil || h.deferred {
 		<-c.excessSlots
+	}
+}
+
+// unshare gives back h's station share's pending place, if it took one.
+func (c *Collector) unshare(h held) {
+	if h.share != nil {
+		c.limit.release(h.share, h.deferred)
 	}
 }
 

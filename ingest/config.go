@@ -43,14 +43,15 @@ type Config struct {
 	MaxFuture  time.Duration `yaml:"max_future"`
 	// StationRate is each station's share in messages per second (a token
 	// bucket refilled at this rate, holding StationBurst); a station's
-	// messages beyond it are not decoded but dead-lettered with reason
-	// rate_limited, so one flooding device cannot delay the others. 0: no
-	// rate limit.
+	// messages beyond it are written after the other stations' (fair
+	// queuing), so one flooding device cannot delay the others. 0: no rate
+	// limit.
 	StationRate  float64 `yaml:"station_rate"`
 	StationBurst int     `yaml:"station_burst"`
 	// StationMaxUndelivered is the most messages one station may hold
-	// unacknowledged (its share of MaxUndelivered); beyond it they are
-	// dead-lettered as rate_limited. 0: a quarter of MaxUndelivered.
+	// unacknowledged (its share of MaxUndelivered); beyond it they are not
+	// decoded but dead-lettered as rate_limited. 0: a quarter of
+	// MaxUndelivered.
 	StationMaxUndelivered int `yaml:"station_max_undelivered"`
 }
 
@@ -96,7 +97,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxUndelivered, "ingest.max-undelivered", c.MaxUndelivered, "most unacknowledged MQTT messages held")
 	fs.IntVar(&c.BatchSize, "ingest.batch-size", c.BatchSize, "most records per Kafka write")
 	fs.DurationVar(&c.BatchWait, "ingest.batch-wait", c.BatchWait, "how long a partial batch waits")
-	fs.Float64Var(&c.StationRate, "ingest.station-rate", c.StationRate, "messages per second each station may send; the excess is dead-lettered as rate_limited (0: unlimited)")
+	fs.Float64Var(&c.StationRate, "ingest.station-rate", c.StationRate, "messages per second each station may send before its messages queue behind the others (0: unlimited)")
 	fs.IntVar(&c.StationBurst, "ingest.station-burst", c.StationBurst, "messages a station may send at once above its rate")
 	fs.IntVar(&c.StationMaxUndelivered, "ingest.station-max-undelivered", c.StationMaxUndelivered, "most unacknowledged messages of one station (0: a quarter of max-undelivered)")
 }

@@ -30,12 +30,17 @@
 //     payload plus its size and SHA-256, so it fits any sane Kafka limit.
 //   - Every station has a bounded share: a token bucket (StationRate per
 //     second, StationBurst) and at most StationMaxUndelivered messages held.
-//     A message beyond it goes to a second lane (at most half of
-//     MaxUndelivered) and is dead-lettered with reason rate_limited without
-//     being decoded, so its fact is recorded and it is acknowledged like any
-//     other. Batches take the main lane first, so a station within its
-//     share is never queued behind another's flood. Stations not in the
-//     registry share one bucket; the map of shares never grows.
+//     A message over the rate goes to a second lane (at most half of
+//     MaxUndelivered) and is written like any other, after the main lane
+//     (fair queuing: a backlog the broker delivers at once after an outage
+//     is never dropped); the station's later messages follow it there, so
+//     its readings keep their order. A message beyond StationMaxUndelivered
+//     is dead-lettered with reason rate_limited without being decoded, so
+//     its fact is recorded and it is acknowledged like any other: only a
+//     flooding station loses its excess. Batches take the main lane first,
+//     so a station within its share is never queued behind another's flood.
+//     Stations not in the registry share one bucket; the map of shares
+//     never grows.
 //   - Ready is nil only while the connection is up and the broker granted
 //     every subscription at QoS 1; a lost connection or a refused
 //     subscription (SUBACK 0x80) makes it say why, and the subscription is

@@ -35,10 +35,12 @@ func recordOf(km kafka.Message) (schemas.Record, bool) {
 
 // One station floods N messages while another sends one: the quiet
 // station's record is in the first write after the flood arrived (the
-// flood's excess waits behind it as rate_limited dead letters), the flood's
-// admitted records keep their order, its excess is dead-lettered (counted),
-// and every message is acknowledged. Before the fix one FIFO queue put the
-// quiet message behind all N, in write N/BatchSize+2.
+// flood's excess waits behind it), the flood's records keep their order,
+// what it sent beyond its rate is written after the quiet station's (up to
+// station_max_undelivered held at once), what it sent beyond that is
+// dead-lettered as rate_limited (counted), and every message is
+// acknowledged. Before the fix one FIFO queue put the quiet message behind
+// all N, in write N/BatchSize+2.
 func TestFloodingStationDoesNotDelayOthers(t *testing.T) {
 	const N = 3000
 	cfg := testConfig()
@@ -99,12 +101,13 @@ func TestFloodingStationDoesNotDelayOthers(t *testing.T) {
 			lastSeq = r.Seq
 		}
 	}
-	if floodRecords != 200 {
-		t.Errorf("flood records %d, want the burst of 200", floodRecords)
+	held := cfg.stationMaxUndelivered() // the burst, then the deferred rest of its share
+	if floodRecords != held {
+		t.Errorf("flood records %d, want its share of %d", floodRecords, held)
 	}
 	h.stop(t)
-	if v := toFloat64(t, h.c.m.rejected.WithLabelValues(string(schemas.ReasonRateLimited))); v != N-200 {
-		t.Errorf("rejected_total{rate_limited} = %v, want %d", v, N-200)
+	if v := toFloat64(t, h.c.m.rejected.WithLabelValues(string(schemas.ReasonRateLimited))); v != float64(N-held) {
+		t.Errorf("rejected_total{rate_limited} = %v, want %d", v, N-held)
 	}
 	var dls int
 	for _, km := range w.written() {
@@ -113,8 +116,8 @@ func TestFloodingStationDoesNotDelayOthers(t *testing.T) {
 			dls++
 		}
 	}
-	if dls != N-200 {
-		t.Errorf("%d rate_limited dead letters of %s, want %d", dls, stA, N-200)
+	if dls != N-held {
+		t.Errorf("%d rate_limited dead letters of %s, want %d", dls, stA, N-held)
 	}
 }
 
@@ -193,11 +196,76 @@ func TestLimiterTokenBucket(t *testing.T) {
 	}
 	for i, s := range steps {
 		now = now.Add(s.advance)
-		if _, ok, _, _ := l.admit(s.station); ok != s.want {
-			t.Errorf("step %d (%s +%v): admitted %v, want %v", i, s.station, s.advance, ok, s.want)
+		sh, v, _, _ := l.admit(s.station)
+		if (v == within) != s.want {
+			t.Errorf("step %d (%s +%v): within its rate %v, want %v", i, s.station, s.advance, v == within, s.want)
 		}
+		if v == deferred {
+			l.release(sh, true) // written: the station is no longer behind it
+		}
+	}
+	// While a deferred message waits, the station's next ones are deferred
+	// too, even with tokens: its readings keep their order into Kafka.
+	now = now.Add(time.Hour)
+	l.admit(stB)
+	l.admit(stB)
+	l.admit(stB)
+	sh, v, _, _ := l.admit(stB) // over the burst of 3: deferred
+	if v != deferred {
+		t.Fatalf("4th message of a burst of 3: %v, want deferred", v)
+	}
+	now = now.Add(time.Hour) // tokens again
+	if _, v2, _, _ := l.admit(stB); v2 != deferred {
+		t.Errorf("a message after a waiting deferred one: %v, want deferred (order)", v2)
+	}
+	l.release(sh, true)
+	l.release(sh, true)
+	if _, v3, _, _ := l.admit(stB); v3 != within {
+		t.Errorf("once the deferred ones are written: %v, want within", v3)
 	}
 	if n := len(l.shares); n != reg.Len() {
 		t.Errorf("limiter holds %d station shares, want the registry's %d", n, reg.Len())
+	}
+}
+
+// A backlog the broker delivers all at once (after a Kafka outage of ours,
+// chaos F6: a 5-minute outage made each station's backlog arrive faster
+// than its rate) is more than the burst but within the station's share:
+// every reading is written, in order, none dead-lettered. Before the fix
+// everything beyond the burst was dead-lettered as rate_limited: readings
+// lost from InfluxDB.
+func TestBacklogBeyondTheBurstIsDeferredNotDropped(t *testing.T) {
+	const N = 1000
+	cfg := testConfig()
+	cfg.MaxUndelivered = 8000 // a share of 2000
+	cfg.BatchSize = 500
+	cfg.BatchWait = 0
+	cfg.StationRate, cfg.StationBurst = 20, 200 // the clock is frozen: exactly 200 tokens
+	w := newFakeWriter()
+	h := start(t, cfg, w)
+	ts := testNow.Add(-time.Hour)
+	backlog := make([]*fakeMsg, N)
+	for i := range backlog {
+		backlog[i] = newMsg(readingTopic(stA), payload(stA, uint64(i+1), ts.Add(time.Duration(i)*time.Second), 1, "m"))
+		h.client.deliver(backlog[i])
+	}
+	waitAcked(t, backlog...)
+	var lastSeq uint64
+	var records int
+	for _, km := range w.written() {
+		if r, ok := recordOf(km); ok && r.Station == stA {
+			records++
+			if r.Seq <= lastSeq {
+				t.Fatalf("records out of order: seq %d after %d", r.Seq, lastSeq)
+			}
+			lastSeq = r.Seq
+		}
+	}
+	h.stop(t)
+	if records != N {
+		t.Errorf("%d of the backlog's %d readings written as records", records, N)
+	}
+	if v := toFloat64(t, h.c.m.rejected.WithLabelValues(string(schemas.ReasonRateLimited))); v != 0 {
+		t.Errorf("rejected_total{rate_limited} = %v, want 0", v)
 	}
 }

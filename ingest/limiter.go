@@ -14,6 +14,7 @@ type share struct {
 	tokens   float64
 	last     time.Time
 	pending  int
+	deferred int // of pending, how many wait in the excess lane
 	limited  int // rate-limited since the last log line
 	loggedAt time.Time
 }
@@ -42,12 +43,28 @@ func newLimiter(cfg Config, reg *schemas.Registry, now func() time.Time) *limite
 	return l
 }
 
-// admit takes one message of station (from the topic; "" if none). It
-// returns the station's share and whether the message is within it: a token
-// was available and the station holds fewer than maxPending messages. An
-// admitted message counts as pending until release. logNow is set at most
-// once per 10 s per station while it is being limited, with the count.
-func (l *limiter) admit(station string) (sh *share, ok bool, logNow bool, count int) {
+// verdict is where admit puts a message.
+type verdict uint8
+
+const (
+	// within: a token was available and the station holds fewer than
+	// maxPending messages: the main lane.
+	within verdict = iota
+	// deferred: the station is over its rate but holds fewer than
+	// maxPending messages: written like any other, after the stations
+	// within their rate (fair queuing). A backlog the broker delivers at
+	// once after an outage of ours is deferred, never dropped.
+	deferred
+	// over: the station already holds maxPending unacknowledged messages:
+	// the excess is dead-lettered as rate_limited without decoding.
+	over
+)
+
+// admit takes one message of station (from the topic; "" if none) and says
+// where it goes (see verdict). A within or deferred message counts as
+// pending until release. logNow is set at most once per 10 s per station
+// while it is over its rate or share, with the count.
+func (l *limiter) admit(station string) (sh *share, v verdict, logNow bool, count int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	sh = l.shares[station]
@@ -63,24 +80,40 @@ func (l *limiter) admit(station string) (sh *share, ok bool, logNow bool, count 
 		}
 		sh.last = now
 	}
-	if (l.rate > 0 && sh.tokens < 1) || sh.pending >= l.maxPending {
+	switch {
+	case sh.pending >= l.maxPending:
+		v = over
+	case sh.deferred > 0 || l.rate > 0 && sh.tokens < 1:
+		// Behind its own deferred messages too, so its readings keep their
+		// order into Kafka.
+		v = deferred
+	default:
+		if l.rate > 0 {
+			sh.tokens--
+		}
+	}
+	if v != within {
 		sh.limited++
 		if sh.loggedAt.IsZero() || now.Sub(sh.loggedAt) >= 10*time.Second {
 			logNow, count = true, sh.limited
 			sh.loggedAt, sh.limited = now, 0
 		}
-		return sh, false, logNow, count
 	}
-	if l.rate > 0 {
-		sh.tokens--
+	if v != over {
+		sh.pending++
 	}
-	sh.pending++
-	return sh, true, false, 0
+	if v == deferred {
+		sh.deferred++
+	}
+	return sh, v, logNow, count
 }
 
 // release gives back the pending place of an admitted message.
-func (l *limiter) release(sh *share) {
+func (l *limiter) release(sh *share, deferred bool) {
 	l.mu.Lock()
 	sh.pending--
+	if deferred {
+		sh.deferred--
+	}
 	l.mu.Unlock()
 }
