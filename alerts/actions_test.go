@@ -84,20 +84,9 @@ func runService(t *testing.T, ctx context.Context, o alerts.Options) (*alerts.Se
 // notified when it comes back), older ones are not. Before this change the
 // replay handed nothing on and an ack existed nowhere.
 func TestActionsAreDurableAndFeedTheDispatcher(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	topics := schemas.Topics("actions.")
-	if _, err := kafkax.EnsureTopics(ctx, brokers, nil,
-		kafkax.TopicSpec{Name: topics.Alerts, Partitions: 2, ReplicationFactor: 1},
-		kafkax.TopicSpec{Name: topics.Actions, Partitions: 2, ReplicationFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
+	brokers, topics := kfakeAlertTopics(t, ctx, "actions.", 2, 2)
 	before := goleak.IgnoreCurrent()
 	w := kafkax.NewWriter(kafkax.WriterOptions{Brokers: brokers})
 	defer w.Close()
@@ -186,4 +175,24 @@ func TestActionsAreDurableAndFeedTheDispatcher(t *testing.T) {
 	w.Close()
 	aw.Close()
 	goleak.VerifyNone(t, before)
+}
+
+// kfakeAlertTopics starts an in-process Kafka cluster (closed when the test
+// ends) with the alerts topic in alertParts partitions and the actions
+// topic in actionParts, under prefix.
+func kfakeAlertTopics(t *testing.T, ctx context.Context, prefix string, alertParts, actionParts int) ([]string, schemas.KafkaTopics) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	topics := schemas.Topics(prefix)
+	if _, err := kafkax.EnsureTopics(ctx, brokers, nil,
+		kafkax.TopicSpec{Name: topics.Alerts, Partitions: alertParts, ReplicationFactor: 1},
+		kafkax.TopicSpec{Name: topics.Actions, Partitions: actionParts, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return brokers, topics
 }

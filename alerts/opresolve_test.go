@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/resilience-project/resilience/alerts"
 	"github.com/resilience-project/resilience/alerts/store"
@@ -24,20 +23,9 @@ import (
 // dispatched again. Before the fix the resolve only acknowledged in the
 // dispatcher: no resolved event was submitted.
 func TestOperatorResolveIsDispatchedOnce(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	topics := schemas.Topics("opresolve.")
-	if _, err := kafkax.EnsureTopics(ctx, brokers, nil,
-		kafkax.TopicSpec{Name: topics.Alerts, Partitions: 1, ReplicationFactor: 1},
-		kafkax.TopicSpec{Name: topics.Actions, Partitions: 1, ReplicationFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
+	brokers, topics := kfakeAlertTopics(t, ctx, "opresolve.", 1, 1)
 	w := kafkax.NewWriter(kafkax.WriterOptions{Brokers: brokers})
 	defer w.Close()
 	aw := kafkax.NewWriter(kafkax.WriterOptions{Brokers: brokers, Topic: topics.Alerts})

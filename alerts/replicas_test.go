@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/goleak"
 
 	"github.com/resilience-project/resilience/alerts"
@@ -120,20 +119,9 @@ func startReplica(t *testing.T, ctx context.Context, name string, brokers []stri
 // and delivers what was pending, still once each. Without the lease both
 // replicas dispatch and every notification arrives twice.
 func TestTwoReplicasNotifyOnce(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	topics := schemas.Topics("replicas.")
-	if _, err := kafkax.EnsureTopics(ctx, brokers, nil,
-		kafkax.TopicSpec{Name: topics.Alerts, Partitions: 4, ReplicationFactor: 1},
-		kafkax.TopicSpec{Name: topics.Actions, Partitions: 1, ReplicationFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
+	brokers, topics := kfakeAlertTopics(t, ctx, "replicas.", 4, 1)
 	rcv := &hookReceiver{accepted: map[string]int{}, refused: map[string]int{}}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()

@@ -98,6 +98,13 @@ func (k *landslideRule) wet(st *State, ts int64) bool {
 }
 
 func (k *landslideRule) message(b *bound, kind schemas.AlertKind, lvl int, name string, _, _ float64) string {
+	return gradeMessage(b, kind, lvl, name)
+}
+
+// gradeMessage is the message of a kind whose value is its grade (landslide,
+// risk): the rule, the change and the grade reached; annotate adds the
+// figures behind it.
+func gradeMessage(b *bound, kind schemas.AlertKind, lvl int, name string) string {
 	if lvl == 0 {
 		return fmt.Sprintf("%s %s", b.name, kind)
 	}

@@ -65,10 +65,7 @@ func (k *riskRule) value(st *State, sums *rainSums, h []sample, j, skip int) (fl
 }
 
 func (k *riskRule) message(b *bound, kind schemas.AlertKind, lvl int, name string, _, _ float64) string {
-	if lvl == 0 {
-		return fmt.Sprintf("%s %s", b.name, kind)
-	}
-	return fmt.Sprintf("%s %s: %s", b.name, kind, name)
+	return gradeMessage(b, kind, lvl, name)
 }
 
 // annotate states the rain that made the level, with its colour and the
