@@ -18,8 +18,9 @@ const (
 
 // Defaults of Config.
 const (
-	DefaultRadiusKM = 5.0
-	DefaultExpires  = 24 * time.Hour
+	DefaultRadiusKM        = 5.0
+	DefaultExpires         = 24 * time.Hour
+	DefaultAllClearExpires = time.Hour
 )
 
 // ErrConfig is returned (wrapped, naming the key) by NewBuilder for an
@@ -46,6 +47,9 @@ type Config struct {
 	// Expires is how long a warning stays valid after it is sent (default
 	// 24 h).
 	Expires time.Duration
+	// AllClearExpires is how long an all-clear stays valid (default 1 h:
+	// CAP practice gives the all-clear a short expiry).
+	AllClearExpires time.Duration
 	// Severity maps an alert severity to the CAP severity (default: the
 	// same name; schemas.Severity follows CAP).
 	Severity map[schemas.Severity]Severity
@@ -102,6 +106,12 @@ func NewBuilder(c Config) (*Builder, error) {
 	if c.Expires < 0 {
 		errs = append(errs, fmt.Errorf("%w: expires %s: must be positive", ErrConfig, c.Expires))
 	}
+	if c.AllClearExpires == 0 {
+		c.AllClearExpires = DefaultAllClearExpires
+	}
+	if c.AllClearExpires < 0 {
+		errs = append(errs, fmt.Errorf("%w: all_clear_expires %s: must be positive", ErrConfig, c.AllClearExpires))
+	}
 	sev := map[schemas.Severity]Severity{
 		schemas.SeverityMinor: SeverityMinor, schemas.SeverityModerate: SeverityModerate,
 		schemas.SeveritySevere: SeveritySevere, schemas.SeverityExtreme: SeverityExtreme,
@@ -142,7 +152,9 @@ func (b *Builder) Identifier(alertID string, seq int) string {
 // Issue is what one document is built from.
 type Issue struct {
 	// MsgType is Alert for the first document of an alert, Update after
-	// an escalation, Cancel for the all-clear.
+	// an escalation and for the all-clear (an Event of kind resolved:
+	// responseType AllClear, urgency Past, a short expiry), Cancel to
+	// retract (also written as an all-clear).
 	MsgType MsgType
 	// Seq is the document's number within the alert (1-based).
 	Seq int
@@ -224,10 +236,11 @@ func (b *Builder) info(lang string, in Issue, sent Time, t Text, senderName stri
 		severity = SeverityUnknown
 	}
 	resp := responseOf(ev.Severity)
-	if in.MsgType == MsgCancel {
-		resp, urgency = ResponseAllClear, UrgencyPast
-	}
 	expires := Time{sent.Add(b.c.Expires)}
+	if IsAllClear(in.MsgType, ev) {
+		resp, urgency = ResponseAllClear, UrgencyPast
+		expires = Time{sent.Add(b.c.AllClearExpires)}
+	}
 	onset := Time{ev.StartedAt.In(b.c.Location)}
 	in2 := Info{
 		Language:     lang,
@@ -311,6 +324,14 @@ func responseOf(s schemas.Severity) ResponseType {
 	return ResponseMonitor
 }
 
+// IsAllClear reports whether a document of kind about ev is an all-clear:
+// a Cancel, or any document about a resolved alert (CAP practice, e.g.
+// Google Public Alerts: the end of a hazard is an Update with
+// responseType AllClear; Cancel retracts a message).
+func IsAllClear(kind MsgType, ev schemas.AlertEvent) bool {
+	return kind == MsgCancel || ev.Kind == schemas.AlertResolved
+}
+
 // DefaultTexts is the generated wording for a document about ev at st,
 // which a publisher may edit before approving.
 func (b *Builder) DefaultTexts(kind MsgType, ev schemas.AlertEvent, st *schemas.Station) Texts {
@@ -334,8 +355,7 @@ func (b *Builder) DefaultTexts(kind MsgType, ev schemas.AlertEvent, st *schemas.
 	val := strconv.FormatFloat(ev.Value, 'f', 2, 64)
 	thr := strconv.FormatFloat(ev.Threshold, 'f', 2, 64)
 	var t Texts
-	switch kind {
-	case MsgCancel:
+	if IsAllClear(kind, ev) {
 		t.VI = Text{
 			Headline:    fmt.Sprintf("Kết thúc cảnh báo %s tại %s", lower(h.vi), place),
 			Description: fmt.Sprintf("Trạm %s: %s đã xuống dưới ngưỡng cảnh báo lúc %s.", place, ev.Sensor, at),

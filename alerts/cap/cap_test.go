@@ -82,6 +82,7 @@ func TestBuildValidatesAgainstOASISSchema(t *testing.T) {
 		{"flood alert", cap.MsgAlert, schemas.WaterLevel, schemas.AlertFired, schemas.SeveritySevere, nil, cap.Texts{}, cap.ResponsePrepare},
 		{"edited texts with markup", cap.MsgAlert, schemas.WaterLevel, schemas.AlertFired, schemas.SeveritySevere, nil, edits, cap.ResponsePrepare},
 		{"update after escalation", cap.MsgUpdate, schemas.WaterLevel, schemas.AlertEscalated, schemas.SeverityExtreme, []cap.Ref{first}, cap.Texts{}, cap.ResponseEvacuate},
+		{"all clear (Update, CAP practice)", cap.MsgUpdate, schemas.WaterLevel, schemas.AlertResolved, schemas.SeverityExtreme, []cap.Ref{first, second}, cap.Texts{}, cap.ResponseAllClear},
 		{"all clear", cap.MsgCancel, schemas.WaterLevel, schemas.AlertResolved, schemas.SeverityExtreme, []cap.Ref{first, second}, cap.Texts{}, cap.ResponseAllClear},
 		{"landslide", cap.MsgAlert, schemas.Tilt, schemas.AlertFired, schemas.SeverityExtreme, nil, cap.Texts{}, cap.ResponseEvacuate},
 		{"rain", cap.MsgAlert, schemas.Rainfall, schemas.AlertFired, schemas.SeverityModerate, nil, cap.Texts{}, cap.ResponseMonitor},
@@ -131,6 +132,17 @@ func TestBuildValidatesAgainstOASISSchema(t *testing.T) {
 				if len(in.ResponseType) != 1 || in.ResponseType[0] != tc.resp {
 					t.Errorf("%s: responseType %v, want %s", in.Language, in.ResponseType, tc.resp)
 				}
+				wantExp, wantUrg := cap.DefaultExpires, cap.UrgencyImmediate
+				if tc.resp == cap.ResponseAllClear {
+					wantExp, wantUrg = cap.DefaultAllClearExpires, cap.UrgencyPast
+				} else if tc.sev == schemas.SeverityModerate {
+					wantUrg = cap.UrgencyExpected
+				} else if tc.sev == schemas.SeverityMinor {
+					wantUrg = cap.UrgencyFuture
+				}
+				if in.Expires == nil || !in.Expires.Equal(got.Sent.Add(wantExp)) || in.Urgency != wantUrg {
+					t.Errorf("%s: expires %v urgency %s, want sent+%s and %s", in.Language, in.Expires, in.Urgency, wantExp, wantUrg)
+				}
 				if len(in.Area) != 1 || in.Area[0].AreaDesc != "Đại Lộc (Ái Nghĩa)" || len(in.Area[0].Circle) != 1 || in.Area[0].Circle[0] != "15.88330,108.11670 5" {
 					t.Errorf("%s: area %+v", in.Language, in.Area)
 				}
@@ -166,6 +178,10 @@ func TestDefaultTextsNameLevelPlaceAndRiver(t *testing.T) {
 	}
 	if c := b.DefaultTexts(cap.MsgCancel, ev, station); !strings.HasPrefix(c.EN.Headline, "All clear") {
 		t.Errorf("cancel headline %q", c.EN.Headline)
+	}
+	resolved := event(schemas.WaterLevel, schemas.AlertResolved, 3, schemas.SeverityExtreme)
+	if c := b.DefaultTexts(cap.MsgUpdate, resolved, station); !strings.HasPrefix(c.EN.Headline, "All clear") || !strings.HasPrefix(c.VI.Headline, "Kết thúc") {
+		t.Errorf("all-clear update headlines %q / %q", c.VI.Headline, c.EN.Headline)
 	}
 }
 
