@@ -146,13 +146,17 @@ func bearer(h string) (string, bool) {
 }
 
 // Require wraps next: the request needs a token whose role has perm
-// (PermHealth: none from a loopback client). In order: no token → 401
+// (PermPublic: none at all; PermHealth: none from a loopback client). In order: no token → 401
 // with "WWW-Authenticate: Bearer"; unknown token → 401 with
 // error="invalid_token"; the token over its rate → 429 with Retry-After
 // (seconds); a role without perm → 403. next sees the Principal in the
 // request's context (FromContext).
 func (a *Authenticator) Require(perm Permission, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if perm == PermPublic {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if perm == PermHealth && isLoopback(r.RemoteAddr) {
 			a.results.WithLabelValues(outcomeOpen).Inc()
 			next.ServeHTTP(w, r)

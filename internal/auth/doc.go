@@ -15,9 +15,9 @@
 //
 // Roles are ordered viewer < operator < publisher < admin; a Permission
 // needs a minimum role (Permission.MinRole) and a role has every
-// permission of the roles below it. Routes is the table (method, route
-// pattern as net/http.ServeMux spells it) → Permission that the HTTP layer
-// consults (PermissionFor); Authenticator.Require wraps a handler:
+// permission of the roles below it. The table of routes and their
+// permissions belongs to the HTTP layer (httpapi.Routes);
+// Authenticator.Require wraps a handler: PermPublic needs no token;
 // no or a malformed Authorization header → 401 with WWW-Authenticate:
 // Bearer; an unknown token → 401 with error="invalid_token"; over the
 // token's rate (a token bucket per token name) → 429 with Retry-After;
