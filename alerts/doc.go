@@ -19,6 +19,16 @@
 // produced to `alerts.actions` (acks=all) and applied when they come back
 // from the topic; the API answers 202 once the action is durable.
 //
+// Silences (CreateSilence, ExpireSilence, Silences) are records on the
+// same compacted actions topic (alerts/silence.Record, key "silence:"+id,
+// each a snapshot of the whole silence, so compaction keeps what it is),
+// folded into Options.Silences, the set the dispatcher asks: every replica
+// and every restart mutes the same alerts. An expiry is final whatever
+// order records fold in. A silence is in the creating replica's set when
+// CreateSilence returns; on start, an event replayed before the actions
+// topic's silences were folded may be decided unmuted only if its group
+// flushes first (group_wait 0).
+//
 // Crash semantics, precisely:
 //
 //   - Store state is at-least-once in, exactly-once in effect: a record is

@@ -16,6 +16,7 @@ import (
 
 	"github.com/resilience-project/resilience/alerts/basin"
 	"github.com/resilience-project/resilience/alerts/notify"
+	"github.com/resilience-project/resilience/alerts/silence"
 	"github.com/resilience-project/resilience/alerts/store"
 	"github.com/resilience-project/resilience/internal/kafkax"
 	"github.com/resilience-project/resilience/internal/retry"
@@ -51,10 +52,22 @@ type Options struct {
 	// SweepInterval is how often the store drops aged-out resolved alerts
 	// (default 1 minute).
 	SweepInterval time.Duration
+	// Silences is the set the service folds the silence records of the
+	// actions topic into (give the same set to the dispatcher,
+	// dispatch.Config.Silences); nil: the service makes its own (Silences
+	// lists it).
+	Silences *silence.Set
+	// SilenceRetention is how long an ended silence stays listed before the
+	// sweep drops it from memory (default 24h; its record stays on the
+	// topic and comes back, ended, after a restart until swept again).
+	SilenceRetention time.Duration
 }
 
 // DefaultNotifyMaxAge is the default Options.NotifyMaxAge.
 const DefaultNotifyMaxAge = 24 * time.Hour
+
+// DefaultSilenceRetention is the default Options.SilenceRetention.
+const DefaultSilenceRetention = 24 * time.Hour
 
 // Dispatcher is what the service feeds (alerts/dispatch.Dispatcher).
 type Dispatcher interface {
@@ -70,6 +83,8 @@ var (
 	// ErrNoWriter: the service was built without a Writer, so it cannot
 	// produce actions.
 	ErrNoWriter = errors.New("alerts: no Kafka writer for actions")
+	// ErrBadSilenceAction: ExpireSilence without who expires it.
+	ErrBadSilenceAction = errors.New("alerts: bad silence action")
 )
 
 // EventWriter produces messages synchronously (acks=all).
@@ -108,6 +123,12 @@ func New(o Options) (*Service, error) {
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = time.Minute
+	}
+	if o.Silences == nil {
+		o.Silences = silence.NewSet()
+	}
+	if o.SilenceRetention <= 0 {
+		o.SilenceRetention = DefaultSilenceRetention
 	}
 	s := &Service{o: o, logger: o.Logger.With("component", "alerts"),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_alerts_events_total",
@@ -175,6 +196,9 @@ func (s *Service) sweep(ctx context.Context) error {
 		case <-t.C:
 			if n := s.o.Store.Sweep(); n > 0 {
 				s.logger.Info("resolved alerts aged out of memory", "dropped", n)
+			}
+			if n := s.o.Silences.GC(s.o.Now().Add(-s.o.SilenceRetention)); n > 0 {
+				s.logger.Info("ended silences aged out of memory", "dropped", n)
 			}
 		}
 	}
@@ -359,6 +383,10 @@ func OperatorResolved(a store.Alert) schemas.AlertEvent {
 // repeats and escalations like an ack) and about an operator resolve (the
 // resolve notification, OperatorResolved).
 func (s *Service) handleAction(_ context.Context, partition int, m kafka.Message, _ bool) {
+	if silence.IsRecord(m.Value) {
+		s.handleSilence(partition, m)
+		return
+	}
 	var x schemas.AlertAction
 	if err := json.Unmarshal(m.Value, &x); err != nil || x.Validate() != nil {
 		if err == nil {

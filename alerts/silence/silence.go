@@ -20,12 +20,15 @@ var ErrNotFound = errors.New("silence not found")
 // Silence mutes the alerts its Matchers select from Start (included) to End
 // (excluded).
 type Silence struct {
-	ID       string
-	Matchers route.Matchers
-	Author   string
-	Comment  string
-	Start    time.Time
-	End      time.Time
+	ID       string         `json:"id"`
+	Matchers route.Matchers `json:"matchers"`
+	Author   string         `json:"author"`
+	Comment  string         `json:"comment"`
+	Start    time.Time      `json:"start"`
+	End      time.Time      `json:"end"`
+	// ExpiredBy is who ended the silence early (Expired), if anyone; End
+	// is then when it was expired.
+	ExpiredBy string `json:"expired_by,omitempty"`
 }
 
 // Validate checks that the silence is usable: an id, at least one matcher on
@@ -99,14 +102,67 @@ func (t *Set) Expire(id string, now time.Time) error {
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
-	if s.End.After(now) {
-		s.End = now
-		if !s.End.After(s.Start) {
-			s.Start = now.Add(-time.Nanosecond)
-		}
-		t.by[id] = s
-	}
+	t.by[id] = s.Expired(now, s.ExpiredBy)
 	return nil
+}
+
+// Get returns silence id.
+func (t *Set) Get(id string) (Silence, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	s, ok := t.by[id]
+	return s, ok
+}
+
+// Expired returns s ended at now by by (unchanged if it ends earlier
+// already). A silence that has not started yet gets a start just before
+// now, so it stays valid (End after Start).
+func (s Silence) Expired(now time.Time, by string) Silence {
+	if !s.End.After(now) {
+		return s
+	}
+	s.End, s.ExpiredBy = now, by
+	if !s.End.After(s.Start) {
+		s.Start = now.Add(-time.Nanosecond)
+	}
+	return s
+}
+
+// Fold merges a silence read from the durable log (a Record) into the
+// set: a new id is added; a known id takes the record's fields, except
+// that its end never moves later (an expiry is final, whatever order two
+// replicas' records are folded in). It returns whether the set changed,
+// or the validation error.
+func (t *Set) Fold(s Silence) (bool, error) {
+	if err := s.Validate(); err != nil {
+		return false, err
+	}
+	s.Matchers = cloneMatchers(s.Matchers)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cur, ok := t.by[s.ID]; ok {
+		if cur.End.Before(s.End) {
+			s.End, s.Start, s.ExpiredBy = cur.End, cur.Start, cur.ExpiredBy
+		}
+		if equal(cur, s) {
+			return false, nil
+		}
+	}
+	t.by[s.ID] = s
+	return true, nil
+}
+
+func equal(a, b Silence) bool {
+	if a.ID != b.ID || a.Author != b.Author || a.Comment != b.Comment || !a.Start.Equal(b.Start) ||
+		!a.End.Equal(b.End) || a.ExpiredBy != b.ExpiredBy || len(a.Matchers) != len(b.Matchers) {
+		return false
+	}
+	for k, v := range a.Matchers {
+		if !slices.Equal(v, b.Matchers[k]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Muted returns the id of a silence that mutes labels l at now (the first
