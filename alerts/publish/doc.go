@@ -7,9 +7,13 @@
 //     nothing issued yet gets a draft Alert;
 //   - an alert that escalates above the level of its last issued document
 //     gets a draft Update;
-//   - an alert that resolves after a document was issued gets a draft
-//     Cancel (the all-clear); one that resolves with nothing issued loses
-//     its draft (there is nothing public to take back);
+//   - an alert that resolves after a document was issued gets an
+//     all-clear draft: msgType Update with responseType AllClear, urgency
+//     Past and a short expiry (CAP practice, e.g. Google Public Alerts'
+//     guidance; Cancel is for retracting a message); one that resolves
+//     with nothing issued loses its draft (nothing public to take back).
+//     The all-clear needs a publisher's approval like any warning: it
+//     sends people back into the area;
 //   - a newer event about an alert with a pending draft refreshes that
 //     draft's facts and default texts (the publisher's edits are passed at
 //     approval).
@@ -17,8 +21,17 @@
 // Publisher.Approve(alertID, by, edits) builds the document (cap.Builder),
 // appends it to the Log (durable before Approve returns) and only then
 // makes it visible; Update and Cancel reference every earlier document of
-// the alert. Discard drops a draft. The caller (the console) checks that
-// the user has the publisher role before calling Approve or Discard.
+// the alert. Discard drops a draft with a reason and logs that, so that
+// neither a restart nor another replica drafts it again from the same
+// events (a later event may). The caller (the console) checks that the
+// user has the publisher role before calling Approve or Discard.
+//
+// Replicas: every replica observes every alert event (so each holds the
+// same drafts); with a shared Log (KafkaLog, one partition) Run folds the
+// records other replicas append, and of two records with the same
+// identifier (two publishers approving the same draft on two replicas at
+// once) the first in the log is the issued document on every replica; the
+// other Approve returns ErrAlreadyIssued.
 //
 // The issued documents are the authority: their bytes are stored as
 // issued and served unchanged, and New replays the Log, so that replaying

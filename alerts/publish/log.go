@@ -20,33 +20,74 @@ import (
 // (other than a torn last line).
 var ErrCorrupt = errors.New("publish: corrupt log")
 
-// Record is one issued document.
+// RecordKind tells an issued document from a discarded draft.
+type RecordKind string
+
+// Record kinds.
+const (
+	// KindIssued (the zero value) is an issued document.
+	KindIssued RecordKind = ""
+	// KindDiscard is a draft a publisher discarded (no document).
+	KindDiscard RecordKind = "discard"
+)
+
+// Record is one entry of the log: an issued document or a discarded
+// draft.
 type Record struct {
-	Identifier string      `json:"identifier"`
+	Kind RecordKind `json:"kind,omitempty"`
+	// Identifier is the document's (empty for a discard).
+	Identifier string      `json:"identifier,omitempty"`
 	AlertID    string      `json:"alert_id"`
-	Seq        int         `json:"seq"`
+	Seq        int         `json:"seq,omitempty"`
 	MsgType    cap.MsgType `json:"msg_type"`
-	// EventID is the alert event the document reports; Level is its
-	// level.
-	EventID    string    `json:"event_id"`
-	Level      int       `json:"level"`
+	// AllClear marks the all-clear (an Update about the resolved alert).
+	AllClear bool `json:"all_clear,omitempty"`
+	// EventID is the alert event the document reports (or the discarded
+	// draft was about), EventAt its time; Level is its level.
+	EventID string    `json:"event_id"`
+	EventAt time.Time `json:"event_at"`
+	Level   int       `json:"level"`
+	// Sent is when it was issued (or discarded); ApprovedBy who did it.
 	Sent       time.Time `json:"sent"`
 	ApprovedBy string    `json:"approved_by"`
-	Headline   string    `json:"headline"`
+	// Reason is a discard's.
+	Reason   string `json:"reason,omitempty"`
+	Headline string `json:"headline,omitempty"`
+	// Proposal is a random id per Append: of two records with the same
+	// identifier (two replicas approving at once) the first in the log is
+	// the issued one, and each writer tells whether it was its own.
+	Proposal string `json:"proposal,omitempty"`
 	// Doc is the CAP document exactly as issued.
-	Doc []byte `json:"doc"`
+	Doc []byte `json:"doc,omitempty"`
 }
 
-// Log keeps the issued documents durably.
+// check reports whether r is a usable log record.
+func (r Record) check() error {
+	switch {
+	case r.AlertID == "":
+		return errors.New("no alert_id")
+	case r.Kind == KindIssued && r.Identifier == "":
+		return errors.New("issued record without identifier")
+	case r.Kind != KindIssued && r.Kind != KindDiscard:
+		return fmt.Errorf("kind %q", r.Kind)
+	}
+	return nil
+}
+
+// Log keeps the issued documents and discarded drafts durably.
 type Log interface {
-	// Append stores r durably before it returns.
+	// Append stores r durably before it returns. A Log shared by
+	// replicas returns ErrAlreadyIssued (wrapped) when an earlier record
+	// has r's identifier.
 	Append(ctx context.Context, r Record) error
 	// Records returns every stored record, oldest first.
 	Records(ctx context.Context) ([]Record, error)
 }
 
 // FileLog is a Log in one append-only file of JSON lines, fsynced after
-// every record. It suits one replica.
+// every record. It suits one replica (its process is the only writer, so
+// Append never meets an earlier record of the same identifier: Approve
+// runs one at a time).
 type FileLog struct {
 	path string
 	mu   sync.Mutex
@@ -96,7 +137,10 @@ func (l *FileLog) load() (int64, error) {
 			return off, err
 		}
 		var rec Record
-		if err := json.Unmarshal(bytes.TrimSpace(b), &rec); err != nil || rec.Identifier == "" {
+		if err := json.Unmarshal(bytes.TrimSpace(b), &rec); err != nil {
+			return off, fmt.Errorf("line %d: %w: %v", line, ErrCorrupt, err)
+		}
+		if err := rec.check(); err != nil {
 			return off, fmt.Errorf("line %d: %w: %v", line, ErrCorrupt, err)
 		}
 		l.recs = append(l.recs, rec)
@@ -106,6 +150,9 @@ func (l *FileLog) load() (int64, error) {
 
 // Append implements Log.
 func (l *FileLog) Append(_ context.Context, r Record) error {
+	if err := r.check(); err != nil {
+		return fmt.Errorf("publish log %s: alert %s: %w", l.path, r.AlertID, err)
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("publish log %s: %s: %w", l.path, r.Identifier, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/resilience-project/resilience/alerts/cap"
+	"github.com/resilience-project/resilience/alerts/cap/captest"
 	"github.com/resilience-project/resilience/alerts/publish"
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -100,10 +101,10 @@ func TestWorkflow(t *testing.T) {
 			{approve: true},
 			{ev: evp(ev(schemas.AlertEscalated, 3, schemas.SeverityExtreme, 10)), wantDraft: cap.MsgUpdate},
 			{approve: true},
-			{ev: evp(ev(schemas.AlertResolved, 3, schemas.SeverityExtreme, 20)), wantDraft: cap.MsgCancel},
+			{ev: evp(ev(schemas.AlertResolved, 3, schemas.SeverityExtreme, 20)), wantDraft: cap.MsgUpdate},
 			{approve: true},
 			{ev: evp(ev(schemas.AlertFired, 3, schemas.SeverityExtreme, 30))},
-		}, []cap.MsgType{cap.MsgAlert, cap.MsgUpdate, cap.MsgCancel}},
+		}, []cap.MsgType{cap.MsgAlert, cap.MsgUpdate, cap.MsgUpdate}},
 		{"escalation into min severity drafts an Alert", []step{
 			{ev: evp(ev(schemas.AlertFired, 1, schemas.SeverityModerate, 0))},
 			{ev: evp(ev(schemas.AlertEscalated, 2, schemas.SeveritySevere, 5)), wantDraft: cap.MsgAlert},
@@ -141,7 +142,7 @@ func TestWorkflow(t *testing.T) {
 				case s.approve:
 					_, err = p.Approve(context.Background(), alertID, "publisher1", cap.Texts{})
 				case s.discard:
-					err = p.Discard(alertID, "publisher1")
+					err = p.Discard(context.Background(), alertID, "publisher1", "not for the public")
 				}
 				if !errors.Is(err, s.wantErr) {
 					t.Fatalf("step %d: error %v, want %v", i, err, s.wantErr)
@@ -359,5 +360,91 @@ func TestHandlerServesDocumentsAndFeed(t *testing.T) {
 	}
 	if feed.Updated != feed.Entries[0].Updated {
 		t.Errorf("feed updated %s, want the newest entry's %s", feed.Updated, feed.Entries[0].Updated)
+	}
+}
+
+// A discarded draft stays discarded across a restart: replaying the alerts
+// topic (the same events) drafts nothing, a later event drafts again.
+// (Discards used to live in memory only: after a restart the replay
+// re-created every discarded draft.)
+func TestDiscardSurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cap.log")
+	l1, err := publish.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1 := newPublisher(t, l1)
+	fired := ev(schemas.AlertFired, 2, schemas.SeveritySevere, 0)
+	p1.Observe(fired)
+	if err := p1.Discard(context.Background(), alertID, "publisher1", ""); !errors.Is(err, publish.ErrNoReason) {
+		t.Fatalf("Discard without reason = %v, want ErrNoReason", err)
+	}
+	if err := p1.Discard(context.Background(), alertID, "publisher1", "sensor fault, confirmed by phone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	p2 := newPublisher(t, openLog(t, path))
+	p2.Observe(fired)
+	if ds := p2.Drafts(); len(ds) != 0 {
+		t.Fatalf("drafts after restart and replay %+v, want none (discarded)", ds)
+	}
+	p2.Observe(ev(schemas.AlertEscalated, 3, schemas.SeverityExtreme, 10))
+	if ds := p2.Drafts(); len(ds) != 1 || ds[0].MsgType != cap.MsgAlert || ds[0].Event.Level != 3 {
+		t.Fatalf("drafts after a later escalation %+v, want one Alert at level 3", ds)
+	}
+}
+
+// The whole chain: Alert → Update (escalation) → all-clear (an Update with
+// responseType AllClear), every document valid against the OASIS schema,
+// each referencing every earlier one, served by the feed.
+func TestChainValidatesAgainstOASISSchema(t *testing.T) {
+	p := newPublisher(t, openLog(t, filepath.Join(t.TempDir(), "cap.log")))
+	ctx := context.Background()
+	var issued []publish.Record
+	for _, e := range []schemas.AlertEvent{
+		ev(schemas.AlertFired, 2, schemas.SeveritySevere, 0),
+		ev(schemas.AlertEscalated, 3, schemas.SeverityExtreme, 10),
+		ev(schemas.AlertResolved, 3, schemas.SeverityExtreme, 40),
+	} {
+		if !p.Observe(e) {
+			t.Fatalf("%s drafted nothing", e.Kind)
+		}
+		d, ok := p.Draft(alertID)
+		if !ok || len(d.References) != len(issued) {
+			t.Fatalf("draft after %s: %+v (ok %v), want %d references", e.Kind, d, ok, len(issued))
+		}
+		preview, err := p.Preview(alertID, cap.Texts{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		captest.Validate(t, "preview-"+string(e.Kind), preview)
+		r, err := p.Approve(ctx, alertID, "publisher1", cap.Texts{VI: cap.Text{Instruction: "Đến trường THCS Lê Lợi."}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		captest.Validate(t, r.Identifier, r.Doc)
+		issued = append(issued, r)
+	}
+	var refs []string
+	for i, r := range issued {
+		a, err := cap.Parse(r.Doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantType := []cap.MsgType{cap.MsgAlert, cap.MsgUpdate, cap.MsgUpdate}[i]
+		if a.MsgType != wantType || a.References != strings.Join(refs, " ") {
+			t.Errorf("doc %d: %s references %q, want %s %q", i, a.MsgType, a.References, wantType, strings.Join(refs, " "))
+		}
+		allClear := a.Info[0].ResponseType[0] == cap.ResponseAllClear
+		if allClear != (i == 2) || r.AllClear != (i == 2) || a.Info[0].Instruction != "Đến trường THCS Lê Lợi." {
+			t.Errorf("doc %d: all clear %v (record %v), vi instruction %q", i, allClear, r.AllClear, a.Info[0].Instruction)
+		}
+		refs = append(refs, cap.RefOf(a).String())
+	}
+	if p.Observe(ev(schemas.AlertEscalated, 3, schemas.SeverityExtreme, 50)) || len(p.Drafts()) != 0 {
+		t.Fatalf("an event after the all-clear drafted %+v", p.Drafts())
 	}
 }
