@@ -50,6 +50,10 @@
 //   - Replayed events older than NotifyMaxAge are never notified; an event
 //     replayed after its nflog entry was compacted (nflog retention) would
 //     be notified again, hence notify_max_age < nflog retention.
+//   - Test knob: RESILIENCE_CRASHPOINT=alerts.after_consume or
+//     alerts.after_notify makes the process SIGKILL itself at that point
+//     (package alerts/crashpoint; inert when unset, not a config key), for
+//     the crash tests of cmd/resilience.
 //   - Repeat, escalation and group_interval timers restart from zero after
 //     a restart (see alerts/dispatch): a repeat or escalation may come up to
 //     one interval late, never early or twice for the same slot.

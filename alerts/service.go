@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/resilience-project/resilience/alerts/basin"
+	"github.com/resilience-project/resilience/alerts/crashpoint"
 	"github.com/resilience-project/resilience/alerts/notify"
 	"github.com/resilience-project/resilience/alerts/silence"
 	"github.com/resilience-project/resilience/alerts/store"
@@ -326,6 +327,7 @@ func (s *Service) handleEvent(ctx context.Context, partition int, m kafka.Messag
 	before, known := s.o.Store.Get(e.ID)
 	if s.o.Store.Apply(e) {
 		s.events.WithLabelValues("applied").Inc()
+		crashpoint.Hit(crashpoint.AfterConsume) // test knob, inert unless set
 		if live {
 			s.notify(ctx, e)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/resilience-project/resilience/alerts/crashpoint"
 	"github.com/resilience-project/resilience/alerts/inhibit"
 	"github.com/resilience-project/resilience/alerts/nflog"
 	"github.com/resilience-project/resilience/alerts/notify"
@@ -376,6 +377,7 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, n notify.Notificati
 	switch {
 	case err == nil:
 		d.metrics.sent.WithLabelValues(w.target).Inc()
+		crashpoint.Hit(crashpoint.AfterNotify) // test knob, inert unless set
 		return d.finish(ctx, n, func() error { return d.cfg.Log.MarkSent(ctx, n.ID, d.cfg.Now()) })
 	case abandoned != nil:
 		return d.finish(ctx, n, func() error { return d.cfg.Log.Abandon(ctx, n.ID, d.cfg.Now(), abandoned.Error()) })
