@@ -21,6 +21,16 @@ type Config struct {
 	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// StopTimeout bounds the soft stop.
 	StopTimeout time.Duration `yaml:"stop_timeout"`
+	// SnapshotInterval is the longest time between two snapshots of a
+	// partition's changed station states, each followed by the commit it
+	// covers (see the package documentation).
+	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
+	// SnapshotRecords is the most records evaluated between two snapshots.
+	SnapshotRecords int `yaml:"snapshot_records"`
+	// MaxInFlight is the most batches per partition whose points are
+	// handed to the point sink and not yet stored while the next batches
+	// are evaluated.
+	MaxInFlight int `yaml:"max_in_flight"`
 }
 
 // DefaultConfig returns the defaults.
@@ -32,6 +42,10 @@ func DefaultConfig() Config {
 		TickInterval:   5 * time.Second,
 		SessionTimeout: 10 * time.Second,
 		StopTimeout:    10 * time.Second,
+
+		SnapshotInterval: time.Second,
+		SnapshotRecords:  50000,
+		MaxInFlight:      4,
 	}
 }
 
@@ -41,6 +55,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.BatchSize, "processor.batch-size", c.BatchSize, "most records per batch")
 	fs.DurationVar(&c.BatchWait, "processor.batch-wait", c.BatchWait, "how long a partial batch waits")
 	fs.DurationVar(&c.TickInterval, "processor.tick-interval", c.TickInterval, "how often offline rules run")
+	fs.DurationVar(&c.SnapshotInterval, "processor.snapshot-interval", c.SnapshotInterval, "longest time between state snapshots (each followed by a commit)")
+	fs.IntVar(&c.SnapshotRecords, "processor.snapshot-records", c.SnapshotRecords, "most records between state snapshots")
+	fs.IntVar(&c.MaxInFlight, "processor.max-in-flight", c.MaxInFlight, "most batches per partition whose points are being written")
 }
 
 // Validate checks the config; errors name the key.
@@ -63,6 +80,15 @@ func (c *Config) Validate() error {
 	}
 	if c.StopTimeout <= 0 {
 		errs = append(errs, errors.New("processor.stop_timeout: must be positive"))
+	}
+	if c.SnapshotInterval < 10*time.Millisecond || c.SnapshotInterval > time.Minute {
+		errs = append(errs, errors.New("processor.snapshot_interval: must be between 10ms and 1m"))
+	}
+	if c.SnapshotRecords < 1 || c.SnapshotRecords > 1000000 {
+		errs = append(errs, errors.New("processor.snapshot_records: must be between 1 and 1000000"))
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 64 {
+		errs = append(errs, errors.New("processor.max_in_flight: must be between 1 and 64"))
 	}
 	return errors.Join(errs...)
 }

@@ -25,6 +25,12 @@ var (
 	ErrNotReady = errors.New("processor: not ready")
 )
 
+// CoversHeader is the header of every state changelog message: the
+// readings offset (decimal) up to which, exclusive, the state has folded
+// every record of its partition. The committed offset of the partition is
+// never above it (see the package documentation).
+const CoversHeader = "covers"
+
 // StepError wraps a failed pipeline step with where it happened.
 type StepError struct {
 	Step      string

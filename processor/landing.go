@@ -70,15 +70,16 @@ func plain(rec *schemas.Record, q []int, late bool) bool {
 	return true
 }
 
-// deferPoints adds the processed records of one batch to the landing (their
-// points were not stored), with their flags and the batch's other lines.
-func (w *worker) deferPoints(batch []kafka.Message, odd map[int64]flags, extra []byte) {
+// deferPoints adds the processed records [from, last] of one batch to the
+// landing (their points were not stored), with their flags and the
+// batch's other lines.
+func (w *worker) deferPoints(from, last int64, odd map[int64]flags, extra []byte) {
 	l := &w.land
 	before := l.records()
 	if l.from < 0 {
-		l.from = batch[0].Offset
+		l.from = from
 	}
-	l.to = batch[len(batch)-1].Offset
+	l.to = last
 	for off, f := range odd {
 		l.odd[off] = f
 	}

@@ -38,7 +38,7 @@ type Deps struct {
 	Points   PointSink
 	// Writer produces to `alerts` and `processor.state` (messages carry their topic).
 	Writer EventWriter
-	// View, if set, is updated after each committed batch (HTTP API).
+	// View, if set, is updated after each evaluated batch (HTTP API).
 	View *View
 	// OnEvent, if set, is called with every alert event after it is produced.
 	OnEvent func(schemas.AlertEvent)
@@ -239,7 +239,7 @@ func (p *Processor) startWorker(ctx context.Context, gen *kafka.Generation, a ka
 		}()
 		hard, cancel := p.hardContext(ctx, gctx)
 		defer cancel()
-		w := &worker{p: p, gen: gen, partition: a.ID, nparts: parts, logger: p.logger.With("partition", a.ID)}
+		w := &worker{p: p, gen: gen, partition: a.ID, nparts: parts, gone: gctx, logger: p.logger.With("partition", a.ID)}
 		err := w.run(hard, ctx, a.Offset, func() { p.status.workerRunning(gen.ID) })
 		if err != nil {
 			p.status.workerLeft(gen.ID, a.ID, err)
@@ -249,36 +249,52 @@ func (p *Processor) startWorker(ctx context.Context, gen *kafka.Generation, a ka
 	})
 }
 
-// hardContext is the worker's hard context: cancelled when the generation
-// ends (gctx), or StopTimeout after a soft stop (ctx done) if the worker
-// has not finished its batch by then.
+// hardContext is the worker's hard context: cancelled StopTimeout after a
+// soft stop (ctx done), or the revoke grace after the generation ends
+// (gctx), whichever comes first, if the worker has not finished by then.
 func (p *Processor) hardContext(ctx, gctx context.Context) (context.Context, context.CancelFunc) {
 	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		select {
-		case <-gctx.Done():
-			cancel()
-		case <-ctx.Done():
-			p.awaitSoftStop(hard, gctx, cancel)
-		case <-hard.Done():
-		}
-	}()
+	go p.cutOff(ctx, gctx, hard, cancel)
 	return hard, cancel
 }
 
-// awaitSoftStop gives the worker StopTimeout to finish the batch in hand,
-// then cancels it (the hard close); it cancels it at once if the
-// generation ends meanwhile (the batch could not be committed).
-func (p *Processor) awaitSoftStop(hard, gctx context.Context, cancel context.CancelFunc) {
-	t := time.NewTimer(p.cfg.StopTimeout)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		cancel()
-	case <-gctx.Done():
-		cancel()
-	case <-hard.Done():
+// cutOff cancels hard (the hard close) StopTimeout after ctx is done or
+// revokeGrace after gctx is done, whichever is earlier; it returns when
+// hard is done.
+func (p *Processor) cutOff(ctx, gctx, hard context.Context, cancel context.CancelFunc) {
+	soft, gone := ctx.Done(), gctx.Done()
+	var at time.Time
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	arm := func(d time.Duration) {
+		if t := time.Now().Add(d); at.IsZero() || t.Before(at) {
+			at = t
+			timer.Reset(d)
+		}
 	}
+	for {
+		select {
+		case <-soft:
+			soft = nil
+			arm(p.cfg.StopTimeout)
+		case <-gone:
+			gone = nil
+			arm(p.revokeGrace())
+		case <-timer.C:
+			cancel()
+			return
+		case <-hard.Done():
+			return
+		}
+	}
+}
+
+// revokeGrace is how long a worker may take, once its generation ended,
+// to finish the batch in hand and take its final snapshot and commit (each
+// step tried once): the group's rebalance waits for it.
+func (p *Processor) revokeGrace() time.Duration {
+	return min(p.cfg.StopTimeout, p.cfg.SessionTimeout/2)
 }
 
 // groupMembers asks the coordinator how many members the group has.
@@ -349,14 +365,15 @@ func (p *Processor) partitionCounts(ctx context.Context) (int, error) {
 }
 
 type metrics struct {
-	records      *prometheus.CounterVec
-	events       *prometheus.CounterVec
-	batchSeconds prometheus.Histogram
-	lag          *prometheus.GaugeVec
-	owned        prometheus.Gauge
-	retries      *prometheus.CounterVec
-	notices      prometheus.Counter
-	restored     prometheus.Counter
+	records         *prometheus.CounterVec
+	events          *prometheus.CounterVec
+	batchSeconds    prometheus.Histogram
+	snapshotSeconds prometheus.Histogram
+	lag             *prometheus.GaugeVec
+	owned           prometheus.Gauge
+	retries         *prometheus.CounterVec
+	notices         prometheus.Counter
+	restored        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, gap *atomic.Int64) *metrics {
@@ -366,7 +383,9 @@ func newMetrics(reg prometheus.Registerer, gap *atomic.Int64) *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resilience_processor_alert_events_total",
 			Help: "Alert events produced, by kind."}, []string{"kind"}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "resilience_processor_batch_seconds",
-			Help: "Time from fetch to commit of one batch.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+			Help: "Time from fetch to the alert events produced and the points handed to the point writer, of one batch.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+		snapshotSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "resilience_processor_snapshot_seconds",
+			Help: "Time of one snapshot: waiting for the points in flight, the changed states to the changelog, the commit.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "resilience_processor_consumer_lag",
 			Help: "Messages behind the end of the readings partition."}, []string{"partition"}),
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "resilience_processor_partitions",
@@ -382,7 +401,7 @@ func newMetrics(reg prometheus.Registerer, gap *atomic.Int64) *metrics {
 		m.records.WithLabelValues(o)
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.events, m.batchSeconds, m.lag, m.owned, m.retries, m.notices, m.restored,
+		reg.MustRegister(m.records, m.events, m.batchSeconds, m.snapshotSeconds, m.lag, m.owned, m.retries, m.notices, m.restored,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "resilience_processor_landing_gap",
 				Help: "Processed records whose points are not stored yet (the point sink refused them); the commit waits for them."},
 				func() float64 { return float64(gap.Load()) }))

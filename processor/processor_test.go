@@ -51,6 +51,11 @@ func TestConfigValidate(t *testing.T) {
 		{"tick", func(c *Config) { c.TickInterval = time.Millisecond }, "processor.tick_interval"},
 		{"session", func(c *Config) { c.SessionTimeout = time.Second }, "processor.session_timeout"},
 		{"stop", func(c *Config) { c.StopTimeout = 0 }, "processor.stop_timeout"},
+		{"snapshot interval short", func(c *Config) { c.SnapshotInterval = time.Millisecond }, "processor.snapshot_interval"},
+		{"snapshot interval long", func(c *Config) { c.SnapshotInterval = time.Hour }, "processor.snapshot_interval"},
+		{"snapshot records", func(c *Config) { c.SnapshotRecords = 0 }, "processor.snapshot_records"},
+		{"in flight zero", func(c *Config) { c.MaxInFlight = 0 }, "processor.max_in_flight"},
+		{"in flight many", func(c *Config) { c.MaxInFlight = 65 }, "processor.max_in_flight"},
 	}
 	def := DefaultConfig()
 	if err := def.Validate(); err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/resilience-project/resilience/internal/kafkax"
 	"github.com/resilience-project/resilience/internal/retry"
@@ -27,17 +26,29 @@ type worker struct {
 	nparts    int
 	logger    *slog.Logger
 	states    map[string]*rules.State
-	buf       []byte
+	// dirty holds the stations whose state changed since the last snapshot.
+	dirty map[string]struct{}
+	// gone is done when the generation ended (a revoke): no further batch
+	// is fetched and the pipeline steps are tried once, not retried.
+	gone context.Context
 	// committed is the offset last committed (the next to process after a
-	// restart); land the records whose points wait for the sink.
-	committed int64
-	processed int64 // the offset after the last processed record
+	// restart); processed the offset after the last evaluated record;
+	// snapped the offset after the last record whose state is in the
+	// changelog. Always committed <= snapped <= processed.
+	committed, processed, snapped int64
+	// unflushed counts the records evaluated since the last snapshot;
+	// flushed is when that snapshot was taken.
+	unflushed int
+	flushed   time.Time
+	pipe      pipeline
 	land      landing
 }
 
-// run restores state, then processes batches until hard (generation end or
-// stop timeout) or soft (stop: finish the batch in hand) cancellation. It
-// calls running once the state is restored. It returns nil when it was
+// run restores state, then processes batches until hard (stop timeout,
+// or the revoke grace after the generation ended) or soft (stop: finish
+// the batch in hand) cancellation or the end of the generation (gone).
+// Between batches it then takes the final snapshot and commits. It calls
+// running once the state is restored. It returns nil when it was
 // cancelled, else why it leaves the generation (the next owner of the
 // partition replays from the commit).
 func (w *worker) run(hard, soft context.Context, offset int64, running func()) error {
@@ -45,7 +56,8 @@ func (w *worker) run(hard, soft context.Context, offset int64, running func()) e
 		return w.leave(hard, "state restore", err)
 	}
 	running()
-	w.committed, w.processed = offset, offset
+	w.committed, w.processed, w.snapped = offset, offset, offset
+	w.dirty, w.flushed = map[string]struct{}{}, time.Now()
 	w.land = landing{from: -1, to: -1, odd: map[int64]flags{}}
 	defer func() {
 		// Whoever owns the partition next replays the waiting records from
@@ -53,6 +65,8 @@ func (w *worker) run(hard, soft context.Context, offset int64, running func()) e
 		w.p.gap.Add(-w.land.records())
 		w.closeLandingReader()
 	}()
+	stopPipe := w.startPipeline(hard)
+	defer stopPipe()
 	r := w.reader()
 	defer r.Close()
 	if err := r.SetOffset(offset); err != nil {
@@ -61,17 +75,26 @@ func (w *worker) run(hard, soft context.Context, offset int64, running func()) e
 	tick := time.NewTicker(w.p.cfg.TickInterval)
 	defer tick.Stop()
 	batch := make([]kafka.Message, 0, w.p.cfg.BatchSize)
-	for soft.Err() == nil && hard.Err() == nil {
+	for soft.Err() == nil && hard.Err() == nil && w.gone.Err() == nil {
 		batch = w.fetch(hard, soft, r, batch[:0])
 		if err := w.step(hard, r, batch, tick.C); err != nil {
 			return err
 		}
 	}
+	if hard.Err() != nil {
+		return nil
+	}
+	// A soft stop or a revoke between batches: every evaluated batch has
+	// its alerts produced, so its state can be saved and committed.
+	if err := w.flush(hard); err != nil {
+		return w.leave(hard, "final snapshot and commit", err)
+	}
 	return nil
 }
 
-// step processes one fetched batch (possibly empty), then lands waiting
-// points and runs the time-driven rules when due.
+// step processes one fetched batch (possibly empty), lands waiting points,
+// takes a snapshot and commits when due, and runs the time-driven rules
+// when due.
 func (w *worker) step(hard context.Context, r *kafka.Reader, batch []kafka.Message, tick <-chan time.Time) error {
 	if len(batch) > 0 {
 		if err := w.process(hard, batch); err != nil {
@@ -80,11 +103,20 @@ func (w *worker) step(hard context.Context, r *kafka.Reader, batch []kafka.Messa
 		w.p.m.lag.WithLabelValues(strconv.Itoa(w.partition)).Set(float64(r.Lag()))
 	}
 	if w.land.open() {
+		// The landing writes to the point sink itself: nothing in flight.
+		if err := w.drain(hard); err != nil {
+			return w.leave(hard, "points", err)
+		}
 		if err := w.landStep(hard); err != nil {
 			return w.leave(hard, "landing", err)
 		}
-		if err := w.commit(hard, w.processed); err != nil {
+		if err := w.commit(hard); err != nil {
 			return w.leave(hard, "commit", err)
+		}
+	}
+	if w.flushDue(time.Now()) {
+		if err := w.flush(hard); err != nil {
+			return w.leave(hard, "snapshot and commit", err)
 		}
 	}
 	select {
@@ -94,6 +126,45 @@ func (w *worker) step(hard context.Context, r *kafka.Reader, batch []kafka.Messa
 		}
 	default:
 	}
+	return nil
+}
+
+// flushDue reports whether records were evaluated since the last snapshot
+// and SnapshotRecords of them or SnapshotInterval since it have passed.
+func (w *worker) flushDue(now time.Time) bool {
+	if w.processed == w.snapped && len(w.dirty) == 0 {
+		return false
+	}
+	return w.unflushed >= w.p.cfg.SnapshotRecords || now.Sub(w.flushed) >= w.p.cfg.SnapshotInterval
+}
+
+// flushWait is how long the fetch may wait for a first record before a
+// snapshot is due (at most max).
+func (w *worker) flushWait(now time.Time, limit time.Duration) time.Duration {
+	if w.processed == w.snapped && len(w.dirty) == 0 {
+		return limit
+	}
+	return min(limit, max(w.flushed.Add(w.p.cfg.SnapshotInterval).Sub(now), time.Millisecond))
+}
+
+// flush waits for the points in flight, writes the state of every station
+// changed since the last snapshot to the changelog (the snapshot then
+// covers every evaluated record: snapped = processed), then commits. So
+// the commit never runs ahead of the snapshot that covers it.
+func (w *worker) flush(ctx context.Context) error {
+	start := time.Now()
+	if err := w.drain(ctx); err != nil {
+		return err
+	}
+	if err := w.persist(ctx, w.dirty, w.processed); err != nil {
+		return err
+	}
+	clear(w.dirty)
+	w.snapped, w.unflushed, w.flushed = w.processed, 0, time.Now()
+	if err := w.commit(ctx); err != nil {
+		return err
+	}
+	w.p.m.snapshotSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
 
@@ -120,19 +191,20 @@ func (w *worker) reader() *kafka.Reader {
 }
 
 // fetch returns up to BatchSize messages: it waits for the first at most
-// TickInterval (so that ticks run on time when idle) or until a stop, then
-// at most BatchWait for more.
+// TickInterval (so that ticks run on time when idle), until a snapshot is
+// due, or until a stop or revoke, then at most BatchWait for more.
 func (w *worker) fetch(hard, soft context.Context, r *kafka.Reader, batch []kafka.Message) []kafka.Message {
 	cfg := w.p.cfg
-	wait := cfg.TickInterval
+	wait := w.flushWait(time.Now(), cfg.TickInterval)
 	if w.land.open() {
 		// Records wait to be landed: an idle partition must not hold that up.
 		wait = min(wait, 100*time.Millisecond)
 	}
 	first, cancel := context.WithTimeout(hard, wait)
-	stop := context.AfterFunc(soft, cancel)
+	stop, stopGone := context.AfterFunc(soft, cancel), context.AfterFunc(w.gone, cancel)
 	m, err := r.FetchMessage(first)
 	stop()
+	stopGone()
 	cancel()
 	if err != nil {
 		return batch
@@ -140,6 +212,7 @@ func (w *worker) fetch(hard, soft context.Context, r *kafka.Reader, batch []kafk
 	batch = append(batch, m)
 	more, cancel2 := context.WithTimeout(hard, cfg.BatchWait)
 	defer cancel2()
+	defer context.AfterFunc(w.gone, cancel2)()
 	for len(batch) < cfg.BatchSize {
 		m, err := r.FetchMessage(more)
 		if err != nil {
@@ -150,21 +223,20 @@ func (w *worker) fetch(hard, soft context.Context, r *kafka.Reader, batch []kafk
 	return batch
 }
 
-// process runs the pipeline steps for one batch, in order.
+// process evaluates one batch, produces its alert events (before any
+// telemetry of the batch is written, and without waiting for the points of
+// earlier batches), then hands its points to the pipeline. The state and
+// the commit follow at the next snapshot (flush).
 func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 	p := w.p
 	start := time.Now()
-	w.buf = w.buf[:0]
+	pb := w.pipe.newBatch(batch[0].Offset, batch[len(batch)-1].Offset)
 	var events []schemas.AlertEvent
-	dirty := map[string]struct{}{}
 	type seen struct {
 		rec     schemas.Record
 		quality []int
 	}
 	observed := make([]seen, 0, len(batch))
-	// What the landing needs if the sink does not take these points.
-	odd := map[int64]flags{}
-	var extra []byte
 	for _, m := range batch {
 		rec, err := decode(m)
 		if err != nil {
@@ -180,22 +252,22 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 			p.m.records.WithLabelValues("unknown_station").Inc()
 		} else {
 			res = p.deps.Engine.Apply(w.state(rec.Station), &rec)
-			dirty[rec.Station] = struct{}{}
+			w.dirty[rec.Station] = struct{}{}
 		}
 		q := make([]int, len(res.Quality))
 		for i, x := range res.Quality {
 			q[i] = int(x)
 		}
 		if !plain(&rec, q, res.Late) {
-			odd[m.Offset] = flags{q, res.Late}
+			pb.odd[m.Offset] = flags{q, res.Late}
 		}
 		tags := lineproto.TagsOf(p.deps.Registry, rec.Station)
-		if w.buf, err = lineproto.AppendReading(w.buf, tags, &rec, q, res.Late); err != nil {
+		if pb.lines, err = lineproto.AppendReading(pb.lines, tags, &rec, q, res.Late); err != nil {
 			w.logger.Warn("dropped non-finite value", "station", rec.Station, "seq", rec.Seq)
 		}
 		for _, n := range res.Notices {
 			line := lineproto.AppendNotice(nil, tags, n.Kind, n.Detail, n.At)
-			w.buf, extra = append(w.buf, line...), append(extra, line...)
+			pb.lines, pb.extra = append(pb.lines, line...), append(pb.extra, line...)
 			p.m.notices.Inc()
 			w.logger.Warn("operator notice", "station", n.Station, "kind", n.Kind, "detail", n.Detail)
 		}
@@ -213,21 +285,16 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 	}
 	for i := range events {
 		line := lineproto.AppendAlert(nil, &events[i])
-		w.buf, extra = append(w.buf, line...), append(extra, line...)
+		pb.lines, pb.extra = append(pb.lines, line...), append(pb.extra, line...)
 	}
-	last := batch[len(batch)-1].Offset
-	stored, err := w.sinks(ctx, events, last)
-	if err != nil {
+	// Alerts first: produced (acks=all) before the batch counts as
+	// evaluated, so a snapshot never holds an alert not yet produced.
+	if err := w.emit(ctx, events, pb.last); err != nil {
 		return err
 	}
-	if !stored {
-		w.deferPoints(batch, odd, extra)
-	}
-	if err := w.persist(ctx, dirty, last); err != nil {
-		return err
-	}
-	w.processed = last + 1
-	if err := w.commit(ctx, w.processed); err != nil {
+	w.processed = pb.last + 1
+	w.unflushed += len(batch)
+	if err := w.submit(ctx, pb); err != nil {
 		return err
 	}
 	if p.deps.View != nil {
@@ -239,12 +306,17 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 	return nil
 }
 
-// commit commits the offset after the processed records, or, while records
-// wait for their points to be stored, the first of them. It never moves
-// the commit back.
-func (w *worker) commit(ctx context.Context, next int64) error {
+// commit commits the offset up to which every record is covered by the
+// last snapshot and has its points stored: snapped, or the first record
+// whose points are in flight or wait in the landing. It never moves the
+// commit back, and never past the snapshot.
+func (w *worker) commit(ctx context.Context) error {
+	next := w.snapped
 	if w.land.from >= 0 {
-		next = w.land.from
+		next = min(next, w.land.from)
+	}
+	if from := w.pipe.firstInFlight(); from >= 0 {
+		next = min(next, from)
 	}
 	if next <= w.committed {
 		return nil
@@ -258,65 +330,32 @@ func (w *worker) commit(ctx context.Context, next int64) error {
 	return nil
 }
 
-// tick runs the time-driven rules for every station of the partition.
+// tick runs the time-driven rules for every station of the partition. When
+// they produce events, it takes a snapshot at once: a later tick, on a
+// later clock, would not produce the same event again.
 func (w *worker) tick(ctx context.Context) error {
 	now := w.p.deps.Now()
 	var events []schemas.AlertEvent
-	dirty := map[string]struct{}{}
 	for id, st := range w.states {
 		if ev := w.p.deps.Engine.Tick(st, now); len(ev) > 0 {
 			events = append(events, ev...)
-			dirty[id] = struct{}{}
+			w.dirty[id] = struct{}{}
 		}
 	}
 	if len(events) == 0 {
 		return nil
 	}
-	w.buf = w.buf[:0]
-	for i := range events {
-		w.buf = lineproto.AppendAlert(w.buf, &events[i])
-	}
-	stored, err := w.sinks(ctx, events, -1)
-	if err != nil {
+	if err := w.emit(ctx, events, -1); err != nil {
 		return err
 	}
-	if !stored {
-		w.land.extra = append(w.land.extra, w.buf...)
+	pb := w.pipe.newBatch(-1, -1)
+	for i := range events {
+		pb.lines = lineproto.AppendAlert(pb.lines, &events[i])
 	}
-	return w.persist(ctx, dirty, -1)
-}
-
-// sinks stores the points (w.buf) and produces the alert events at the
-// same time. The alert events are retried until they are produced. The
-// points are offered once, and only if no earlier records wait for theirs
-// (points are stored in offset order of their landing, so that the commit
-// can follow): stored reports whether the sink took them. A refusing or
-// failing point sink never holds up alerts and state; the caller defers
-// the points to the landing instead.
-func (w *worker) sinks(ctx context.Context, events []schemas.AlertEvent, offset int64) (stored bool, err error) {
-	var g errgroup.Group
-	switch {
-	case len(w.buf) == 0:
-		stored = true
-	case w.land.open():
-	default:
-		g.Go(func() error {
-			if err := w.p.deps.Points.Write(ctx, w.buf); err != nil {
-				if ctx.Err() != nil {
-					return &StepError{Step: "points", Topic: w.p.deps.Topics.Readings, Partition: w.partition, Offset: offset, Attempt: 1, Err: err}
-				}
-				w.p.m.retries.WithLabelValues("points").Inc()
-				w.logger.Warn("point sink did not take the batch; alerts and state go on, the points wait",
-					"topic", w.p.deps.Topics.Readings, "partition", w.partition, "offset", offset, "err", err)
-				return nil
-			}
-			stored = true
-			return nil
-		})
+	if err := w.submit(ctx, pb); err != nil {
+		return err
 	}
-	g.Go(func() error { return w.emit(ctx, events, offset) })
-	err = g.Wait()
-	return stored, err
+	return w.flush(ctx)
 }
 
 // emit produces alert events keyed by station.
@@ -347,22 +386,26 @@ func (w *worker) emit(ctx context.Context, events []schemas.AlertEvent, offset i
 }
 
 // persist writes the changed states to the changelog, on this partition.
-func (w *worker) persist(ctx context.Context, dirty map[string]struct{}, offset int64) error {
+// Each message carries the header "covers": the readings offset up to
+// which (exclusive) the state has folded every record.
+func (w *worker) persist(ctx context.Context, dirty map[string]struct{}, covers int64) error {
 	if len(dirty) == 0 {
 		return nil
 	}
+	hdr := []kafka.Header{{Key: CoversHeader, Value: strconv.AppendInt(nil, covers, 10)}}
 	msgs := make([]kafka.Message, 0, len(dirty))
 	for id := range dirty {
 		b, err := w.states[id].MarshalBinary()
 		if err != nil {
-			return fmt.Errorf("processor: encode state station %s: %w", id, err)
+			return fmt.Errorf("processor: encode state station %s partition %d: %w", id, w.partition, err)
 		}
-		msgs = append(msgs, kafka.Message{Topic: w.p.deps.Topics.State, Key: []byte(id), Value: b})
+		msgs = append(msgs, kafka.Message{Topic: w.p.deps.Topics.State, Key: []byte(id), Value: b, Headers: hdr})
 	}
-	return w.retry(ctx, "changelog", offset, func(ctx context.Context) error { return w.p.deps.Writer.WriteMessages(ctx, msgs...) })
+	return w.retry(ctx, "changelog", covers-1, func(ctx context.Context) error { return w.p.deps.Writer.WriteMessages(ctx, msgs...) })
 }
 
-// retry runs step until it succeeds, ctx ends or the generation ends; the
+// retry runs step until it succeeds, ctx ends or the generation ends (once
+// it ended, one attempt); the
 // error is a *StepError naming the step, partition, offset and attempt.
 func (w *worker) retry(ctx context.Context, step string, offset int64, fn func(context.Context) error) error {
 	var last *StepError
@@ -376,7 +419,9 @@ func (w *worker) retry(ctx context.Context, step string, offset int64, fn func(c
 			return nil
 		}
 		last = &StepError{Step: step, Topic: w.p.deps.Topics.Readings, Partition: w.partition, Offset: offset, Attempt: attempt, Err: err}
-		if errors.Is(err, kafka.ErrGenerationEnded) {
+		if errors.Is(err, kafka.ErrGenerationEnded) || w.gone.Err() != nil {
+			// After a revoke each step is tried once: the next owner
+			// replays what this one could not finish.
 			return retry.Permanent(last)
 		}
 		return last
