@@ -1,0 +1,20 @@
+// Package console is the operator console: a single-page dashboard
+// (plain HTML, CSS and JavaScript modules, no build step, no npm) embedded
+// in the binary with go:embed and served by Handler at / and /console/.
+//
+// Nothing is fetched from outside the binary at run time: no CDN, no
+// fonts, no map tiles (a control room may be cut off in a storm). The map
+// is an SVG the page draws from the registry's coordinates: the stations
+// and, as a schematic, each river as a line through its gauges from west
+// to east; it has no national or provincial outline on purpose.
+//
+// The page holds no data itself: it reads the operator API with the
+// bearer token the operator pastes at login (kept in sessionStorage, so
+// it is gone with the tab) and follows GET /api/v1/events with a
+// single-use ticket (an EventSource cannot send the token in a header, and
+// the token must never be put in a URL). Every UI string is in two
+// catalogs, assets/i18n/vi.json (the default) and en.json; the tests check
+// that both have every key the page uses.
+//
+// The package imports nothing of the project: it serves files.
+package console
