@@ -31,7 +31,11 @@
 // records other replicas append, and of two records with the same
 // identifier (two publishers approving the same draft on two replicas at
 // once) the first in the log is the issued document on every replica; the
-// other Approve returns ErrAlreadyIssued.
+// other Approve returns ErrAlreadyIssued. KafkaLog is that shared log:
+// one partition of the topic <prefix>cap.log (unlimited retention, not
+// compacted, so the first record of an identifier always stays), read to
+// its end at open and followed by Run; Append waits until its record is
+// read back, so it knows whether it was first.
 //
 // The issued documents are the authority: their bytes are stored as
 // issued and served unchanged, and New replays the Log, so that replaying

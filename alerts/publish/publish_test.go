@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -48,7 +49,7 @@ func newPublisher(t *testing.T, log publish.Log) *publish.Publisher {
 	}
 	c := &clock{t: start.Add(time.Hour)}
 	p, err := publish.New(context.Background(), publish.Config{MinSeverity: schemas.SeveritySevere},
-		publish.Options{Builder: b, Log: log, Stations: registry(t), Now: c.now, Registerer: prometheus.NewRegistry()})
+		publish.Options{Builder: b, Log: log, Stations: registry(t), Now: c.now, Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
