@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// report is everything a run measured.
+type report struct {
+	opts                 options
+	telegrafVersion      string
+	paho                 drain
+	tgCollect, tgProcess drain
+	collect1, collect2   drain
+	process              drain
+	bytes                kafkaBytes
+	e2e                  []e2eResult
+	cpuBefore, cpuAfter  snapshot
+	startedAt, endedAt   time.Time
+}
+
+// check is one target: got op want. A NaN got (not measured) is n/a.
+type check struct {
+	What string
+	Got  float64
+	Op   string // ">=" or "<="
+	Want float64
+	Unit string // printed after the numbers, e.g. "x", " CPU-s/10k"
+}
+
+// verdict is PASS, FAIL or n/a.
+func (c check) verdict() string {
+	switch {
+	case math.IsNaN(c.Got) || math.IsInf(c.Got, 0):
+		return "n/a"
+	case c.Op == ">=" && c.Got >= c.Want, c.Op == "<=" && c.Got <= c.Want:
+		return "PASS"
+	default:
+		return "FAIL"
+	}
+}
+
+func (c check) String() string {
+	got := "n/a"
+	if !math.IsNaN(c.Got) && !math.IsInf(c.Got, 0) {
+		got = fmt.Sprintf("%.2f%s", c.Got, c.Unit)
+	}
+	return fmt.Sprintf("%-48s %12s  (target %s %.2f%s)  %s", c.What, got, c.Op, c.Want, c.Unit, c.verdict())
+}
+
+// ratio is a/b, NaN if either was not measured.
+func ratio(a, b float64) float64 {
+	if a <= 0 || b <= 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+// measured is d's value, NaN if d did not run.
+func measured(d drain, f func(drain) float64) float64 {
+	if d.Last.At.IsZero() {
+		return math.NaN()
+	}
+	return f(d)
+}
+
+// durMS is d in milliseconds, NaN for a negative (not measured) d.
+func durMS(d time.Duration, ok bool) float64 {
+	if !ok || d < 0 {
+		return math.NaN()
+	}
+	return float64(d) / float64(time.Millisecond)
+}
+
+// checks are the issue's targets against what was measured.
+func (r *report) checks() []check {
+	rate := func(d drain) float64 { return d.Rate() }
+	cpu := func(d drain) float64 { return d.CPUPer10k() }
+	cs := []check{
+		{"collector rate / Telegraf's (MQTT->Kafka)", ratio(measured(r.collect1, rate), measured(r.tgCollect, rate)), ">=", 1.3, "x"},
+		{"collector CPU-s per 10,000 messages", measured(r.collect1, cpu), "<=", 0.35, ""},
+		{"two collectors in one $share group / one", ratio(measured(r.collect2, rate), measured(r.collect1, rate)), ">=", 1.6, "x"},
+		{"processor rate / Telegraf's (Kafka->InfluxDB)", ratio(measured(r.process, rate), measured(r.tgProcess, rate)), ">=", 1.5, "x"},
+		{"processor CPU-s per 10,000 readings", measured(r.process, cpu), "<=", 0.15, ""},
+		{"processor Kafka bytes per reading / reading's", ratio(r.bytes.PerReading(), r.bytes.ReadingSize()), "<=", 2, "x"},
+	}
+	for _, e := range r.e2e {
+		ok := e.Parsed && e.P50 > 0
+		name := fmt.Sprintf("e2e %.0f msg/s", e.Rate)
+		switch e.Rate {
+		case 1000:
+			cs = append(cs, check{name + " publish->alert p50 (ms)", durMS(e.P50, ok), "<=", 10, ""},
+				check{name + " publish->alert p99 (ms)", durMS(e.P99, ok), "<=", 50, ""})
+		case 10000:
+			cs = append(cs, check{name + " publish->alert p99 (ms)", durMS(e.P99, ok), "<=", 250, ""},
+				check{name + " readings lost or unprocessed", float64(e.Unprocessed), "<=", 0, ""},
+				check{name + " p50 growth, first to last slice (ms)", durMS(e.LastP50-e.FirstP50, ok && e.Slices > 1), "<=", 50, ""})
+		}
+	}
+	return cs
+}
+
+// cell formats one drain for the table.
+func cell(d drain, unit string) string {
+	if d.Last.At.IsZero() {
+		return "–"
+	}
+	return fmt.Sprintf("%5.1fk %s, %.2f CPU-s/10k", d.Rate()/1000, unit, d.CPUPer10k())
+}
+
+func (r *report) print(w io.Writer) {
+	o := r.opts
+	fmt.Fprintf(w, "\n=== make bench: side by side, one machine (%d readings from %d stations, QoS 1, %d partitions) ===\n",
+		o.Readings, o.Stations, o.Partitions)
+	tg := "Telegraf " + r.telegrafVersion
+	if o.SkipTelegraf {
+		tg += " (skipped)"
+	}
+	fmt.Fprintf(w, "%-34s | %-30s | %-30s | %-30s\n", "hop", "bare paho subscriber (ceiling)", tg, "resilience")
+	fmt.Fprintf(w, "%s\n", strings.Repeat("-", 34+30*3+9))
+	fmt.Fprintf(w, "%-34s | %-30s | %-30s | %-30s\n", "MQTT -> Kafka, draining a backlog", cell(r.paho, "msg/s"), cell(r.tgCollect, "msg/s"), cell(r.collect1, "msg/s"))
+	fmt.Fprintf(w, "%-34s | %-30s | %-30s | %-30s\n", "  two collectors, one $share group", "", "", cell(r.collect2, "msg/s"))
+	fmt.Fprintf(w, "%-34s | %-30s | %-30s | %-30s\n", "Kafka -> InfluxDB", "–", cell(r.tgProcess, "pts/s"), cell(r.process, "pts/s"))
+	if r.bytes.Readings > 0 {
+		fmt.Fprintf(w, "processor Kafka bytes per reading: %.0f (changelog %d B in %d records, alerts %d B in %d records) for a %.0f-byte reading record\n",
+			r.bytes.PerReading(), r.bytes.State, r.bytes.StateRecs, r.bytes.Alerts, r.bytes.AlertRecs, r.bytes.ReadingSize())
+	}
+	if !r.paho.Last.At.IsZero() {
+		fmt.Fprintf(w, "drain spans: paho %.1fs, telegraf %.1fs / %.1fs, collector %.1fs, 2 collectors %.1fs, processor %.1fs\n",
+			r.paho.Seconds(), r.tgCollect.Seconds(), r.tgProcess.Seconds(), r.collect1.Seconds(), r.collect2.Seconds(), r.process.Seconds())
+	}
+	if len(r.e2e) > 0 {
+		fmt.Fprintf(w, "\nend to end (cmd/loadtest -mode servers, %d stations, %s each):\n", o.E2EStations, o.E2EDuration)
+		fmt.Fprintf(w, "%-10s | %-12s | %-16s | %-10s | %-10s | %-28s | %s\n", "target", "published", "end-to-end", "p50", "p99", "backlog", "lost")
+		for _, e := range r.e2e {
+			after := "never drained"
+			if e.AfterLast >= 0 {
+				after = "drained " + e.AfterLast.Round(time.Millisecond).String() + " after end"
+			}
+			if e.Slices > 1 {
+				after += fmt.Sprintf(", p50 %s->%s", ms(e.FirstP50), ms(e.LastP50))
+			}
+			lost := "none"
+			if e.Loss != "" {
+				lost = e.Loss
+			}
+			fmt.Fprintf(w, "%-10s | %-12s | %-16s | %-10s | %-10s | %-28s | %s\n", fmt.Sprintf("%.0f/s", e.Rate), fmt.Sprintf("%.0f/s", e.Achieved),
+				fmt.Sprintf("%.0f readings/s", e.Throughput), ms(e.P50), ms(e.P99), after, lost)
+		}
+	}
+	fmt.Fprintf(w, "\ntargets (issue 10):\n")
+	for _, c := range r.checks() {
+		fmt.Fprintf(w, "  %s\n", c)
+	}
+	r.printShares(w)
+}
+
+// printShares says what shared the two cores during the drains.
+func (r *report) printShares(w io.Writer) {
+	if r.cpuBefore == nil || r.cpuAfter == nil {
+		return
+	}
+	wall := r.endedAt.Sub(r.startedAt).Seconds()
+	top, total := topUsers(r.cpuBefore, r.cpuAfter, 12, 0.5)
+	fmt.Fprintf(w, "\nwhat shared the cores during the drains (%.0f s wall, %d cores = %.0f CPU-s; processes alive at the end, drainers excluded once exited): %.0f CPU-s used\n",
+		wall, numCPU(), wall*float64(numCPU()), total)
+	for _, u := range top {
+		fmt.Fprintf(w, "  %7.1f CPU-s  pid %-7d %s\n", u.CPU, u.Pid, u.Comm)
+	}
+}
+
+func ms(d time.Duration) string {
+	if d <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}
