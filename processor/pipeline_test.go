@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -35,7 +38,8 @@ func (l *stepLog) snapshot() []string {
 }
 
 // stepWriter is the processor's EventWriter: it logs "alerts" or "state"
-// once a write to that topic is acknowledged, and fails state writes with
+// once a write to that topic is acknowledged (a state write then also logs
+// "covers N", its messages' CoversHeader), and fails state writes with
 // an injected error while failState is set (a crash point between the
 // alerts and the state).
 type stepWriter struct {
@@ -65,6 +69,13 @@ func (w *stepWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) e
 		return err
 	}
 	w.log.add(step)
+	if step == "state" {
+		for _, h := range msgs[0].Headers {
+			if h.Key == CoversHeader {
+				w.log.add("covers " + string(h.Value))
+			}
+		}
+	}
 	return nil
 }
 
@@ -85,16 +96,18 @@ func (s *stepSink) Write(ctx context.Context, b []byte) error {
 }
 
 // pipelineEnv is a kfake cluster with the processor's topics (one
-// partition) whose OffsetCommit requests are logged as "commit".
+// partition) whose OffsetCommit requests are logged as "commit N" (and
+// refused with COORDINATOR_NOT_AVAILABLE while failCommit is set).
 type pipelineEnv struct {
-	t       *testing.T
-	ctx     context.Context
-	topics  schemas.KafkaTopics
-	brokers []string
-	w       *kafkax.Writer
-	cl      *kafka.Client
-	log     *stepLog
-	base    time.Time
+	failCommit atomic.Bool
+	t          *testing.T
+	ctx        context.Context
+	topics     schemas.KafkaTopics
+	brokers    []string
+	w          *kafkax.Writer
+	cl         *kafka.Client
+	log        *stepLog
+	base       time.Time
 }
 
 func newPipelineEnv(t *testing.T, ctx context.Context, prefix string) *pipelineEnv {
@@ -106,9 +119,25 @@ func newPipelineEnv(t *testing.T, ctx context.Context, prefix string) *pipelineE
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	c.ControlKey(kmsg.OffsetCommit.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+	c.ControlKey(kmsg.OffsetCommit.Int16(), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		for _, tp := range req.(*kmsg.OffsetCommitRequest).Topics {
+		req := kreq.(*kmsg.OffsetCommitRequest)
+		if e.failCommit.Load() {
+			resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+			for _, tp := range req.Topics {
+				rt := kmsg.NewOffsetCommitResponseTopic()
+				rt.Topic = tp.Topic
+				for _, p := range tp.Partitions {
+					rp := kmsg.NewOffsetCommitResponseTopicPartition()
+					rp.Partition, rp.ErrorCode = p.Partition, kerr.CoordinatorNotAvailable.Code
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				resp.Topics = append(resp.Topics, rt)
+			}
+			e.log.add("commit refused")
+			return resp, nil, true
+		}
+		for _, tp := range req.Topics {
 			for _, p := range tp.Partitions {
 				e.log.add(fmt.Sprintf("commit %d", p.Offset))
 			}
@@ -147,13 +176,21 @@ func (e *pipelineEnv) produce(station string, from, to uint64, level func(uint64
 // Run's error.
 func (e *pipelineEnv) start(group string, w EventWriter, sink PointSink, stopTimeout time.Duration) (stop func() error) {
 	e.t.Helper()
+	_, stop = e.startWith(group, w, sink, func(c *Config) { c.StopTimeout = stopTimeout })
+	return stop
+}
+
+// startWith is start with the test's batch settings, then tune.
+func (e *pipelineEnv) startWith(group string, w EventWriter, sink PointSink, tune func(*Config)) (*Processor, func() error) {
+	e.t.Helper()
 	reg := testRegistry(e.t)
 	engine, err := rules.NewEngine(rules.DefaultRuleSet(), reg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	cfg := DefaultConfig()
-	cfg.Group, cfg.SessionTimeout, cfg.BatchWait, cfg.BatchSize, cfg.StopTimeout = group, 6*time.Second, 5*time.Millisecond, 40, stopTimeout
+	cfg.Group, cfg.SessionTimeout, cfg.BatchWait, cfg.BatchSize = group, 6*time.Second, 5*time.Millisecond, 40
+	tune(&cfg)
 	p, err := New(cfg, Deps{Brokers: e.brokers, Registry: reg, Engine: engine, Points: sink, Writer: w, Topics: e.topics},
 		slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
@@ -162,7 +199,33 @@ func (e *pipelineEnv) start(group string, w EventWriter, sink PointSink, stopTim
 	runCtx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(runCtx) }()
-	return func() error { cancel(); return <-done }
+	return p, func() error { cancel(); return <-done }
+}
+
+// checkCovered fails the test if a commit in steps is above the highest
+// CoversHeader of the state writes before it: a committed offset must
+// never run ahead of the snapshot that covers it.
+func checkCovered(t *testing.T, steps []string) {
+	t.Helper()
+	covers, commits := int64(-1), 0
+	for i, s := range steps {
+		if v, ok := strings.CutPrefix(s, "covers "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatalf("step %d: bad covers header %q", i, v)
+			}
+			covers = max(covers, n)
+		}
+		if v, ok := strings.CutPrefix(s, "commit "); ok && v != "refused" {
+			commits++
+			if n, _ := strconv.ParseInt(v, 10, 64); n > covers {
+				t.Errorf("step %d: commit %d ahead of the snapshot, which covers up to %d\n%v", i, n, covers, steps)
+			}
+		}
+	}
+	if commits == 0 {
+		t.Errorf("no commit observed: %v", steps)
+	}
 }
 
 func (e *pipelineEnv) wait(what string, cond func() bool) {
@@ -247,6 +310,7 @@ func TestPipelineStepOrder(t *testing.T) {
 	if commits == 0 || alerts == 0 {
 		t.Fatalf("%d commits and %d alert writes observed, want both: %v", commits, alerts, steps)
 	}
+	checkCovered(t, steps)
 	if n := len(sink.snapshot("reading")); int64(n) != end {
 		t.Errorf("%d reading points stored, want %d", n, end)
 	}
@@ -340,4 +404,5 @@ func TestPipelineCrashReplay(t *testing.T) {
 	if replayed == 0 {
 		t.Errorf("no point written twice: the crash did not replay the batch")
 	}
+	checkCovered(t, e.log.snapshot())
 }
