@@ -6,17 +6,48 @@
 // The promise is "lose no reading and no alert" and "keep alerting while
 // InfluxDB is down". So alerts and state never wait for points.
 //
-// Processing contract, per partition, in this order for every batch:
+// Processing contract, per partition, for every batch in this order:
 //
 //  1. FetchMessage a batch (no auto-commit).
-//  2. Decode each record and fold it into its station's state (rules.Apply).
-//  3. Concurrently: offer the batch's points and alert points to the point
-//     sink once, and produce the batch's alert events to `alerts`
-//     (acks=all, synchronous, retried until produced).
-//  4. Write the changed station states to the compacted `processor.state`
-//     changelog, on the same partition number as the readings.
-//  5. Commit: the lowest offset whose points are not yet durable (in
-//     InfluxDB, the file sink or the InfluxDB spool).
+//  2. Decode each record and fold it into its station's state (rules.Apply);
+//     the station is marked dirty.
+//  3. Produce the batch's alert events to `alerts` (acks=all, synchronous,
+//     retried until produced) before anything else of the batch: an alert
+//     never waits for a telemetry write.
+//  4. Hand the batch's points (readings, alerts, notices) to the
+//     partition's point writer, which offers each batch to the point sink
+//     once, in offset order, while the next batches are evaluated; at most
+//     processor.max_in_flight (4) batches are handed on and not yet
+//     retired, so a slow sink slows the evaluation only when that many
+//     wait.
+//
+// and, every processor.snapshot_interval (1 s) or processor.snapshot_records
+// (50,000) records, whichever comes first, always after a tick that
+// produced events, on a soft stop and on a revoke (the generation ended),
+// a snapshot:
+//
+//  5. Wait for the points in flight (each batch stored, or joined to the
+//     landing gap below).
+//  6. Write the state of every station changed since the last snapshot to
+//     the compacted `processor.state` changelog, on the same partition
+//     number as the readings; each message carries the header "covers"
+//     (CoversHeader): the offset up to which the state has folded every
+//     record.
+//  7. Commit: that offset, or the first record whose points are not yet
+//     durable (in InfluxDB, the file sink or the InfluxDB spool).
+//
+// The invariant: a committed offset never runs ahead of the snapshot that
+// covers it (commit <= covers, by construction: the commit is taken after
+// the changelog write and never above it), and a snapshot never holds an
+// alert that is not produced (events are produced in step 3, before the
+// batch counts as evaluated). So a crash replays from the commit over the
+// last snapshot: records after the snapshot are evaluated again (the same
+// events with the same EventIDs, points rewritten idempotently, as before
+// the snapshots were coalesced, only over up to one interval of records);
+// records between the commit and the snapshot (a crash after step 6,
+// before step 7) are duplicates to the restored state: no event again,
+// points rewritten with quality 2. A batch cut off mid-way (hard close)
+// is never snapshotted.
 //
 // A point sink that refuses a batch (influxsink.ErrSpoolFull: the spool is
 // at its bound or the disk at its floor) or fails does not stop the
@@ -36,8 +67,9 @@
 // Alert ids are deterministic (station + rule + start), event ids too. A
 // crash anywhere replays from the last commit against the state of the
 // last changelog write, which is never newer than the alerts already
-// produced (step 3 before 4). So no alert is lost; a replay may produce an
-// alert event again, with the same EventID, which consumers deduplicate.
+// produced (step 3 before 6). So no alert is lost; a replay may produce an
+// alert event again, with the same EventID, which consumers deduplicate
+// (the alerts store drops a repeated event id).
 // After a crash during a landing gap the replay starts at the gap: the
 // rules see those records as duplicates and emit nothing, and their points
 // are rewritten (idempotent by measurement, tags and timestamp; written
@@ -46,9 +78,9 @@
 // points of the gap's batches (the alert events themselves are in
 // `alerts`).
 //
-// A point write that hangs delays only the state and commit of its own
-// batch (its alerts go out concurrently); influxsink bounds it by its
-// attempts and timeout and then spools.
+// A point write that hangs delays the next snapshot and commit, and the
+// evaluation once max_in_flight batches wait (their alerts are already
+// out); influxsink bounds it by its attempts and timeout and then spools.
 //
 // State and rebalances: the processor uses a kafka-go ConsumerGroup
 // directly, so it knows which partitions it owns. On every assignment it
@@ -74,15 +106,18 @@
 //
 // Stopping has two phases. The soft stop (cancelling Run's context): Ready
 // turns not ready at once, no further batch is fetched, and each worker
-// finishes the batch in hand (its points and alerts, state and commit) in
-// the current generation; a worker with nothing in hand waits for its
-// siblings, since kafka-go ends the generation when the first returns and
-// their commits would then be refused. The hard close: StopTimeout after
-// the soft stop began, or at once when the generation ends meanwhile, the
+// finishes the batch in hand (its alerts and points) and takes its final
+// snapshot and commit in the current generation; a worker with nothing in
+// hand waits for its siblings, since kafka-go ends the generation when the
+// first returns and their commits would then be refused. A revoke (the
+// generation ends: a rebalance) is the same for the worker, except that
+// each remaining step is tried once, not retried: the rebalance waits for
+// it. The hard close: StopTimeout after the soft stop began, or
+// min(StopTimeout, SessionTimeout/2) after the generation ended, the
 // workers' context is cancelled; a batch cut off there is not committed
 // and is replayed by the partition's next owner (from the last commit,
 // against the last saved state; see above). Then Run leaves the group and
 // returns nil. A worker whose step fails for another reason leaves the
-// generation the same way (hard), so the batch is replayed after the
-// rebalance.
+// generation the same way (hard), so what it has not committed is
+// replayed after the rebalance.
 package processor
