@@ -403,17 +403,20 @@ func TestTopUsers(t *testing.T) {
 
 func TestBacklog(t *testing.T) {
 	ids := []string{"A", "B", "C"}
-	msgs := backlog(ids, 7, harness.Pattern{Cycle: 20, High: 3})
+	end := time.Date(2026, 10, 28, 3, 0, 0, 500, time.UTC)
+	msgs := backlog(ids, 7, harness.Pattern{Cycle: 20, High: 3}, end)
 	if len(msgs) != 7 {
 		t.Fatalf("%d messages", len(msgs))
 	}
 	want := []struct {
 		st  string
 		seq uint64
-	}{{"A", 1}, {"B", 1}, {"C", 1}, {"A", 2}, {"B", 2}, {"C", 2}, {"A", 3}}
+		ts  time.Time
+	}{{"A", 1, end.Add(-2e9)}, {"B", 1, end.Add(-2e9)}, {"C", 1, end.Add(-2e9)}, {"A", 2, end.Add(-1e9)}, {"B", 2, end.Add(-1e9)},
+		{"C", 2, end.Add(-1e9)}, {"A", 3, end}}
 	for i, w := range want {
-		if msgs[i].Station != w.st || msgs[i].Seq != w.seq {
-			t.Fatalf("msg %d = %s/%d, want %s/%d", i, msgs[i].Station, msgs[i].Seq, w.st, w.seq)
+		if msgs[i].Station != w.st || msgs[i].Seq != w.seq || !msgs[i].TS.Equal(w.ts.Truncate(time.Second)) {
+			t.Fatalf("msg %d = %s/%d at %s, want %s/%d at %s", i, msgs[i].Station, msgs[i].Seq, msgs[i].TS, w.st, w.seq, w.ts.Truncate(time.Second))
 		}
 	}
 }
@@ -426,6 +429,19 @@ func TestValidate(t *testing.T) {
 	for _, args := range bad {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
+		}
+	}
+}
+
+func TestShortCmdline(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/usr/sbin/mosquitto\x00-c\x00/x/mosquitto.conf\x00", "mosquitto -c /x/mosquitto.conf"},
+		{"java\x00" + strings.Repeat("-Xopt ", 20) + "\x00kafka.Kafka\x00/work/srv-a/.cache/services/kafka/server.properties",
+			"java -Xopt -Xopt -Xopt -Xopt - ... kafka.Kafka /work/srv-a/.cache/services/kafka/server.properties"},
+	}
+	for _, tt := range tests {
+		if got := shortCmdline(tt.in); got != tt.want {
+			t.Errorf("shortCmdline(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

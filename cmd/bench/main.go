@@ -29,6 +29,7 @@ type options struct {
 	Timeout      time.Duration
 	Stall        time.Duration
 	Telegraf     string
+	Resilience   string
 	TelegrafDir  string
 	Go           string
 	Keep         bool
@@ -81,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "longest time one drain may take")
 	fs.DurationVar(&o.Stall, "stall", time.Minute, "a drain that makes no progress for this long fails")
 	fs.StringVar(&o.Telegraf, "telegraf", "", "Telegraf binary (empty: build or reuse with deployments/local/telegraf/build-telegraf.sh)")
+	fs.StringVar(&o.Resilience, "resilience", "", "resilience binary (empty: build ./cmd/resilience of this tree)")
 	fs.StringVar(&o.TelegrafDir, "telegraf-dir", "deployments/local/telegraf", "directory of Telegraf's build script and config templates")
 	fs.StringVar(&o.Go, "go", "go", "go command used to build ./cmd/resilience and ./cmd/loadtest")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory, the topics and the buckets")

@@ -100,13 +100,15 @@ func takeSnapshot() snapshot {
 }
 
 // shortCmdline makes a NUL-separated command line readable in one short
-// column: the program's base name and the arguments, cut at 70 characters.
+// column: the program's base name and the arguments; a long one keeps its
+// start and its end (where a server's config file, naming its work tree,
+// usually is), 100 characters at most.
 func shortCmdline(cl string) string {
 	args := strings.Split(strings.TrimRight(cl, "\x00"), "\x00")
 	args[0] = filepath.Base(args[0])
 	s := strings.Join(args, " ")
-	if len(s) > 70 {
-		s = s[:67] + "..."
+	if len(s) > 100 {
+		s = s[:30] + " ... " + s[len(s)-64:]
 	}
 	return s
 }

@@ -119,9 +119,11 @@ func (b *bench) setup(ctx context.Context) error {
 	if b.name, err = harness.UniqueName("bench"); err != nil {
 		return err
 	}
-	b.logf("run %s: building ./cmd/resilience", b.name)
-	if b.bin, err = harness.BuildWith(ctx, b.o.Go, b.dir); err != nil {
-		return fmt.Errorf("build resilience: %w", err)
+	if b.bin = b.o.Resilience; b.bin == "" {
+		b.logf("run %s: building ./cmd/resilience", b.name)
+		if b.bin, err = harness.BuildWith(ctx, b.o.Go, b.dir); err != nil {
+			return fmt.Errorf("build resilience: %w", err)
+		}
 	}
 	if !b.o.SkipTelegraf {
 		if b.telegraf, err = b.buildTelegraf(ctx); err != nil {
@@ -140,7 +142,7 @@ func (b *bench) setup(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join(b.dir, "influx-token"), []byte(b.srv.InfluxToken), 0o600); err != nil {
 		return err
 	}
-	b.msgs = backlog(b.ids, b.o.Readings, harness.Pattern{Cycle: 20, High: 3})
+	b.msgs = backlog(b.ids, b.o.Readings, harness.Pattern{Cycle: 20, High: 3}, time.Now())
 	b.cleanups = append(b.cleanups, func() { b.dropSessions() })
 	return nil
 }
@@ -172,15 +174,21 @@ func (b *bench) buildTelegraf(ctx context.Context) (string, error) {
 
 // backlog is n v1 readings spread over ids, seq 1, 2, ... per station,
 // interleaved (every station's seq 1, then every station's seq 2, ...)
-// with levels from pat; each carries its publish time.
-func backlog(ids []string, n int, pat harness.Pattern) []harness.Message {
+// with levels from pat. A station's readings are one second apart, the
+// last at end: distinct timestamps, so that no InfluxDB point overwrites
+// another (a backlog published at once would give a station several
+// readings in one millisecond).
+func backlog(ids []string, n int, pat harness.Pattern, end time.Time) []harness.Message {
+	perStation := uint64((n + len(ids) - 1) / len(ids))
+	end = end.Truncate(time.Second)
 	msgs := make([]harness.Message, 0, n)
 	for seq := uint64(1); len(msgs) < n; seq++ {
+		ts := end.Add(-time.Duration(perStation-seq) * time.Second)
 		for i, id := range ids {
 			if len(msgs) == n {
 				break
 			}
-			msgs = append(msgs, harness.Message{Station: id, Seq: seq, Level: pat.Level(i, seq)})
+			msgs = append(msgs, harness.Message{Station: id, Seq: seq, TS: ts, Level: pat.Level(i, seq)})
 		}
 	}
 	return msgs

@@ -38,10 +38,12 @@ log "building telegraf v$VERSION with -tags $TAGS into $DEST (first time: a few 
 # builds it as released (its own go.sum pins every dependency).
 tmp=$(mktemp -d "$DEST/.build-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-GOBIN="$tmp" GOFLAGS=-buildvcs=false "$GO" install -tags "$TAGS" -trimpath -ldflags "-s -w" \
+# As Telegraf's Makefile: CGO off, the version stamped into internal.Version.
+CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS=-buildvcs=false "$GO" install -tags "$TAGS" -trimpath \
+	-ldflags "-s -w -X github.com/influxdata/telegraf/internal.Version=$VERSION" \
 	"github.com/influxdata/telegraf/cmd/telegraf@v$VERSION" >&2
 mv "$tmp/telegraf" "$BIN"
 printf '%s\n' "$TAGS" >"$DEST/build-tags"
-"$BIN" --version >&2
+"$BIN" --version >&2 || { log "ERROR: $BIN does not run"; exit 1; }
 log "built $BIN"
 printf '%s\n' "$BIN"
