@@ -108,7 +108,7 @@ func shortCmdline(cl string) string {
 	args[0] = filepath.Base(args[0])
 	s := strings.Join(args, " ")
 	if len(s) > 100 {
-		s = s[:30] + " ... " + s[len(s)-64:]
+		s = s[:30] + " ... " + s[len(s)-63:]
 	}
 	return s
 }
