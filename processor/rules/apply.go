@@ -135,9 +135,10 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 	rules := sr.bySensor[m.Sensor]
 	// Checkpoints and, out of order, the levels as they were without
 	// this sample: before its flags and rain change anything.
-	var olds []int
+	var oldBuf [16]int
+	olds := oldBuf[:0]
 	if !inOrder {
-		olds = make([]int, len(rules))
+		olds = append(olds, make([]int, len(rules))...)
 	}
 	for k, b := range rules {
 		rs := x.st.rule(b.name, x.wm)
@@ -146,20 +147,34 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 			olds[k] = x.oldLevel(b, rs, ss.Hist, idx)
 		}
 	}
-	x.flag(m.Sensor, ss, idx)
+	last := x.flag(m.Sensor, ss, idx)
 	q := Quality(ss.Hist[idx].Q)
-	if m.Sensor == schemas.Rainfall && sr.ringLen > 0 {
-		x.rain(ss, idx)
+	var sh shift
+	ring := m.Sensor == schemas.Rainfall && sr.ringLen > 0
+	if ring {
+		sh = x.rain(ss, idx)
 	}
 	for k, b := range rules {
 		old := 0
 		if !inOrder {
 			old = olds[k]
 		}
-		x.eval(b, x.st.rules[b.name], ss.Hist, idx, inOrder, old)
+		x.eval(b, x.st.rules[b.name], ss.Hist, idx, inOrder, old, last, sh, ring)
 	}
-	x.st.steps += uint64(ss.trim(x.wm - sr.keep))
+	ss.trim(x.wm - sr.keep)
+	x.thin(rules, ss)
 	return q
+}
+
+// thin thins the history of ss to MaxHistory samples, marking in the
+// traces of rules what each removal may change.
+func (x *applyCtx) thin(rules []sensorRule, ss *sensorState) {
+	for len(ss.Hist) > MaxHistory {
+		x.st.steps += uint64(len(ss.Hist))
+		k := ss.thinIndex()
+		x.thinned(rules, ss.Hist, k)
+		ss.Hist = append(ss.Hist[:k], ss.Hist[k+1:]...)
+	}
 }
 
 // Tick runs the time-driven rules (offline) at processor time now. An
@@ -270,8 +285,9 @@ func (s *State) dropStale(sr *stationRules) {
 
 // flag recomputes the stuck run and quality flag of samples idx.. of ss,
 // up to the first sample after idx+1 whose run is unchanged: from there on
-// run, value and previous value are as before, and so are the flags.
-func (x *applyCtx) flag(k schemas.Sensor, ss *sensorState, idx int) {
+// run, value and previous value are as before, and so are the flags. It
+// returns the last sample it recomputed.
+func (x *applyCtx) flag(k schemas.Sensor, ss *sensorState, idx int) (last int) {
 	checks := x.sr.quality[k]
 	for j := idx; j < len(ss.Hist); j++ {
 		x.st.steps++
@@ -283,7 +299,7 @@ func (x *applyCtx) flag(k schemas.Sensor, ss *sensorState, idx int) {
 				run = ss.Hist[j-1].Run + 1
 			}
 			if run == oldRun {
-				return
+				return j - 1
 			}
 		}
 		s.Run = 1
@@ -301,6 +317,7 @@ func (x *applyCtx) flag(k schemas.Sensor, ss *sensorState, idx int) {
 			}
 		}
 	}
+	return len(ss.Hist) - 1
 }
 
 // hyst is the hysteresis level for value v (up space) from level cur: it
@@ -340,25 +357,37 @@ func (x *applyCtx) fold(b sensorRule, c *cond, h []sample, j, skip int) step {
 	if !ok {
 		return step{}
 	}
+	eff := b.gate(c, s.TS, v)
+	c.TS, c.V, c.Ref = s.TS, v, refs[nref-1]
+	return step{ok: true, eff: eff, ts: s.TS, v: v, refs: refs, nref: nref}
+}
+
+// gate folds value v of the sample at ts into c's levels and breach run
+// and returns the gated level. The run counts up to min_count only (all
+// the gate asks is whether it reached it), so that two folds that agree
+// on the levels and the run's start agree from there on (trace.go).
+func (b *bound) gate(c *cond, ts int64, v float64) int {
 	up := v
 	if b.neg {
 		up = -v
 	}
 	raw := hyst(b.levels, c.Raw, up)
 	if raw > 0 {
-		if c.Run == 0 {
-			c.RunStart = s.TS
+		if c.Run == 0 && b.minDur > 0 {
+			c.RunStart = ts
 		}
-		c.Run++
+		if c.Run < b.minCount {
+			c.Run++
+		}
 	} else {
 		c.Run = 0
 	}
 	eff := raw
-	if c.Eff == 0 && raw > 0 && (c.Run < b.minCount || s.TS-c.RunStart < b.minDur) {
+	if c.Eff == 0 && raw > 0 && (c.Run < b.minCount || (b.minDur > 0 && ts-c.RunStart < b.minDur)) {
 		eff = 0
 	}
-	c.Raw, c.Eff, c.TS, c.V, c.Ref = raw, eff, s.TS, v, refs[nref-1]
-	return step{ok: true, eff: eff, ts: s.TS, v: v, refs: refs, nref: nref}
+	c.Raw, c.Eff = raw, eff
+	return eff
 }
 
 // after is the index of the first sample of h newer than pos.
@@ -373,12 +402,18 @@ func (x *applyCtx) advance(b sensorRule, rs *ruleState, h []sample, idx int) {
 			x.fold(b, &rs.Base, h, j, idx)
 		}
 	}
+	if rs.tr != nil {
+		rs.tr.popBase(rs.Base.Pos)
+	}
 }
 
 // oldLevel replays the rule from its checkpoint without sample idx (whose
 // flags and rain are not applied yet) and returns the highest level in
 // force from idx's time on: what was already known there.
 func (x *applyCtx) oldLevel(b sensorRule, rs *ruleState, h []sample, idx int) int {
+	if _, ok := traceable(b); ok {
+		return x.tracedOld(b, rs, h, idx)
+	}
 	tIns := h[idx].TS
 	c := rs.Base
 	old := 0
@@ -407,15 +442,36 @@ func (x *applyCtx) oldLevel(b sensorRule, rs *ruleState, h []sample, idx int) in
 // that peak at the peak's reading and lowered again where it fell. Then
 // the alert follows Cur. So after eval the alert level equals Cur's, and a
 // late reading never re-raises what was already reported.
-func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrder bool, old int) {
+//
+// With a trace (trace.go), out of order only what the sample can change
+// is refolded, with the same result; in order the step is appended to it.
+func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrder bool, old, last int, sh shift, ring bool) {
 	tIns := h[idx].TS
 	var peak step
 	drop := int64(-1)
+	l, traced := traceable(b)
+	done := false
 	if inOrder && rs.Cur.Pos < tIns {
-		if s := x.fold(b, &rs.Cur, h, idx, -1); s.ok {
+		s := x.fold(b, &rs.Cur, h, idx, -1)
+		if s.ok {
 			peak = s
 		}
-	} else {
+		if tr := rs.tr; tr != nil {
+			if tr.c == x.c && tr.aligned(h[:idx], after(h, rs.Base.Pos), -1) {
+				tr.ent = append(tr.ent, tstep{c: rs.Cur, ok: s.ok})
+			} else {
+				rs.tr = nil
+			}
+		}
+		done = true
+	} else if traced && !inOrder {
+		peak, drop, done = x.tracedEval(b, l, rs, h, idx, last, sh, ring)
+		if done && peak.eff <= old {
+			peak, drop = step{}, -1
+		}
+	}
+	if !done {
+		rs.tr = nil
 		c := rs.Base
 		for j := after(h, c.Pos); j < len(h); j++ {
 			s := x.fold(b, &c, h, j, -1)

@@ -30,8 +30,10 @@ func counterDelta(prev, cur float64) uint32 {
 // rain adds sample idx of the rainfall history to the buckets. For a
 // running counter the increment is the difference to the previous reading
 // by event time; a reading that lands between two others splits their
-// difference, so any arrival order gives the same buckets.
-func (x *applyCtx) rain(ss *sensorState, idx int) {
+// difference, so any arrival order gives the same buckets. It returns, for
+// an increment gauge whose bucket took the whole increment, the shift of
+// the rolling sums (trace.go).
+func (x *applyCtx) rain(ss *sensorState, idx int) shift {
 	st := x.st
 	x.sums.changed()
 	if st.rain == nil || st.rain.Bucket != x.c.bucket || len(st.rain.Slots) != x.sr.ringLen {
@@ -40,8 +42,11 @@ func (x *applyCtx) rain(ss *sensorState, idx int) {
 	h := ss.Hist
 	s := h[idx]
 	if !x.sr.counter {
-		st.rain.add(s.TS, centi(s.V))
-		return
+		d := centi(s.V)
+		before, in := st.rain.slot(s.TS)
+		st.rain.add(s.TS, d)
+		after, _ := st.rain.slot(s.TS)
+		return shift{on: in && uint64(after) == uint64(before)+uint64(d), tIns: s.TS, d: d}
 	}
 	hasP, hasN := idx > 0, idx+1 < len(h)
 	if hasN && hasP {
@@ -53,6 +58,7 @@ func (x *applyCtx) rain(ss *sensorState, idx int) {
 	if hasP {
 		st.rain.add(s.TS, counterDelta(h[idx-1].V, s.V))
 	}
+	return shift{}
 }
 
 // rainSums caches the rolling sums of one Apply, valid while the rainfall

@@ -65,6 +65,9 @@ type ruleState struct {
 	// PrevID is the id of the rule's last resolved alert.
 	Emitted []string
 	PrevID  string
+	// tr is the fold from Base over the later history (trace.go), kept
+	// after the rule's first late reading; a cache, not encoded.
+	tr *trace
 }
 
 // ring holds rainfall in fixed event-time buckets (hundredths of a mm, so
@@ -167,25 +170,19 @@ func (ss *sensorState) insert(smp sample) int {
 }
 
 // trim drops samples older than cutoff except the newest of them (the
-// anchor that rates, spike and counter deltas compare against), then thins
-// the history to MaxHistory samples. It returns the work done (samples
-// looked at by thinning).
-func (ss *sensorState) trim(cutoff int64) (work int) {
+// anchor that rates, spike and counter deltas compare against); thinning
+// to MaxHistory follows (applyCtx.thin, thinIndex).
+func (ss *sensorState) trim(cutoff int64) {
 	i := sort.Search(len(ss.Hist), func(i int) bool { return ss.Hist[i].TS > cutoff })
 	if drop := i - 1; drop > 0 {
 		ss.Hist = append(ss.Hist[:0], ss.Hist[drop:]...)
 	}
-	for len(ss.Hist) > MaxHistory {
-		work += len(ss.Hist)
-		ss.thin()
-	}
-	return work
 }
 
-// thin removes the interior sample whose removal leaves the smallest gap
+// thinIndex is the interior sample whose removal leaves the smallest gap
 // between its neighbours (the oldest such on ties); the oldest (anchor) and
 // newest samples stay.
-func (ss *sensorState) thin() {
+func (ss *sensorState) thinIndex() int {
 	h := ss.Hist
 	best, gap := 1, int64(math.MaxInt64)
 	for j := 1; j+1 < len(h); j++ {
@@ -193,7 +190,7 @@ func (ss *sensorState) thin() {
 			best, gap = j, g
 		}
 	}
-	ss.Hist = append(h[:best], h[best+1:]...)
+	return best
 }
 
 func (r *ring) add(ts int64, v uint32) {
@@ -216,6 +213,19 @@ func (r *ring) add(ts int64, v uint32) {
 		x = 1<<32 - 1
 	}
 	r.Slots[b%n] = uint32(x)
+}
+
+// slot is the rain of the bucket of ts and whether the ring holds it.
+func (r *ring) slot(ts int64) (uint32, bool) {
+	if ts < 0 {
+		return 0, false
+	}
+	b := ts / r.Bucket
+	n := int64(len(r.Slots))
+	if b > r.Head || b <= r.Head-n {
+		return 0, false
+	}
+	return r.Slots[b%n], true
 }
 
 func (r *ring) sub(ts int64, v uint32) {

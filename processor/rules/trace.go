@@ -1,0 +1,412 @@
+package rules
+
+import (
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// A late reading used to cost two replays of every rule of its sensor from
+// the checkpoint (Base) over the whole history after it: one without the
+// reading (what was known), one with it. A trace keeps the result of that
+// replay, so that a late reading refolds only what it can change:
+//
+//   - the trace is one entry per history sample after Base: the rule's
+//     condition after folding that sample and whether the sample had a
+//     value (ok); the value is the condition's V;
+//   - a change at samples k1..k2 (a reading inserted there, the quality
+//     flags it changed) can change the value only of those samples and of
+//     the samples the evaluator's deps names (a rate's window, a spike's
+//     next sample, a rain bucket); every other sample keeps its value, so
+//     refolding it is one gate step on the stored value, without the
+//     evaluator;
+//   - a rolling-rain sum after a late increment is the stored sum plus the
+//     increment while the window still holds it (shifter);
+//   - the refold stops at the first sample past every changed value whose
+//     recomputed condition equals the stored one: from there on the fold
+//     is the same as before.
+//
+// The trace is exactly the replay from Base over the current history
+// (with the current flags and rainfall), so what the engine emits is what
+// the full replay emitted. Where history changes outside a reading's own
+// refold (a sample thinned away, see thinned), the entries it may change
+// are marked stale and refolded before the trace is next read. A trace is
+// a cache: it is not encoded (a restored State rebuilds it by one full
+// replay at its first late reading), it is built only for rules that got a
+// late reading, and it is dropped when the rules change.
+
+// local is a sampler whose value at a sample depends only on its own
+// sensor's history (and, for rainRing, on the station's rainfall ring),
+// so that it can be traced.
+type local interface {
+	// deps is the span of sample times [lo, hi] (empty when lo > hi) of
+	// samples other than k1..k2 whose value may change when samples
+	// k1..k2 of h change: are inserted, removed (k1 = k2, h still holding
+	// it) or change their quality flags.
+	deps(h []sample, k1, k2 int, bucket int64) (lo, hi int64)
+	// rainRing: the value also reads the station's rainfall ring, which a
+	// late rain reading changes for the later samples of the window.
+	rainRing() bool
+}
+
+// shifter is a rainRing sampler whose value after rain d (hundredths of a
+// mm) was added at tIns is its value before plus d, at sample times whose
+// window holds tIns (in: false where it does not, the value unchanged).
+type shifter interface {
+	shifted(v float64, tIns, ts, bucket int64, d uint32) (nv float64, in bool)
+	// thinShift: thinning sample k of h (still in it) adds d to the
+	// values at times [lo, hi] and changes no other; ok false: unknown.
+	thinShift(h []sample, k int, bucket int64) (lo, hi, d int64, ok bool)
+}
+
+// tstep is one trace entry: the condition after folding the sample at
+// c.Pos, and whether the sample had a value (then c.V).
+type tstep struct {
+	c  cond
+	ok bool
+}
+
+// trace is the fold of one rule from its Base over every later sample of
+// its sensor's history.
+type trace struct {
+	c   *compiled // the rules it was folded with
+	ent []tstep
+	// stale: the conditions of entries at or after condFrom, and the
+	// values of entries within [valLo, valHi], may be out of date.
+	stale                  bool
+	condFrom, valLo, valHi int64
+}
+
+func (t *trace) markStale(condFrom, lo, hi int64) {
+	if !t.stale {
+		t.stale, t.condFrom, t.valLo, t.valHi = true, condFrom, lo, hi
+		if lo <= hi {
+			t.condFrom = min(t.condFrom, lo)
+		}
+		return
+	}
+	t.condFrom = min(t.condFrom, condFrom)
+	if lo > hi {
+		return
+	}
+	t.condFrom = min(t.condFrom, lo)
+	if t.valLo > t.valHi {
+		t.valLo, t.valHi = lo, hi
+		return
+	}
+	t.valLo, t.valHi = min(t.valLo, lo), max(t.valHi, hi)
+}
+
+// span is a closed interval of sample times.
+type span struct{ lo, hi int64 }
+
+// dirty is a small set of sample-time spans whose values must be
+// recomputed; past its capacity spans merge into the last (conservative).
+type dirty struct {
+	n    int
+	s    [4]span
+	last int64 // see settle
+}
+
+func (d *dirty) add(lo, hi int64) {
+	if lo > hi {
+		return
+	}
+	if d.n == len(d.s) {
+		l := &d.s[d.n-1]
+		l.lo, l.hi = min(l.lo, lo), max(l.hi, hi)
+		return
+	}
+	d.s[d.n] = span{lo, hi}
+	d.n++
+}
+
+// settle sets last to the time of the newest sample of h in a span
+// (math.MinInt64 if none): past it no value changes.
+func (d *dirty) settle(h []sample) {
+	d.last = math.MinInt64
+	for i := 0; i < d.n; i++ {
+		if j := after(h, d.s[i].hi) - 1; j >= 0 && h[j].TS >= d.s[i].lo {
+			d.last = max(d.last, h[j].TS)
+		}
+	}
+}
+
+func (d *dirty) has(ts int64) bool {
+	for i := 0; i < d.n; i++ {
+		if ts >= d.s[i].lo && ts <= d.s[i].hi {
+			return true
+		}
+	}
+	return false
+}
+
+// shift is the rain a late increment added, for shifter rules.
+type shift struct {
+	on   bool
+	tIns int64
+	d    uint32
+}
+
+// traceable reports whether rule b keeps a trace.
+func traceable(b sensorRule) (local, bool) {
+	l, ok := b.sampler.(local)
+	if !ok || (l.rainRing() && b.sensor != schemas.Rainfall) {
+		return nil, false
+	}
+	return l, true
+}
+
+// entryAt is the index of the first entry at or after time ts.
+func (t *trace) entryAt(ts int64) int {
+	return sort.Search(len(t.ent), func(i int) bool { return t.ent[i].c.Pos >= ts })
+}
+
+// popBase drops the entries that advance folded into Base.
+func (t *trace) popBase(base int64) {
+	n := t.entryAt(base + 1)
+	if n > 0 {
+		t.ent = append(t.ent[:0], t.ent[n:]...)
+	}
+}
+
+// aligned reports whether the entries are the samples of h after Base
+// (without skip).
+func (t *trace) aligned(h []sample, first, skip int) bool {
+	n := len(h) - first
+	if skip >= first {
+		n--
+	}
+	return len(t.ent) == n
+}
+
+// build replays rule b from Base over every sample of h after it, without
+// skip, into a fresh trace.
+func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *trace {
+	tr := rs.tr
+	if tr == nil {
+		tr = &trace{}
+	}
+	*tr = trace{c: x.c, ent: tr.ent[:0]}
+	c := rs.Base
+	for j := after(h, c.Pos); j < len(h); j++ {
+		if j == skip {
+			continue
+		}
+		s := x.fold(b, &c, h, j, skip)
+		tr.ent = append(tr.ent, tstep{c: c, ok: s.ok})
+	}
+	rs.tr = tr
+	return tr
+}
+
+// refold recomputes the trace entries from p on, the state before p being
+// entry p-1 (or Base). Entries are the samples of h after Base without
+// skip. Values of samples in d are recomputed, those sh shifts are
+// shifted, the others are the stored ones. It stops at the first entry
+// past every recomputed or shifted value whose condition is unchanged.
+// It returns false if the entries do not match h (the caller rebuilds).
+func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, d *dirty, sh shift) bool {
+	tr := rs.tr
+	prev := &rs.Base
+	if p > 0 {
+		prev = &tr.ent[p-1].c
+	}
+	first := after(h, rs.Base.Pos)
+	j := first + p
+	if skip >= first && j >= skip {
+		j++
+	}
+	shr, _ := b.sampler.(shifter)
+	for i := p; i < len(tr.ent); i, j = i+1, j+1 {
+		if j == skip {
+			j++
+		}
+		if j >= len(h) {
+			return false
+		}
+		e := &tr.ent[i]
+		ts := h[j].TS
+		if ts != e.c.Pos {
+			return false
+		}
+		settled := ts > d.last
+		switch {
+		case d.has(ts):
+			c := *prev
+			ok := x.fold(b, &c, h, j, skip).ok
+			*e = tstep{c: c, ok: ok}
+		case !e.ok:
+			// no value: the condition carries over
+			x.st.steps++
+			if settled && sameCtl(prev, &e.c) && prev.TS == e.c.TS && prev.V == e.c.V {
+				return true
+			}
+			c := *prev
+			c.Pos = ts
+			e.c = c
+		default:
+			// the stored value (shifted): one gate step, in place (Pos,
+			// TS and Ref are the sample's)
+			v := e.c.V
+			if sh.on && shr != nil {
+				var in bool
+				if v, in = shr.shifted(v, sh.tIns, ts, x.c.bucket, sh.d); in {
+					settled = false
+				}
+			}
+			x.st.steps++
+			g := cond{Raw: prev.Raw, Eff: prev.Eff, Run: prev.Run, RunStart: prev.RunStart}
+			b.gate(&g, ts, v)
+			if settled && sameCtl(&g, &e.c) && v == e.c.V {
+				return true
+			}
+			e.c.Raw, e.c.Eff, e.c.Run, e.c.RunStart, e.c.V = g.Raw, g.Eff, g.Run, g.RunStart, v
+		}
+		prev = &e.c
+	}
+	return true
+}
+
+// sameCtl: a and b gate the next value alike.
+func sameCtl(a, b *cond) bool {
+	return a.Raw == b.Raw && a.Eff == b.Eff && a.Run == b.Run && a.RunStart == b.RunStart
+}
+
+// clean brings a stale trace up to date (the world without skip).
+func (x *applyCtx) clean(b sensorRule, rs *ruleState, h []sample, skip int) {
+	tr := rs.tr
+	if !tr.stale {
+		return
+	}
+	var d dirty
+	d.add(tr.valLo, tr.valHi)
+	d.settle(h)
+	p := tr.entryAt(tr.condFrom)
+	tr.stale = false
+	if !x.refold(b, rs, h, p, skip, &d, shift{}) {
+		x.build(b, rs, h, skip)
+	}
+}
+
+// tracedOld is oldLevel from the trace: the highest level in force from
+// the time of sample idx on, in the history without it (idx is in h, its
+// flags and rain not applied yet).
+func (x *applyCtx) tracedOld(b sensorRule, rs *ruleState, h []sample, idx int) int {
+	tr := rs.tr
+	first := after(h, rs.Base.Pos)
+	switch {
+	case tr == nil || tr.c != x.c || !tr.aligned(h, first, idx):
+		tr = x.build(b, rs, h, idx)
+	case tr.stale:
+		x.clean(b, rs, h, idx)
+		tr = rs.tr
+	}
+	tIns := h[idx].TS
+	p := tr.entryAt(tIns)
+	old := rs.Base.Eff
+	if p > 0 {
+		old = tr.ent[p-1].c.Eff
+	}
+	for i := p; i < len(tr.ent); i++ {
+		x.st.steps++
+		old = max(old, tr.ent[i].c.Eff)
+	}
+	return old
+}
+
+// tracedEval is eval's out-of-order branch on the trace: the new sample
+// idx (its flags changed samples idx..last; sh the rain it added, or
+// ring: the rainfall ring changed otherwise) is folded in, the entries it
+// can change refolded, and the peak reached from its time on found in the
+// entries. It returns false if the trace cannot be used (eval replays).
+func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, idx, last int, sh shift, ring bool) (peak step, drop int64, ok bool) {
+	tr := rs.tr
+	drop = -1
+	if tr == nil || tr.c != x.c || tr.stale {
+		return peak, drop, false
+	}
+	first := after(h, rs.Base.Pos)
+	if idx < first || !tr.aligned(h, first, idx) {
+		return peak, drop, false
+	}
+	tIns := h[idx].TS
+	p := idx - first
+	tr.ent = slices.Insert(tr.ent, p, tstep{c: cond{Pos: tIns}})
+	var d dirty
+	d.add(tIns, h[last].TS)
+	if _, can := b.sampler.(shifter); can && sh.on && ring {
+		// the later samples of the bucket, whose partial sums hold the
+		// new rain, are shifted like the rest of the window
+	} else {
+		d.add(l.deps(h, idx, last, x.c.bucket))
+		if l.rainRing() && ring {
+			d.add(tIns, math.MaxInt64)
+		}
+		sh = shift{}
+	}
+	d.settle(h)
+	if !x.refold(b, rs, h, p, -1, &d, sh) {
+		return peak, drop, false
+	}
+	pi := -1
+	for i := p; i < len(tr.ent); i++ {
+		x.st.steps++
+		e := &tr.ent[i]
+		if !e.ok {
+			continue
+		}
+		if e.c.Eff > peak.eff {
+			peak, pi, drop = step{ok: true, eff: e.c.Eff, ts: e.c.TS, v: e.c.V}, i, -1
+		} else if drop < 0 && peak.ok && e.c.Eff < peak.eff {
+			drop = e.c.TS
+		}
+	}
+	if pi >= 0 {
+		_, peak.refs, peak.nref, _ = b.value(x.st, x.sums, h, first+pi, -1)
+	}
+	rs.Cur = tr.ent[len(tr.ent)-1].c
+	return peak, drop, true
+}
+
+// thinned marks what removing sample k of h (still in h) may change in
+// the traces of the sensor's rules.
+func (x *applyCtx) thinned(rules []sensorRule, h []sample, k int) {
+	tsK := h[k].TS
+	for _, b := range rules {
+		rs := x.st.rules[b.name]
+		if rs == nil || rs.tr == nil {
+			continue
+		}
+		tr := rs.tr
+		l, ok := traceable(b)
+		if !ok {
+			rs.tr = nil
+			continue
+		}
+		lo, hi := l.deps(h, k, k, x.c.bucket)
+		if shr, can := b.sampler.(shifter); can {
+			if slo, shi, d, ok := shr.thinShift(h, k, x.c.bucket); ok {
+				// The values move by d: change them here and refold
+				// the conditions only.
+				for i := tr.entryAt(slo); i < len(tr.ent) && tr.ent[i].c.Pos <= shi; i++ {
+					if e := &tr.ent[i]; e.ok {
+						e.c.V = float64(int64(math.Round(e.c.V*100))+d) / 100
+						tr.markStale(e.c.Pos, 1, 0)
+					}
+				}
+				lo, hi = 1, 0
+			}
+		}
+		if tsK > rs.Base.Pos {
+			if i := tr.entryAt(tsK); i < len(tr.ent) && tr.ent[i].c.Pos == tsK {
+				tr.ent = append(tr.ent[:i], tr.ent[i+1:]...)
+			}
+			tr.markStale(tsK, lo, hi)
+		} else if lo <= hi && hi > rs.Base.Pos {
+			tr.markStale(lo, lo, hi)
+		}
+	}
+}
