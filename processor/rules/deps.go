@@ -56,14 +56,13 @@ func (k *accumRule) deps(h []sample, k1, k2 int, bucket int64) (int64, int64) {
 }
 func (*accumRule) rainRing() bool { return true }
 
-// shifted: an increment d added at tIns is in the sum at ts while the
-// window ending with ts's bucket holds tIns's bucket.
-func (k *accumRule) shifted(v float64, tIns, ts, bucket int64, d uint32) (float64, bool) {
-	end := ts / bucket
-	if k.counter || d == 0 || tIns/bucket < end-k.window/bucket+1 {
-		return v, false
+// shiftUntil: an increment added at tIns is in the sums of the samples
+// whose window, ending with their bucket, holds tIns's bucket.
+func (k *accumRule) shiftUntil(tIns, bucket int64) int64 {
+	if k.counter {
+		return math.MinInt64
 	}
-	return float64(uint64(math.Round(v*100))+uint64(d)) / 100, true
+	return (tIns/bucket + k.window/bucket) * bucket
 }
 
 // thinShift: thinning an increment takes it out of the partial sums of

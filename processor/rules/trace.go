@@ -53,9 +53,11 @@ type local interface {
 
 // shifter is a rainRing sampler whose value after rain d (hundredths of a
 // mm) was added at tIns is its value before plus d, at sample times whose
-// window holds tIns (in: false where it does not, the value unchanged).
+// window holds tIns, unchanged at the others.
 type shifter interface {
-	shifted(v float64, tIns, ts, bucket int64, d uint32) (nv float64, in bool)
+	// shiftUntil is the time before which the sums hold rain added at
+	// tIns (later samples from tIns's on).
+	shiftUntil(tIns, bucket int64) int64
 	// thinShift: thinning sample k of h (still in it) adds d to the
 	// values at times [lo, hi] and changes no other; ok false: unknown.
 	thinShift(h []sample, k int, bucket int64) (lo, hi, d int64, ok bool)
@@ -77,11 +79,14 @@ type trace struct {
 	// values of entries within [valLo, valHi], may be out of date.
 	stale                  bool
 	condFrom, valLo, valHi int64
+	// holdTo: values up to it were changed in place (thinShift), so the
+	// refold of the conditions goes at least that far.
+	holdTo int64
 }
 
 func (t *trace) markStale(condFrom, lo, hi int64) {
 	if !t.stale {
-		t.stale, t.condFrom, t.valLo, t.valHi = true, condFrom, lo, hi
+		t.stale, t.condFrom, t.valLo, t.valHi, t.holdTo = true, condFrom, lo, hi, math.MinInt64
 		if lo <= hi {
 			t.condFrom = min(t.condFrom, lo)
 		}
@@ -219,7 +224,13 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 	if skip >= first && j >= skip {
 		j++
 	}
-	shr, _ := b.sampler.(shifter)
+	until := int64(math.MinInt64) // shifted values: samples before it
+	if shr, ok := b.sampler.(shifter); ok && sh.on && sh.d > 0 {
+		until = shr.shiftUntil(sh.tIns, x.c.bucket)
+	}
+	top := len(b.levels)
+	// sync: prev is the condition the entry was folded from before.
+	sync := false
 	for i := p; i < len(tr.ent); i, j = i+1, j+1 {
 		if j == skip {
 			j++
@@ -233,6 +244,7 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 			return false
 		}
 		settled := ts > d.last
+		oldCtl := ctlOf(&e.c)
 		switch {
 		case d.has(ts):
 			c := *prev
@@ -247,28 +259,43 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 			c := *prev
 			c.Pos = ts
 			e.c = c
-		default:
-			// the stored value (shifted): one gate step, in place (Pos,
-			// TS and Ref are the sample's)
-			v := e.c.V
-			if sh.on && shr != nil {
-				var in bool
-				if v, in = shr.shifted(v, sh.tIns, ts, x.c.bucket, sh.d); in {
-					settled = false
-				}
-			}
+		case ts < until:
+			// the stored sum plus the new rain: at the top level, folded
+			// from the condition it was folded from, it stays there
+			// (hyst is monotonic in the value), so only the value moves
 			x.st.steps++
+			v := float64(int64(math.Round(e.c.V*100))+int64(sh.d)) / 100
+			if !sync || e.c.Raw != top || e.c.Eff != top || b.neg {
+				g := cond{Raw: prev.Raw, Eff: prev.Eff, Run: prev.Run, RunStart: prev.RunStart}
+				b.gate(&g, ts, v)
+				e.c.Raw, e.c.Eff, e.c.Run, e.c.RunStart = g.Raw, g.Eff, g.Run, g.RunStart
+			}
+			e.c.V = v
+		default:
+			// the stored value: one gate step, in place (Pos, TS and Ref
+			// are the sample's)
+			x.st.steps++
+			v := e.c.V
 			g := cond{Raw: prev.Raw, Eff: prev.Eff, Run: prev.Run, RunStart: prev.RunStart}
 			b.gate(&g, ts, v)
-			if settled && sameCtl(&g, &e.c) && v == e.c.V {
+			if settled && sameCtl(&g, &e.c) {
 				return true
 			}
-			e.c.Raw, e.c.Eff, e.c.Run, e.c.RunStart, e.c.V = g.Raw, g.Eff, g.Run, g.RunStart, v
+			e.c.Raw, e.c.Eff, e.c.Run, e.c.RunStart = g.Raw, g.Eff, g.Run, g.RunStart
 		}
+		sync = oldCtl == ctlOf(&e.c)
 		prev = &e.c
 	}
 	return true
 }
+
+// ctl is what of a condition gates the next value.
+type ctl struct {
+	raw, eff, run int
+	runStart      int64
+}
+
+func ctlOf(c *cond) ctl { return ctl{c.Raw, c.Eff, c.Run, c.RunStart} }
 
 // sameCtl: a and b gate the next value alike.
 func sameCtl(a, b *cond) bool {
@@ -284,6 +311,7 @@ func (x *applyCtx) clean(b sensorRule, rs *ruleState, h []sample, skip int) {
 	var d dirty
 	d.add(tr.valLo, tr.valHi)
 	d.settle(h)
+	d.last = max(d.last, tr.holdTo)
 	p := tr.entryAt(tr.condFrom)
 	tr.stale = false
 	if !x.refold(b, rs, h, p, skip, &d, shift{}) {
@@ -395,6 +423,7 @@ func (x *applyCtx) thinned(rules []sensorRule, h []sample, k int) {
 					if e := &tr.ent[i]; e.ok {
 						e.c.V = float64(int64(math.Round(e.c.V*100))+d) / 100
 						tr.markStale(e.c.Pos, 1, 0)
+						tr.holdTo = max(tr.holdTo, e.c.Pos)
 					}
 				}
 				lo, hi = 1, 0
