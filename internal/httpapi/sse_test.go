@@ -122,7 +122,10 @@ func openStream(t *testing.T, url string, hdr map[string]string) (*http.Response
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { resp.Body.Close() })
+	// A test waiting for an event that never comes fails instead of
+	// hanging: the body is closed after a generous deadline.
+	stop := time.AfterFunc(60*time.Second, func() { resp.Body.Close() })
+	t.Cleanup(func() { stop.Stop(); resp.Body.Close() })
 	return resp, newSSEReader(resp.Body)
 }
 

@@ -1,0 +1,125 @@
+package httpapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// DefaultFeedInterval is how often RunEventFeed looks for changes.
+const DefaultFeedInterval = 100 * time.Millisecond
+
+// alertKey is what tells that an alert changed: every lifecycle step and
+// operator action moves one of these.
+type alertKey struct {
+	updated  time.Time
+	state    AlertState
+	events   int
+	level    int
+	acked    bool
+	assignee string
+	resolver string
+	history  int
+}
+
+func keyOfAlert(a Alert) alertKey {
+	return alertKey{a.UpdatedAt, a.State, a.Events, a.Level, a.Ack != nil, a.Assignee, a.ResolvedBy, len(a.History) + a.HistoryDropped}
+}
+
+// stationKey is what tells that a station changed: a new reading or its
+// offline state.
+type stationKey struct {
+	seq     uint64
+	seen    time.Time
+	offline bool
+}
+
+// RunEventFeed publishes to o.Events what changes in o.Alerts and
+// o.Stations (the readers the API serves from, so an event's data is what
+// the API would answer: an alert as GET /api/v1/alerts/{id}, a station as
+// an element of GET /api/v1/stations) until ctx is done. The readers have
+// no change hooks, so it compares them every interval (DefaultFeedInterval
+// when 0); the first look is the baseline and publishes nothing (a new
+// client loads the lists, then follows). It returns nil at ctx's end, and
+// at once when the server has no Events.
+func (s *Server) RunEventFeed(ctx context.Context, interval time.Duration) error {
+	if s.o.Events == nil {
+		return nil
+	}
+	if interval <= 0 {
+		interval = DefaultFeedInterval
+	}
+	alerts := map[string]alertKey{}
+	stations := map[string]stationKey{}
+	s.feedOnce(alerts, stations, false)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.feedOnce(alerts, stations, true)
+		}
+	}
+}
+
+// feedOnce compares the readers with the last keys and, if publish is
+// set, publishes what changed.
+func (s *Server) feedOnce(alerts map[string]alertKey, stations map[string]stationKey, publish bool) {
+	if s.o.Alerts != nil {
+		seen := make(map[string]bool, len(alerts))
+		for _, a := range s.o.Alerts.ListAlerts(AlertFilter{}) {
+			seen[a.ID] = true
+			k := keyOfAlert(a)
+			if old, ok := alerts[a.ID]; ok && old == k {
+				continue
+			}
+			alerts[a.ID] = k
+			if !publish {
+				continue
+			}
+			full, ok := s.o.Alerts.GetAlert(a.ID)
+			if !ok {
+				continue
+			}
+			full = complete(full)
+			if full.History == nil {
+				full.History = []AlertTransition{}
+			}
+			s.publish(EventAlert, full)
+		}
+		for id := range alerts {
+			if !seen[id] {
+				delete(alerts, id) // aged out of the store
+			}
+		}
+	}
+	if s.o.Stations != nil {
+		now := s.o.Now()
+		for _, x := range s.o.Stations.Stations() {
+			var reg *schemas.Station
+			if s.o.Registry != nil {
+				reg = s.o.Registry.Lookup(x.ID)
+			}
+			k := stationKey{seq: x.LastSeq, offline: offline(x.LastSeen, reg, s.o.OfflineIntervals, now)}
+			if x.LastSeen != nil {
+				k.seen = *x.LastSeen
+			}
+			if old, ok := stations[x.ID]; ok && old == k {
+				continue
+			}
+			stations[x.ID] = k
+			if publish {
+				s.publish(EventStation, s.station(x, now))
+			}
+		}
+	}
+}
+
+func (s *Server) publish(kind EventKind, v any) {
+	if _, err := s.o.Events.Publish(kind, v); err != nil {
+		s.o.Logger.Error("event not published", "kind", kind, "err", err)
+	}
+}

@@ -1,0 +1,127 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/resilience-project/resilience/internal/httpapi"
+	"github.com/resilience-project/resilience/schemas"
+)
+
+// feedSource is an AlertReader and StationReader whose contents the test
+// changes.
+type feedSource struct {
+	mu       sync.Mutex
+	looks    int // ListAlerts calls
+	alerts   []httpapi.Alert
+	stations []schemas.StationStatus
+}
+
+func (f *feedSource) ListAlerts(httpapi.AlertFilter) []httpapi.Alert {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.looks++
+	return append([]httpapi.Alert(nil), f.alerts...)
+}
+
+func (f *feedSource) GetAlert(id string) (httpapi.Alert, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.alerts {
+		if a.ID == id {
+			a.History = []httpapi.AlertTransition{{Kind: "fired", ID: "e1"}}
+			return a, true
+		}
+	}
+	return httpapi.Alert{}, false
+}
+
+func (f *feedSource) Stations() []schemas.StationStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]schemas.StationStatus(nil), f.stations...)
+}
+
+func (f *feedSource) Recent(string, schemas.Sensor, time.Time) []schemas.SensorValue { return nil }
+
+func (f *feedSource) change(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn()
+}
+
+// TestEventFeed: the feed publishes nothing for what was there at start,
+// then one event per change: an acknowledged alert (with its history, as
+// GET /api/v1/alerts/{id}), a new alert, a station's new reading.
+func TestEventFeed(t *testing.T) {
+	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
+	src := &feedSource{
+		alerts:   []httpapi.Alert{{ID: "A1", Station: "VG-AINGHIA", Rule: "level:water_level", State: httpapi.AlertFiring, Level: 3, UpdatedAt: t0, Events: 1}},
+		stations: []schemas.StationStatus{{ID: "VG-AINGHIA", LastSeen: &t0, LastSeq: 1}},
+	}
+	hub, err := httpapi.NewEvents(httpapi.EventsOptions{FirstID: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Options{Alerts: src, Stations: src, Events: hub, Now: func() time.Time { return t0 }})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); hub.Run(ctx) }()
+	go func() { defer wg.Done(); srv.RunEventFeed(ctx, 5*time.Millisecond) }()
+	defer func() { cancel(); wg.Wait() }()
+	hs := httptest.NewServer(hub.Stream(nil))
+	t.Cleanup(hs.Close) // after the hub ended its streams (the defer above)
+	_, r := openStream(t, hs.URL+"?last_event_id=1000", nil)
+	// The baseline is the first look: change nothing before the feed
+	// has looked twice.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		src.mu.Lock()
+		n := src.looks
+		src.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the feed never looked at the alerts")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	t1 := t0.Add(time.Minute)
+	src.change(func() {
+		src.alerts[0].State, src.alerts[0].UpdatedAt = httpapi.AlertAcknowledged, t1
+		src.alerts[0].Ack = &httpapi.AlertAck{By: "op", At: t1}
+	})
+	ev := readN(t, r, 1)[0]
+	var a httpapi.Alert
+	if err := json.Unmarshal([]byte(ev.Data), &a); err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID != "1001" || ev.Kind != "alert" || a.ID != "A1" || a.State != httpapi.AlertAcknowledged || a.Ack == nil || len(a.History) != 1 {
+		t.Fatalf("first event %+v (%+v), want alert A1 acknowledged with its history as the first event after the baseline", ev, a)
+	}
+
+	src.change(func() {
+		src.alerts = append(src.alerts, httpapi.Alert{ID: "A2", Station: "TB-HOIAN", State: httpapi.AlertFiring, UpdatedAt: t1, Events: 1})
+		ts := t1
+		src.stations[0].LastSeen, src.stations[0].LastSeq = &ts, 2
+	})
+	got := map[string]string{}
+	for _, ev := range readN(t, r, 2) {
+		var x struct{ ID string }
+		json.Unmarshal([]byte(ev.Data), &x)
+		got[ev.Kind] = x.ID
+	}
+	if got["alert"] != "A2" || got["station"] != "VG-AINGHIA" {
+		t.Fatalf("events %v, want alert A2 and station VG-AINGHIA", got)
+	}
+	if last := hub.LastID(); last != 1003 {
+		t.Fatalf("last id %d, want 1003: a change was published more than once", last)
+	}
+}
