@@ -50,6 +50,9 @@ func (v *View) observe(rec *schemas.Record, quality []int) {
 		ts := rec.TS
 		s.LastSeen = &ts
 		s.LastSeq = rec.Seq
+		if rec.Battery != nil {
+			s.Battery = &SensorValue{Value: *rec.Battery, Unit: "V", TS: rec.TS, Quality: schemas.QualityNotEval}
+		}
 	}
 	for i, m := range rec.Readings {
 		q := 2
@@ -80,6 +83,10 @@ func (v *View) Stations() []StationStatus {
 			c.Values[k] = x
 		}
 		c.Recent = nil
+		if s.Battery != nil {
+			b := *s.Battery
+			c.Battery = &b
+		}
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

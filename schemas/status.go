@@ -26,12 +26,14 @@ type SensorValue struct {
 // StationStatus is what the HTTP API shows of a station: the processor's
 // view fills it in, the API serves it.
 type StationStatus struct {
-	ID       string                   `json:"id"`
-	Name     string                   `json:"name"`
-	District string                   `json:"district"`
-	Basin    string                   `json:"basin"`
-	LastSeen *time.Time               `json:"last_seen"`
-	LastSeq  uint64                   `json:"last_seq"`
-	Values   map[Sensor]SensorValue   `json:"values"`
-	Recent   map[Sensor][]SensorValue `json:"-"`
+	ID       string                 `json:"id"`
+	Name     string                 `json:"name"`
+	District string                 `json:"district"`
+	Basin    string                 `json:"basin"`
+	LastSeen *time.Time             `json:"last_seen"`
+	LastSeq  uint64                 `json:"last_seq"`
+	Values   map[Sensor]SensorValue `json:"values"`
+	// Battery is the last battery voltage the station reported (V).
+	Battery *SensorValue             `json:"battery,omitempty"`
+	Recent  map[Sensor][]SensorValue `json:"-"`
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/resilience-project/resilience/alerts"
 	"github.com/resilience-project/resilience/alerts/notify/mqttsiren"
+	"github.com/resilience-project/resilience/alerts/route"
+	"github.com/resilience-project/resilience/alerts/silence"
 	"github.com/resilience-project/resilience/alerts/store"
 	"github.com/resilience-project/resilience/internal/httpapi"
 	"github.com/resilience-project/resilience/schemas"
@@ -28,38 +30,50 @@ type alertsAPI struct {
 	sirens []sirenAcks
 }
 
-// alertView is an alert as the API shows it: the store's alert and the
-// sirens' device acknowledgements.
-type alertView struct {
-	store.Alert
-	SirenAcks []mqttsiren.Ack `json:"siren_acks,omitempty"`
-}
-
-// ListAlerts lists the store's alerts of station in state.
-func (a alertsAPI) ListAlerts(station string, state httpapi.AlertState) any {
-	list := a.s.List(store.Filter{Station: station, State: store.State(state)})
-	out := make([]alertView, len(list))
+// ListAlerts lists the store's alerts matching f, newest start first.
+func (a alertsAPI) ListAlerts(f httpapi.AlertFilter) []httpapi.Alert {
+	list := a.s.List(store.Filter{Station: f.Station, State: store.State(f.State)})
+	out := make([]httpapi.Alert, len(list))
 	for i, al := range list {
-		out[i] = a.view(al)
+		out[i] = toAPIAlert(al, nil)
 	}
 	return out
 }
 
-// GetAlert returns one alert of the store.
-func (a alertsAPI) GetAlert(id string) (any, bool) {
+// GetAlert returns one alert of the store with its sirens' acks.
+func (a alertsAPI) GetAlert(id string) (httpapi.Alert, bool) {
 	al, ok := a.s.Get(id)
 	if !ok {
-		return nil, false
+		return httpapi.Alert{}, false
 	}
-	return a.view(al), true
+	var acks []mqttsiren.Ack
+	for _, s := range a.sirens {
+		acks = append(acks, s.Acks(al.ID)...)
+	}
+	return toAPIAlert(al, acks), true
 }
 
-func (a alertsAPI) view(al store.Alert) alertView {
-	v := alertView{Alert: al}
-	for _, s := range a.sirens {
-		v.SirenAcks = append(v.SirenAcks, s.Acks(al.ID)...)
+// toAPIAlert is a store alert as the API shows it. The store does not keep
+// the peak value nor the readings (yet): the API derives the peak level
+// from the history.
+func toAPIAlert(al store.Alert, acks []mqttsiren.Ack) httpapi.Alert {
+	out := httpapi.Alert{ID: al.ID, Station: al.Station, Sensor: string(al.Sensor), Rule: al.Rule, Level: al.Level,
+		LevelName: al.LevelName, Severity: string(al.Severity), State: httpapi.AlertState(al.State), Value: al.Value,
+		Threshold: al.Threshold, StartedAt: al.StartedAt, UpdatedAt: al.UpdatedAt, ResolvedAt: al.ResolvedAt,
+		District: al.District, Basin: al.Basin, Message: al.Message, Events: al.Events, ResolvedBy: al.ResolvedBy,
+		ResolveReason: al.ResolveReason, Assignee: al.Assignee, HistoryDropped: al.HistoryDropped}
+	if al.Ack != nil {
+		out.Ack = &httpapi.AlertAck{By: al.Ack.By, At: al.Ack.At, Note: al.Ack.Note}
 	}
-	return v
+	out.History = make([]httpapi.AlertTransition, len(al.History))
+	for i, h := range al.History {
+		out.History[i] = httpapi.AlertTransition{At: h.At, Kind: h.Kind, By: h.By, Note: h.Note, Level: h.Level, ID: h.ID}
+	}
+	for _, k := range acks {
+		out.SirenAcks = append(out.SirenAcks, httpapi.SirenAck{CommandID: k.CommandID, AlertID: k.AlertID, Station: k.Station,
+			Status: k.Status, Detail: k.Detail, At: k.At})
+	}
+	return out
 }
 
 // alertsActor adapts the alerts service to the HTTP API's AlertActor.
@@ -77,4 +91,40 @@ func (a alertsActor) Act(ctx context.Context, alertID, kind, by, note string) (a
 		return nil, err
 	}
 	return x, nil
+}
+
+// silencesAPI adapts the alerts service's silences to the HTTP API's
+// SilenceStore.
+type silencesAPI struct{ s *alerts.Service }
+
+// CreateSilence records s through the service.
+func (a silencesAPI) CreateSilence(ctx context.Context, s httpapi.Silence) (string, error) {
+	id, err := a.s.CreateSilence(ctx, silence.Silence{ID: s.ID, Matchers: route.Matchers(s.Matchers), Author: s.Author,
+		Comment: s.Comment, Start: s.StartsAt, End: s.EndsAt})
+	if errors.Is(err, silence.ErrInvalid) {
+		return "", fmt.Errorf("%w: %v", httpapi.ErrBadSilence, err)
+	}
+	return id, err
+}
+
+// ExpireSilence ends silence id now.
+func (a silencesAPI) ExpireSilence(ctx context.Context, id, by string) error {
+	err := a.s.ExpireSilence(ctx, id, by)
+	switch {
+	case errors.Is(err, silence.ErrNotFound):
+		return fmt.Errorf("%w: %v", httpapi.ErrNoSuchSilence, err)
+	case errors.Is(err, alerts.ErrBadSilenceAction):
+		return fmt.Errorf("%w: %v", httpapi.ErrBadSilence, err)
+	}
+	return err
+}
+
+// Silences lists the service's silences.
+func (a silencesAPI) Silences() []httpapi.Silence {
+	list := a.s.Silences()
+	out := make([]httpapi.Silence, len(list))
+	for i, s := range list {
+		out[i] = httpapi.Silence{ID: s.ID, Matchers: s.Matchers, Author: s.Author, Comment: s.Comment, StartsAt: s.Start, EndsAt: s.End}
+	}
+	return out
 }

@@ -40,11 +40,14 @@ func TestAlertsAPIShowsSirenAcks(t *testing.T) {
 		return mqttsiren.Ack{CommandID: cmd, AlertID: ids[0], Station: station, Status: "ok", At: t0.Add(time.Duration(n) * time.Second)}
 	}
 	a1, a2 := ack(1, "VG-AINGHIA"), ack(2, "VG-AINGHIA")
-	h := httpapi.New(httpapi.Options{Alerts: alertsAPI{s: st, sirens: []sirenAcks{fakeSiren{ids[0]: {a1}}, fakeSiren{ids[0]: {a2}}}}}).Handler()
+	authn, bearer := viewerAuth(t)
+	h := httpapi.New(httpapi.Options{Auth: authn, Alerts: alertsAPI{s: st, sirens: []sirenAcks{fakeSiren{ids[0]: {a1}}, fakeSiren{ids[0]: {a2}}}}}).Handler()
 	get := func(target string, v any) {
 		t.Helper()
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.Header.Set("Authorization", bearer)
+		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			t.Fatalf("%s: %d %s", target, rec.Code, rec.Body.String())
 		}
@@ -77,7 +80,7 @@ func TestAlertsAPIShowsSirenAcks(t *testing.T) {
 		want []mqttsiren.Ack
 	}{
 		{"by id", one, []mqttsiren.Ack{a1, a2}},
-		{"in the list", byID[ids[0]], []mqttsiren.Ack{a1, a2}},
+		{"not in the list (detail only)", byID[ids[0]], nil},
 		{"not acknowledged", byID[ids[1]], nil},
 	}
 	for _, tc := range tests {

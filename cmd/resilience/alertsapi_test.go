@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/resilience-project/resilience/alerts/store"
+	"github.com/resilience-project/resilience/internal/auth"
 	"github.com/resilience-project/resilience/internal/httpapi"
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -34,10 +35,13 @@ func TestAlertsAPIOverStore(t *testing.T) {
 			t.Fatalf("Apply(%s) = false", e.EventID)
 		}
 	}
-	h := httpapi.New(httpapi.Options{Alerts: alertsAPI{s: st}}).Handler()
+	authn, bearer := viewerAuth(t)
+	h := httpapi.New(httpapi.Options{Auth: authn, Alerts: alertsAPI{s: st}}).Handler()
 	get := func(target string) (int, string) {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.Header.Set("Authorization", bearer)
+		h.ServeHTTP(rec, req)
 		return rec.Code, rec.Body.String()
 	}
 	tests := []struct {
@@ -77,4 +81,23 @@ func TestAlertsAPIOverStore(t *testing.T) {
 	if code, _ := get("/api/v1/alerts/no-such-alert"); code != http.StatusNotFound {
 		t.Errorf("unknown alert = %d, want 404", code)
 	}
+}
+
+// viewerAuth is an authenticator with one viewer token, and the
+// Authorization header that carries it.
+func viewerAuth(t *testing.T) (*auth.Authenticator, string) {
+	t.Helper()
+	tok, hash, err := auth.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := auth.Parse([]byte("- {name: ana, role: viewer, token_hash: "+hash+", created: 2026-10-14T08:00:00Z}\n"), "tokens.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(toks, auth.Options{Rate: 1000, Burst: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, "Bearer " + tok
 }

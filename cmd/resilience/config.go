@@ -38,6 +38,18 @@ type KafkaConfig struct {
 // HTTPConfig is the `http:` section.
 type HTTPConfig struct {
 	Listen string `yaml:"listen"`
+	// TokensFile lists the API's bearer tokens (internal/auth: name, role,
+	// token_hash). Empty: no token is accepted (only loopback health
+	// answers), except under run --dev, which creates an admin token in
+	// data_dir/api.
+	TokensFile string `yaml:"tokens_file"`
+	// AuditFile is the audit log of API writes (empty:
+	// data_dir/audit/audit.jsonl).
+	AuditFile string `yaml:"audit_file"`
+	// Rate and Burst are each token's request rate (per second) and bucket
+	// (0: 10 and 20).
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
 }
 
 // MQTTConfig is the `mqtt:` section (the embedded broker).
@@ -153,7 +165,8 @@ func LoadConfig(path string) (Config, error) {
 
 func (c *Config) resolve(base string) {
 	config.ResolvePaths(base, &c.StationsFile, &c.RulesFile, &c.DataDir, &c.MQTT.Embedded.CredentialsFile,
-		&c.Ingest.PasswordFile, &c.Influx.TokenFile, &c.Influx.SpoolDir, &c.Alerts.RoutesFile, &c.Alerts.SMTP.AuthFile)
+		&c.Ingest.PasswordFile, &c.Influx.TokenFile, &c.Influx.SpoolDir, &c.Alerts.RoutesFile, &c.Alerts.SMTP.AuthFile,
+		&c.HTTP.TokensFile, &c.HTTP.AuditFile)
 }
 
 // ApplyEnv applies RESILIENCE_* overrides.
@@ -163,6 +176,7 @@ func (c *Config) ApplyEnv(get func(string) string) {
 	env.String("RESILIENCE_RULES_FILE", &c.RulesFile)
 	env.String("RESILIENCE_DATA_DIR", &c.DataDir)
 	env.String("RESILIENCE_HTTP_LISTEN", &c.HTTP.Listen)
+	env.String("RESILIENCE_HTTP_TOKENS_FILE", &c.HTTP.TokensFile)
 	env.String("RESILIENCE_MQTT_URL", &c.Ingest.URL)
 	env.String("RESILIENCE_MQTT_USERNAME", &c.Ingest.Username)
 	env.String("RESILIENCE_MQTT_PASSWORD_FILE", &c.Ingest.PasswordFile)
@@ -239,6 +253,9 @@ func (c *Config) validateOwn() []error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: required"))
+	}
+	if c.HTTP.Rate < 0 || c.HTTP.Burst < 0 {
+		errs = append(errs, fmt.Errorf("http.rate %v, http.burst %d: want positive numbers (0: the defaults)", c.HTTP.Rate, c.HTTP.Burst))
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("http.listen: %v", err))

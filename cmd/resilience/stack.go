@@ -468,6 +468,13 @@ func compactLoop(ctx context.Context, nl nflog.Log, logger *slog.Logger) error {
 
 func (w *wiring) wireHTTP(view *processor.View, astore *store.Store, svc *alerts.Service) {
 	ho := httpapi.Options{Listen: w.cfg.HTTP.Listen, Gatherer: w.reg, Checks: w.checks, Degradations: w.degradations, Logger: w.logger}
+	if w.stations != nil {
+		ho.Registry = w.stations
+	}
+	if err := w.apiSecurity(&ho); err != nil {
+		w.lc.run(stageHTTP, "http", func(context.Context) error { return err })
+		return
+	}
 	if view != nil {
 		ho.Stations = view
 	}
@@ -478,6 +485,7 @@ func (w *wiring) wireHTTP(view *processor.View, astore *store.Store, svc *alerts
 		}
 		ho.Alerts = api
 		ho.Actions = alertsActor{svc}
+		ho.Silences = silencesAPI{svc}
 	}
 	w.lc.run(stageHTTP, "http", httpapi.New(ho).Run)
 }
