@@ -252,6 +252,7 @@ async function act(id, kind, body) {
   try {
     await api("/api/v1/alerts/" + encodeURIComponent(id) + "/" + kind, { method: "POST", body });
     flash(t("action.sent"));
+    if (can("admin")) { renderAudit(); }
   } catch (e) {
     flash(t("error.action", { msg: e.message }));
   }
