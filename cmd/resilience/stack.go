@@ -487,7 +487,10 @@ func (w *wiring) wireHTTP(view *processor.View, astore *store.Store, svc *alerts
 		ho.Actions = alertsActor{svc}
 		ho.Silences = silencesAPI{svc}
 	}
-	w.lc.run(stageHTTP, "http", httpapi.New(ho).Run)
+	startConsole := w.wireConsole(&ho)
+	srv := httpapi.New(ho)
+	w.lc.run(stageHTTP, "http", srv.Run)
+	startConsole(srv)
 }
 
 // pointsDegraded is the /readyz degradation of the point sink: records
