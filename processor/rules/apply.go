@@ -458,14 +458,14 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 		}
 		if tr := rs.tr; tr != nil {
 			if tr.c == x.c && tr.aligned(h[:idx], after(h, rs.Base.Pos), -1) {
-				tr.ent = append(tr.ent, tstep{c: rs.Cur, ok: s.ok})
+				tr.ent = append(tr.ent, entry(&rs.Cur, s.ok))
 			} else {
 				rs.tr = nil
 			}
 		}
 		done = true
 	} else if traced && !inOrder {
-		peak, drop, done = x.tracedEval(b, l, rs, h, idx, last, sh, ring)
+		peak, drop, done = x.tracedEval(b, l, rs, h, idx, last, sh, ring, old)
 		if done && peak.eff <= old {
 			peak, drop = step{}, -1
 		}

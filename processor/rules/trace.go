@@ -64,10 +64,33 @@ type shifter interface {
 }
 
 // tstep is one trace entry: the condition after folding the sample at
-// c.Pos, and whether the sample had a value (then c.V).
+// pos (without its Ref, the reading at ts: see full), and whether the
+// sample had a value (then v).
 type tstep struct {
-	c  cond
-	ok bool
+	pos, ts, runStart int64
+	v                 float64
+	raw, eff, run     int32
+	ok                bool
+}
+
+// entry is condition c folded at a sample with a value or not (ok).
+func entry(c *cond, ok bool) tstep {
+	return tstep{pos: c.Pos, ts: c.TS, runStart: c.RunStart, v: c.V,
+		raw: int32(c.Raw), eff: int32(c.Eff), run: int32(min(c.Run, math.MaxInt32)), ok: ok}
+}
+
+func (e *tstep) ctl() ctl { return ctl{int(e.raw), int(e.eff), int(e.run), e.runStart} }
+
+// full is the condition of entry e, with the Ref of its reading (Base's
+// when it carries Base's).
+func (e *tstep) full(base *cond, h []sample) cond {
+	c := cond{Pos: e.pos, TS: e.ts, Raw: int(e.raw), Eff: int(e.eff), Run: int(e.run), RunStart: e.runStart, V: e.v}
+	if e.ts == base.TS {
+		c.Ref = base.Ref
+	} else if j, ok := (&sensorState{Hist: h}).find(e.ts); ok {
+		c.Ref = ref(h[j])
+	}
+	return c
 }
 
 // trace is the fold of one rule from its Base over every later sample of
@@ -166,7 +189,7 @@ func traceable(b sensorRule) (local, bool) {
 
 // entryAt is the index of the first entry at or after time ts.
 func (t *trace) entryAt(ts int64) int {
-	return sort.Search(len(t.ent), func(i int) bool { return t.ent[i].c.Pos >= ts })
+	return sort.Search(len(t.ent), func(i int) bool { return t.ent[i].pos >= ts })
 }
 
 // popBase drops the entries that advance folded into Base.
@@ -201,7 +224,7 @@ func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *tra
 			continue
 		}
 		s := x.fold(b, &c, h, j, skip)
-		tr.ent = append(tr.ent, tstep{c: c, ok: s.ok})
+		tr.ent = append(tr.ent, entry(&c, s.ok))
 	}
 	rs.tr = tr
 	return tr
@@ -215,9 +238,12 @@ func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *tra
 // It returns false if the entries do not match h (the caller rebuilds).
 func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, d *dirty, sh shift) bool {
 	tr := rs.tr
-	prev := &rs.Base
+	// pc: the condition the next entry is folded from (its Ref unused:
+	// a fold without a value carries it, and entries do not keep it)
+	pc := rs.Base
 	if p > 0 {
-		prev = &tr.ent[p-1].c
+		e := &tr.ent[p-1]
+		pc = cond{Pos: e.pos, TS: e.ts, Raw: int(e.raw), Eff: int(e.eff), Run: int(e.run), RunStart: e.runStart, V: e.v}
 	}
 	first := after(h, rs.Base.Pos)
 	j := first + p
@@ -228,8 +254,8 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 	if shr, ok := b.sampler.(shifter); ok && sh.on && sh.d > 0 {
 		until = shr.shiftUntil(sh.tIns, x.c.bucket)
 	}
-	top := len(b.levels)
-	// sync: prev is the condition the entry was folded from before.
+	top := int32(len(b.levels))
+	// sync: pc is the condition the entry was folded from before.
 	sync := false
 	for i := p; i < len(tr.ent); i, j = i+1, j+1 {
 		if j == skip {
@@ -240,51 +266,48 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 		}
 		e := &tr.ent[i]
 		ts := h[j].TS
-		if ts != e.c.Pos {
+		if ts != e.pos {
 			return false
 		}
 		settled := ts > d.last
-		oldCtl := ctlOf(&e.c)
+		oldCtl := e.ctl()
 		switch {
 		case d.has(ts):
-			c := *prev
-			ok := x.fold(b, &c, h, j, skip).ok
-			*e = tstep{c: c, ok: ok}
+			ok := x.fold(b, &pc, h, j, skip).ok
+			*e = entry(&pc, ok)
 		case !e.ok:
 			// no value: the condition carries over
 			x.st.steps++
-			if settled && sameCtl(prev, &e.c) && prev.TS == e.c.TS && prev.V == e.c.V {
+			pc.Pos = ts
+			if settled && oldCtl == ctlOf(&pc) && e.ts == pc.TS && e.v == pc.V {
 				return true
 			}
-			c := *prev
-			c.Pos = ts
-			e.c = c
+			*e = entry(&pc, false)
 		case ts < until:
 			// the stored sum plus the new rain: at the top level, folded
 			// from the condition it was folded from, it stays there
 			// (hyst is monotonic in the value), so only the value moves
 			x.st.steps++
-			v := float64(int64(math.Round(e.c.V*100))+int64(sh.d)) / 100
-			if !sync || e.c.Raw != top || e.c.Eff != top || b.neg {
-				g := cond{Raw: prev.Raw, Eff: prev.Eff, Run: prev.Run, RunStart: prev.RunStart}
-				b.gate(&g, ts, v)
-				e.c.Raw, e.c.Eff, e.c.Run, e.c.RunStart = g.Raw, g.Eff, g.Run, g.RunStart
+			v := float64(int64(e.v*100+0.5)+int64(sh.d)) / 100
+			pc.Pos, pc.TS, pc.V = ts, ts, v
+			if !sync || e.raw != top || e.eff != top || b.neg {
+				b.gate(&pc, ts, v)
+				e.raw, e.eff, e.run, e.runStart = int32(pc.Raw), int32(pc.Eff), int32(min(pc.Run, math.MaxInt32)), pc.RunStart
+			} else {
+				pc.Raw, pc.Eff, pc.Run, pc.RunStart = int(e.raw), int(e.eff), int(e.run), e.runStart
 			}
-			e.c.V = v
+			e.v = v
 		default:
-			// the stored value: one gate step, in place (Pos, TS and Ref
-			// are the sample's)
+			// the stored value: one gate step, in place
 			x.st.steps++
-			v := e.c.V
-			g := cond{Raw: prev.Raw, Eff: prev.Eff, Run: prev.Run, RunStart: prev.RunStart}
-			b.gate(&g, ts, v)
-			if settled && sameCtl(&g, &e.c) {
+			pc.Pos, pc.TS, pc.V = ts, ts, e.v
+			b.gate(&pc, ts, e.v)
+			if settled && oldCtl == ctlOf(&pc) {
 				return true
 			}
-			e.c.Raw, e.c.Eff, e.c.Run, e.c.RunStart = g.Raw, g.Eff, g.Run, g.RunStart
+			e.raw, e.eff, e.run, e.runStart = int32(pc.Raw), int32(pc.Eff), int32(min(pc.Run, math.MaxInt32)), pc.RunStart
 		}
-		sync = oldCtl == ctlOf(&e.c)
-		prev = &e.c
+		sync = oldCtl == e.ctl()
 	}
 	return true
 }
@@ -296,11 +319,6 @@ type ctl struct {
 }
 
 func ctlOf(c *cond) ctl { return ctl{c.Raw, c.Eff, c.Run, c.RunStart} }
-
-// sameCtl: a and b gate the next value alike.
-func sameCtl(a, b *cond) bool {
-	return a.Raw == b.Raw && a.Eff == b.Eff && a.Run == b.Run && a.RunStart == b.RunStart
-}
 
 // clean brings a stale trace up to date (the world without skip).
 func (x *applyCtx) clean(b sensorRule, rs *ruleState, h []sample, skip int) {
@@ -336,11 +354,12 @@ func (x *applyCtx) tracedOld(b sensorRule, rs *ruleState, h []sample, idx int) i
 	p := tr.entryAt(tIns)
 	old := rs.Base.Eff
 	if p > 0 {
-		old = tr.ent[p-1].c.Eff
+		old = int(tr.ent[p-1].eff)
 	}
-	for i := p; i < len(tr.ent); i++ {
+	top := len(b.levels)
+	for i := p; i < len(tr.ent) && old < top; i++ {
 		x.st.steps++
-		old = max(old, tr.ent[i].c.Eff)
+		old = max(old, int(tr.ent[i].eff))
 	}
 	return old
 }
@@ -349,8 +368,9 @@ func (x *applyCtx) tracedOld(b sensorRule, rs *ruleState, h []sample, idx int) i
 // idx (its flags changed samples idx..last; sh the rain it added, or
 // ring: the rainfall ring changed otherwise) is folded in, the entries it
 // can change refolded, and the peak reached from its time on found in the
-// entries. It returns false if the trace cannot be used (eval replays).
-func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, idx, last int, sh shift, ring bool) (peak step, drop int64, ok bool) {
+// entries (only if it can exceed old, the level known before it). It
+// returns false if the trace cannot be used (eval replays).
+func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, idx, last int, sh shift, ring bool, old int) (peak step, drop int64, ok bool) {
 	tr := rs.tr
 	drop = -1
 	if tr == nil || tr.c != x.c || tr.stale {
@@ -362,7 +382,7 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 	}
 	tIns := h[idx].TS
 	p := idx - first
-	tr.ent = slices.Insert(tr.ent, p, tstep{c: cond{Pos: tIns}})
+	tr.ent = slices.Insert(tr.ent, p, tstep{pos: tIns})
 	var d dirty
 	d.add(tIns, h[last].TS)
 	if _, can := b.sampler.(shifter); can && sh.on && ring {
@@ -380,22 +400,23 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 		return peak, drop, false
 	}
 	pi := -1
-	for i := p; i < len(tr.ent); i++ {
+	// Only a peak above old is news: none can be when old is the top.
+	for i := p; i < len(tr.ent) && old < len(b.levels); i++ {
 		x.st.steps++
 		e := &tr.ent[i]
 		if !e.ok {
 			continue
 		}
-		if e.c.Eff > peak.eff {
-			peak, pi, drop = step{ok: true, eff: e.c.Eff, ts: e.c.TS, v: e.c.V}, i, -1
-		} else if drop < 0 && peak.ok && e.c.Eff < peak.eff {
-			drop = e.c.TS
+		if eff := int(e.eff); eff > peak.eff {
+			peak, pi, drop = step{ok: true, eff: eff, ts: e.ts, v: e.v}, i, -1
+		} else if drop < 0 && peak.ok && eff < peak.eff {
+			drop = e.ts
 		}
 	}
 	if pi >= 0 {
 		_, peak.refs, peak.nref, _ = b.value(x.st, x.sums, h, first+pi, -1)
 	}
-	rs.Cur = tr.ent[len(tr.ent)-1].c
+	rs.Cur = tr.ent[len(tr.ent)-1].full(&rs.Base, h)
 	return peak, drop, true
 }
 
@@ -419,18 +440,18 @@ func (x *applyCtx) thinned(rules []sensorRule, h []sample, k int) {
 			if slo, shi, d, ok := shr.thinShift(h, k, x.c.bucket); ok {
 				// The values move by d: change them here and refold
 				// the conditions only.
-				for i := tr.entryAt(slo); i < len(tr.ent) && tr.ent[i].c.Pos <= shi; i++ {
+				for i := tr.entryAt(slo); i < len(tr.ent) && tr.ent[i].pos <= shi; i++ {
 					if e := &tr.ent[i]; e.ok {
-						e.c.V = float64(int64(math.Round(e.c.V*100))+d) / 100
-						tr.markStale(e.c.Pos, 1, 0)
-						tr.holdTo = max(tr.holdTo, e.c.Pos)
+						e.v = float64(int64(math.Round(e.v*100))+d) / 100
+						tr.markStale(e.pos, 1, 0)
+						tr.holdTo = max(tr.holdTo, e.pos)
 					}
 				}
 				lo, hi = 1, 0
 			}
 		}
 		if tsK > rs.Base.Pos {
-			if i := tr.entryAt(tsK); i < len(tr.ent) && tr.ent[i].c.Pos == tsK {
+			if i := tr.entryAt(tsK); i < len(tr.ent) && tr.ent[i].pos == tsK {
 				tr.ent = append(tr.ent[:i], tr.ent[i+1:]...)
 			}
 			tr.markStale(tsK, lo, hi)

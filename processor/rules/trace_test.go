@@ -25,27 +25,32 @@ func checkTraces(t *testing.T, e *Engine, st *State, where string) int {
 			}
 			x := &applyCtx{c: c, sr: sr, st: st, wm: st.newest - c.lateness, res: &Result{}, sums: &rainSums{}}
 			cc := rs.Base
-			var want []tstep
+			type fullStep struct {
+				c  cond
+				ok bool
+			}
+			var want []fullStep
 			for j := after(h, cc.Pos); j < len(h); j++ {
 				s := x.fold(b, &cc, h, j, -1)
-				want = append(want, tstep{c: cc, ok: s.ok})
+				want = append(want, fullStep{c: cc, ok: s.ok})
 			}
 			got := rs.tr.ent
 			if len(got) != len(want) {
 				t.Fatalf("%s: %s: trace has %d entries, the replay %d", where, b.name, len(got), len(want))
 			}
 			for i := range want {
-				g, w := got[i], want[i]
-				if g.ok != w.ok || g.c.Pos != w.c.Pos || g.c.TS != w.c.TS || ctlOf(&g.c) != ctlOf(&w.c) || g.c.V != w.c.V ||
-					g.c.Ref.Seq != w.c.Ref.Seq || !g.c.Ref.TS.Equal(w.c.Ref.TS) {
+				g, w := got[i].full(&rs.Base, h), want[i].c
+				if got[i].ok != want[i].ok || g.Pos != w.Pos || g.TS != w.TS || ctlOf(&g) != ctlOf(&w) || g.V != w.V ||
+					g.Ref.Seq != w.Ref.Seq || !g.Ref.TS.Equal(w.Ref.TS) || g.Ref.Value != w.Ref.Value {
 					t.Fatalf("%s: %s: entry %d of %d is %+v, the replay %+v", where, b.name, i, len(want), g, w)
 				}
 			}
 			end := rs.Base
 			if len(got) > 0 {
-				end = got[len(got)-1].c
+				end = got[len(got)-1].full(&rs.Base, h)
 			}
-			if end.Pos != rs.Cur.Pos || end.TS != rs.Cur.TS || ctlOf(&end) != ctlOf(&rs.Cur) || end.V != rs.Cur.V {
+			if end.Pos != rs.Cur.Pos || end.TS != rs.Cur.TS || ctlOf(&end) != ctlOf(&rs.Cur) || end.V != rs.Cur.V ||
+				end.Ref.Seq != rs.Cur.Ref.Seq || !end.Ref.TS.Equal(rs.Cur.Ref.TS) || end.Ref.Value != rs.Cur.Ref.Value {
 				t.Fatalf("%s: %s: trace ends in %+v, Cur is %+v", where, b.name, end, rs.Cur)
 			}
 			checked++
