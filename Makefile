@@ -15,7 +15,8 @@ build:
 run: build
 	./bin/resilience run --dev --config deployments/config/resilience.yaml
 
-## test: start the real Mosquitto, Kafka, InfluxDB and SMTP sink, then vet
+## test: start the real Mosquitto, Kafka, InfluxDB and SMTP sink (and install
+## chromium for the browser test), then vet
 ## and run every test. The end-to-end tests (cmd/resilience) and the short
 ## fault scenarios (cmd/chaos) stop and start servers, so they run after the
 ## other packages, one package at a time.
@@ -41,8 +42,10 @@ test-unit: vet
 vet:
 	$(GO) vet $(PKGS)
 
+## services-up also installs Debian's chromium for the console's browser test.
 services-up:
 	$(SERVICES) up
+	deployments/local/chromium >/dev/null
 
 services-down:
 	$(SERVICES) down
