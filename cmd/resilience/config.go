@@ -114,6 +114,7 @@ type Config struct {
 	Processor    processor.Config  `yaml:"processor"`
 	Influx       influxsink.Config `yaml:"influx"`
 	Alerts       AlertsConfig      `yaml:"alerts"`
+	Publish      PublishConfig     `yaml:"publish"`
 	// Dev is set by `run --dev`: anonymous MQTT devices in embedded mode.
 	Dev bool `yaml:"-"`
 }
@@ -131,6 +132,7 @@ func DefaultConfig() Config {
 		Influx:       influxsink.DefaultConfig(),
 		Alerts: AlertsConfig{NFLog: NFLogConfig{Kind: "file", Retention: 7 * 24 * time.Hour},
 			NotifyMaxAge: 24 * time.Hour, ResolvedRetention: 24 * time.Hour},
+		Publish: defaultPublishConfig(),
 	}
 }
 
@@ -275,6 +277,7 @@ func (c *Config) validateOwn() []error {
 		}
 	}
 	errs = append(errs, c.Alerts.validate()...)
+	errs = append(errs, c.Publish.validate()...)
 	if c.EmbeddedMQTT() && !c.Dev && c.MQTT.Embedded.CredentialsFile == "" {
 		errs = append(errs, errors.New("mqtt.embedded.credentials_file: required for the embedded broker unless run --dev"))
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/resilience-project/resilience/alerts/notify"
 	"github.com/resilience-project/resilience/alerts/notify/lognotify"
 	"github.com/resilience-project/resilience/alerts/notify/mqttsiren"
+	"github.com/resilience-project/resilience/alerts/publish"
 	"github.com/resilience-project/resilience/alerts/route"
 	"github.com/resilience-project/resilience/alerts/store"
 	"github.com/resilience-project/resilience/ingest"
@@ -62,7 +63,9 @@ type Stack struct {
 	MQTTURL  string
 	// Sirens are the siren channels (their device acks: AcksOf).
 	Sirens []*mqttsiren.Channel
-	Ready  chan struct{}
+	// Publisher is the CAP publisher (nil: publish.sender empty).
+	Publisher *publish.Publisher
+	Ready     chan struct{}
 }
 
 // wiring is what the wire* functions share while RunStack builds the
@@ -83,6 +86,8 @@ type wiring struct {
 	checks       map[string]httpapi.Check
 	degradations map[string]httpapi.Degradation
 	st           *Stack
+	// capAPI serves the CAP feed and publisher endpoints (nil: none).
+	capAPI *httpapi.CAP
 }
 
 // RunStack wires and runs the parts of mode until ctx is done or a part
@@ -325,6 +330,9 @@ func (w *wiring) wireAlerts() (*store.Store, *alerts.Service, error) {
 	if d != nil {
 		o.Dispatcher = d
 	}
+	if o.Dispatcher, err = w.wirePublish(o.Dispatcher); err != nil {
+		return nil, nil, err
+	}
 	svc, err := alerts.New(o)
 	if err != nil {
 		return nil, nil, err
@@ -487,10 +495,8 @@ func (w *wiring) wireHTTP(view *processor.View, astore *store.Store, svc *alerts
 		ho.Actions = alertsActor{svc}
 		ho.Silences = silencesAPI{svc}
 	}
-	startConsole := w.wireConsole(&ho)
-	srv := httpapi.New(ho)
-	w.lc.run(stageHTTP, "http", srv.Run)
-	startConsole(srv)
+	ho.CAP = w.capAPI // nil: no public warnings
+	w.lc.run(stageHTTP, "http", httpapi.New(ho).Run)
 }
 
 // pointsDegraded is the /readyz degradation of the point sink: records
