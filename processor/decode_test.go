@@ -1,0 +1,98 @@
+package processor
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/resilience-project/resilience/schemas"
+)
+
+func sampleRecord(t testing.TB) []byte {
+	t.Helper()
+	bat := 3.71
+	rec := schemas.Record{V: 1, Station: "VG-AINGHIA", Seq: 42, Boot: 3, TS: time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC),
+		Readings: []schemas.Measurement{{Sensor: schemas.WaterLevel, Value: 5.62, Unit: "m"}, {Sensor: schemas.Rainfall, Value: 0.2, Unit: "mm"}},
+		Battery:  &bat, ReceivedAt: time.Date(2026, 10, 28, 3, 0, 1, 500e6, time.UTC), Format: "v1"}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDecode(t *testing.T) {
+	good := sampleRecord(t)
+	tests := []struct {
+		name    string
+		in      string
+		bad     bool
+		station string
+	}{
+		{"collector record", string(good), false, "VG-AINGHIA"},
+		{"names in another case, as encoding/json accepted", `{"V":1,"Station":"ST-A","seq":1,"ts":"2026-10-28T03:00:00Z","readings":[]}`, false, "ST-A"},
+		{"duplicate name: the last wins, as encoding/json", `{"v":1,"station":"ST-X","station":"ST-A","seq":1,"ts":"2026-10-28T03:00:00Z"}`, false, "ST-A"},
+		{"unknown field ignored", `{"v":1,"station":"ST-A","seq":1,"ts":"2026-10-28T03:00:00Z","extra":{"a":[1]}}`, false, "ST-A"},
+		{"not JSON", `{"v":1,`, true, ""},
+		{"wrong type", `{"v":"1","station":"ST-A"}`, true, ""},
+		{"version", `{"v":2,"station":"ST-A","seq":1,"ts":"2026-10-28T03:00:00Z"}`, true, ""},
+		{"station id", `{"v":1,"station":"ST A\n","seq":1,"ts":"2026-10-28T03:00:00Z"}`, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := decode(kafka.Message{Offset: 7, Value: []byte(tt.in)})
+			if tt.bad {
+				if !errors.Is(err, ErrBadRecord) {
+					t.Fatalf("decode = %v, want ErrBadRecord", err)
+				}
+				return
+			}
+			if err != nil || rec.Station != tt.station {
+				t.Fatalf("decode = %+v, %v; want station %s", rec, err, tt.station)
+			}
+		})
+	}
+}
+
+// FuzzDecode: whatever encoding/json reads as a valid record, decode
+// reads as the same record (the faster decoder skips no record the old
+// one processed, and reads none differently).
+func FuzzDecode(f *testing.F) {
+	f.Add(sampleRecord(f))
+	f.Add([]byte(`{"V":1,"Station":"ST-A","seq":1,"ts":"2026-10-28T03:00:00Z","readings":[{"sensor":"rainfall","value":1e-3,"unit":"mm"}]}`))
+	f.Add([]byte(`{"v":1,"station":"ST-A","station":"ST-B","seq":18446744073709551615,"boot":1,"ts":"2026-10-28T03:00:00.123+07:00","rssi":-70}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var want schemas.Record
+		if json.Unmarshal(in, &want) != nil || want.V != schemas.RecordVersion || !schemas.ValidStationID(want.Station) {
+			return
+		}
+		got, err := decode(kafka.Message{Value: in})
+		if err != nil {
+			t.Fatalf("encoding/json reads %q as a valid record, decode: %v", in, err)
+		}
+		if !reflect.DeepEqual(normTimes(got), normTimes(want)) {
+			t.Fatalf("decode %q:\n got %+v\nwant %+v", in, got, want)
+		}
+	})
+}
+
+// normTimes makes the record's times comparable with DeepEqual.
+func normTimes(r schemas.Record) schemas.Record {
+	r.TS, r.ReceivedAt = r.TS.UTC(), r.ReceivedAt.UTC()
+	return r
+}
+
+// BenchmarkDecode decodes one collector record.
+func BenchmarkDecode(b *testing.B) {
+	m := kafka.Message{Value: sampleRecord(b)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decode(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
