@@ -29,10 +29,13 @@ type options struct {
 	Timeout      time.Duration
 	Stall        time.Duration
 	Telegraf     string
-	Resilience   string
-	TelegrafDir  string
-	Go           string
-	Keep         bool
+	// TelegrafBatch1/2 are metric_batch_size of hop 1 and hop 2;
+	// TelegrafUndelivered max_undelivered_messages of both inputs.
+	TelegrafBatch1, TelegrafBatch2, TelegrafUndelivered int
+	Resilience                                          string
+	TelegrafDir                                         string
+	Go                                                  string
+	Keep                                                bool
 }
 
 func main() {
@@ -82,6 +85,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "longest time one drain may take")
 	fs.DurationVar(&o.Stall, "stall", time.Minute, "a drain that makes no progress for this long fails")
 	fs.StringVar(&o.Telegraf, "telegraf", "", "Telegraf binary (empty: build or reuse with deployments/local/telegraf/build-telegraf.sh)")
+	fs.IntVar(&o.TelegrafBatch1, "telegraf-batch1", 500, "Telegraf hop 1 (MQTT->Kafka) metric_batch_size (the collector writes batches of 500)")
+	fs.IntVar(&o.TelegrafBatch2, "telegraf-batch2", 1000, "Telegraf hop 2 (Kafka->InfluxDB) metric_batch_size (the processor's batches are 1000)")
+	fs.IntVar(&o.TelegrafUndelivered, "telegraf-undelivered", 5000, "Telegraf inputs' max_undelivered_messages")
 	fs.StringVar(&o.Resilience, "resilience", "", "resilience binary (empty: build ./cmd/resilience of this tree)")
 	fs.StringVar(&o.TelegrafDir, "telegraf-dir", "deployments/local/telegraf", "directory of Telegraf's build script and config templates")
 	fs.StringVar(&o.Go, "go", "go", "go command used to build ./cmd/resilience and ./cmd/loadtest")
@@ -129,6 +135,9 @@ func (o options) validate() error {
 	}
 	if o.E2EDuration <= 0 || o.E2EStations < 1 || o.E2EDrain <= 0 {
 		errs = append(errs, errors.New("-e2e-duration, -e2e-stations and -e2e-drain: positive"))
+	}
+	if o.TelegrafBatch1 < 1 || o.TelegrafBatch2 < 1 || o.TelegrafUndelivered < 1 {
+		errs = append(errs, errors.New("-telegraf-batch1, -telegraf-batch2 and -telegraf-undelivered: at least 1"))
 	}
 	if o.Timeout <= 0 || o.Stall <= 0 {
 		errs = append(errs, errors.New("-timeout and -stall: positive"))

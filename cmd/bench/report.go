@@ -20,6 +20,8 @@ type report struct {
 	e2e                  []e2eResult
 	cpuBefore, cpuAfter  snapshot
 	startedAt, endedAt   time.Time
+	e2eBefore, e2eAfter  snapshot
+	e2eStart, e2eEnd     time.Time
 }
 
 // check is one target: got op want. A NaN got (not measured) is n/a.
@@ -128,13 +130,17 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "processor Kafka bytes per reading: %.0f (changelog %d B in %d records, alerts %d B in %d records) for a %.0f-byte reading record\n",
 			r.bytes.PerReading(), r.bytes.State, r.bytes.StateRecs, r.bytes.Alerts, r.bytes.AlertRecs, r.bytes.ReadingSize())
 	}
+	if !o.SkipTelegraf {
+		fmt.Fprintf(w, "Telegraf: metric_batch_size %d (hop 1) / %d (hop 2), max_undelivered_messages %d, flush_interval 100ms, acks=all; resilience: its defaults\n",
+			o.TelegrafBatch1, o.TelegrafBatch2, o.TelegrafUndelivered)
+	}
 	if !r.paho.Last.At.IsZero() {
 		fmt.Fprintf(w, "drain spans: paho %.1fs, telegraf %.1fs / %.1fs, collector %.1fs, 2 collectors %.1fs, processor %.1fs\n",
 			r.paho.Seconds(), r.tgCollect.Seconds(), r.tgProcess.Seconds(), r.collect1.Seconds(), r.collect2.Seconds(), r.process.Seconds())
 	}
 	if len(r.e2e) > 0 {
 		fmt.Fprintf(w, "\nend to end (cmd/loadtest -mode servers, %d stations, %s each):\n", o.E2EStations, o.E2EDuration)
-		fmt.Fprintf(w, "%-10s | %-12s | %-16s | %-10s | %-10s | %-28s | %s\n", "target", "published", "end-to-end", "p50", "p99", "backlog", "lost")
+		fmt.Fprintf(w, "%-10s | %-12s | %-17s | %-10s | %-10s | %-28s | %s\n", "target", "published", "end-to-end", "p50", "p99", "backlog", "lost")
 		for _, e := range r.e2e {
 			after := "never drained"
 			if e.AfterLast >= 0 {
@@ -147,8 +153,12 @@ func (r *report) print(w io.Writer) {
 			if e.Loss != "" {
 				lost = e.Loss
 			}
-			fmt.Fprintf(w, "%-10s | %-12s | %-16s | %-10s | %-10s | %-28s | %s\n", fmt.Sprintf("%.0f/s", e.Rate), fmt.Sprintf("%.0f/s", e.Achieved),
-				fmt.Sprintf("%.0f readings/s", e.Throughput), ms(e.P50), ms(e.P99), after, lost)
+			thr := "n/a (not drained)"
+			if e.Throughput > 0 {
+				thr = fmt.Sprintf("%.0f readings/s", e.Throughput)
+			}
+			fmt.Fprintf(w, "%-10s | %-12s | %-17s | %-10s | %-10s | %-28s | %s\n", fmt.Sprintf("%.0f/s", e.Rate), fmt.Sprintf("%.0f/s", e.Achieved),
+				thr, ms(e.P50), ms(e.P99), after, lost)
 		}
 	}
 	fmt.Fprintf(w, "\ntargets (issue 10):\n")
@@ -158,15 +168,25 @@ func (r *report) print(w io.Writer) {
 	r.printShares(w)
 }
 
-// printShares says what shared the two cores during the drains.
+// printShares says what shared the cores during the drains and during
+// the load tests.
 func (r *report) printShares(w io.Writer) {
-	if r.cpuBefore == nil || r.cpuAfter == nil {
+	printWindow(w, "the drains (bench itself: the backlog publisher, the InfluxDB counting proxy, the topic scans)",
+		r.cpuBefore, r.cpuAfter, r.startedAt, r.endedAt)
+	printWindow(w, "the load tests (loadtest: publisher and alert watcher; resilience: the binary under test)",
+		r.e2eBefore, r.e2eAfter, r.e2eStart, r.e2eEnd)
+}
+
+// printWindow lists the processes that used the most CPU in one window
+// (those still alive at its end: a drainer that exited is in the table).
+func printWindow(w io.Writer, what string, before, after snapshot, start, end time.Time) {
+	if before == nil || after == nil {
 		return
 	}
-	wall := r.endedAt.Sub(r.startedAt).Seconds()
-	top, total := topUsers(r.cpuBefore, r.cpuAfter, 12, 0.5)
-	fmt.Fprintf(w, "\nwhat shared the cores during the drains (%.0f s wall, %d cores = %.0f CPU-s; processes alive at the end, drainers excluded once exited): %.0f CPU-s used\n",
-		wall, numCPU(), wall*float64(numCPU()), total)
+	wall := end.Sub(start).Seconds()
+	top, total := topUsers(before, after, 12, 0.5)
+	fmt.Fprintf(w, "\nwhat shared the %d cores during %s: %.0f s wall = %.0f CPU-s available, %.0f CPU-s used by processes alive at the end:\n",
+		numCPU(), what, wall, wall*float64(numCPU()), total)
 	for _, u := range top {
 		fmt.Fprintf(w, "  %7.1f CPU-s  pid %-7d %s\n", u.CPU, u.Pid, u.Comm)
 	}

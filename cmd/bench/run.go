@@ -55,7 +55,10 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		return rep, err
 	}
 	if !o.SkipE2E {
-		if err := b.e2e(ctx, rep); err != nil {
+		rep.e2eBefore, rep.e2eStart = takeSnapshot(), time.Now()
+		err := b.e2e(ctx, rep)
+		rep.e2eAfter, rep.e2eEnd = takeSnapshot(), time.Now()
+		if err != nil {
 			return rep, err
 		}
 	}
@@ -343,7 +346,7 @@ func (b *bench) telegrafConfig(tmpl, out string, fields map[string]any) (string,
 	if err != nil {
 		return "", fmt.Errorf("telegraf config %s: %w", src, err)
 	}
-	for k, v := range map[string]any{"BatchSize": 1000, "BufferLimit": 100000, "FlushInterval": "100ms", "MaxUndelivered": 5000} {
+	for k, v := range map[string]any{"BufferLimit": 100000, "FlushInterval": "100ms", "MaxUndelivered": b.o.TelegrafUndelivered} {
 		if _, ok := fields[k]; !ok {
 			fields[k] = v
 		}
@@ -386,7 +389,7 @@ func (b *bench) hop1Telegraf(ctx context.Context) (drain, error) {
 		return drain{}, err
 	}
 	cfg, err := b.telegrafConfig("mqtt-to-kafka.conf.tmpl", "telegraf-hop1.conf", map[string]any{
-		"MQTTURL": b.srv.MQTTURL, "ClientID": id, "KafkaBroker": b.srv.KafkaBrokers[0], "Topic": topic})
+		"MQTTURL": b.srv.MQTTURL, "ClientID": id, "KafkaBroker": b.srv.KafkaBrokers[0], "Topic": topic, "BatchSize": b.o.TelegrafBatch1})
 	if err != nil {
 		return drain{}, err
 	}
@@ -549,7 +552,7 @@ func (b *bench) hop2Telegraf(ctx context.Context, proxy *countProxy, topic strin
 	}
 	cfg, err := b.telegrafConfig("kafka-to-influx.conf.tmpl", "telegraf-hop2.conf", map[string]any{
 		"KafkaBroker": b.srv.KafkaBrokers[0], "Topic": topic, "Group": b.name + "-telegraf",
-		"InfluxURL": proxy.URL(), "InfluxOrg": b.srv.InfluxOrg, "Bucket": bucket})
+		"InfluxURL": proxy.URL(), "InfluxOrg": b.srv.InfluxOrg, "Bucket": bucket, "BatchSize": b.o.TelegrafBatch2})
 	if err != nil {
 		return drain{}, err
 	}
