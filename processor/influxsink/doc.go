@@ -27,5 +27,7 @@
 //
 // It uses the blocking write API with its own retry (the client's async
 // WriteAPI drops batches after its retries, and its Flush does not wait),
-// gzip, and millisecond precision.
+// gzip (BestSpeed, one reused writer per concurrent request, where the
+// client made a new default-level writer and a goroutine per request), and
+// millisecond precision.
 package influxsink

@@ -1,11 +1,14 @@
 package influxsink
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,7 +20,6 @@ import (
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-	"github.com/influxdata/influxdb-client-go/v2/api"
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -128,9 +130,12 @@ const minSpoolBytes = 64 << 10
 type Sink struct {
 	cfg    Config
 	client influxdb2.Client
-	write  api.WriteAPIBlocking
-	logger *slog.Logger
-	m      *metrics
+	// writeURL is the write endpoint (org, bucket, ms precision); gzips
+	// holds reusable gzip writers for its request bodies.
+	writeURL string
+	gzips    sync.Pool
+	logger   *slog.Logger
+	m        *metrics
 	// free reports the bytes available to us on dir's file system.
 	free func(dir string) (uint64, error)
 
@@ -161,10 +166,15 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Sink, err
 	// The client takes whole seconds and treats 0 as no timeout at all:
 	// round up.
 	timeoutSec := uint(max(1, (cfg.Timeout+time.Second-1)/time.Second))
-	opts := influxdb2.DefaultOptions().SetUseGZip(true).SetPrecision(time.Millisecond).
+	opts := influxdb2.DefaultOptions().SetPrecision(time.Millisecond).
 		SetHTTPRequestTimeout(timeoutSec).SetLogLevel(0)
 	cl := influxdb2.NewClientWithOptions(cfg.URL, tok, opts)
-	s := &Sink{cfg: cfg, client: cl, write: cl.WriteAPIBlocking(cfg.Org, cfg.Bucket),
+	wu, err := writeURL(cl.HTTPService().ServerAPIURL(), cfg.Org, cfg.Bucket)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	s := &Sink{cfg: cfg, client: cl, writeURL: wu,
 		logger: logger.With("component", "influxsink"), kick: make(chan struct{}, 1), free: freeBytes}
 	s.healthy.Store(true)
 	// A crash while spooling leaves a .tmp file: its batch was never
@@ -215,7 +225,7 @@ func (s *Sink) Write(ctx context.Context, lines []byte) error {
 	if s.spooled.Load() == 0 {
 		var err error // the last write's error
 		if retry.Do(ctx, retry.Policy{Min: 200 * time.Millisecond, Max: time.Second, Attempts: s.cfg.Attempts}, func(int) error {
-			if err = s.direct(ctx, string(lines)); err != nil && !retryable(err) {
+			if err = s.direct(ctx, lines); err != nil && !retryable(err) {
 				return retry.Permanent(err)
 			}
 			return err
@@ -233,20 +243,71 @@ func (s *Sink) Write(ctx context.Context, lines []byte) error {
 }
 
 // direct writes body to InfluxDB in one request.
-func (s *Sink) direct(ctx context.Context, body string) error {
+func (s *Sink) direct(ctx context.Context, body []byte) error {
 	start := time.Now()
-	body = strings.TrimSuffix(body, "\n")
-	err := s.write.WriteRecord(ctx, body)
+	body = bytes.TrimSuffix(body, []byte("\n"))
+	err := s.post(ctx, body)
 	s.m.writeSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.m.writeErrors.Inc()
 		s.healthy.Store(false)
 		return fmt.Errorf("influx write %s bucket %s: %w", s.cfg.URL, s.cfg.Bucket, err)
 	}
-	s.m.lines.Add(float64(strings.Count(body, "\n") + 1))
+	s.m.lines.Add(float64(bytes.Count(body, []byte("\n")) + 1))
 	s.healthy.Store(true)
 	s.full.Store(false)
 	return nil
+}
+
+// gzipBody is a reusable gzip writer and its output.
+type gzipBody struct {
+	buf bytes.Buffer
+	zw  *gzip.Writer
+}
+
+// post sends body gzipped (BestSpeed, the writer reused: the client's own
+// write API made a new default-level writer and a goroutine per request)
+// through the client's HTTP service, which adds the token and turns an
+// error answer into an *ihttp.Error with its status code.
+func (s *Sink) post(ctx context.Context, body []byte) error {
+	g, _ := s.gzips.Get().(*gzipBody)
+	if g == nil {
+		zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level: no error
+		g = &gzipBody{zw: zw}
+	}
+	defer s.gzips.Put(g)
+	g.buf.Reset()
+	g.zw.Reset(&g.buf)
+	if _, err := g.zw.Write(body); err != nil {
+		return err
+	}
+	if err := g.zw.Close(); err != nil {
+		return err
+	}
+	if perr := s.client.HTTPService().DoPostRequest(ctx, s.writeURL, bytes.NewReader(g.buf.Bytes()), func(req *http.Request) {
+		req.Header.Set("Content-Encoding", "gzip")
+		req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	}, func(r *http.Response) error {
+		return r.Body.Close()
+	}); perr != nil {
+		return perr
+	}
+	return nil
+}
+
+// writeURL is the write endpoint under the client's API URL (…/api/v2/)
+// for org and bucket, precision milliseconds, built as the client's own
+// write API builds it.
+func writeURL(apiURL, org, bucket string) (string, error) {
+	u, err := url.Parse(apiURL)
+	if err == nil {
+		u, err = u.Parse("write")
+	}
+	if err != nil {
+		return "", fmt.Errorf("influx.url: %w", err)
+	}
+	u.RawQuery = url.Values{"org": {org}, "bucket": {bucket}, "precision": {"ms"}}.Encode()
+	return u.String(), nil
 }
 
 // retryable reports whether a failed write may succeed later: everything
@@ -451,7 +512,7 @@ func (s *Sink) drain(ctx context.Context) error {
 // A chunk InfluxDB refuses as data (4xx) is retried file by file, so that
 // only the bad batch is set aside.
 func (s *Sink) drainChunk(ctx context.Context, files []spoolFile) error {
-	var b strings.Builder
+	var b bytes.Buffer
 	for _, f := range files {
 		data, err := os.ReadFile(f.name)
 		if err != nil {
@@ -462,7 +523,7 @@ func (s *Sink) drainChunk(ctx context.Context, files []spoolFile) error {
 			b.WriteByte('\n')
 		}
 	}
-	err := s.direct(ctx, b.String())
+	err := s.direct(ctx, b.Bytes())
 	switch {
 	case err == nil:
 		return s.remove(files)

@@ -272,7 +272,9 @@ type fakeInflux struct {
 	status int
 	bodies []string
 	query  []string
-	got    chan struct{}
+	// headers are the Authorization and Content-Encoding of each accepted write.
+	headers [][2]string
+	got     chan struct{}
 }
 
 func newFakeInflux(t *testing.T, status int) *fakeInflux {
@@ -301,6 +303,7 @@ func newFakeInflux(t *testing.T, status int) *fakeInflux {
 		if status == http.StatusNoContent {
 			f.bodies = append(f.bodies, string(body))
 			f.query = append(f.query, r.URL.RawQuery)
+			f.headers = append(f.headers, [2]string{r.Header.Get("Authorization"), r.Header.Get("Content-Encoding")})
 		}
 		f.mu.Unlock()
 		if status != http.StatusNoContent {
@@ -334,8 +337,11 @@ func TestDirectWrite(t *testing.T) {
 		t.Fatalf("InfluxDB received %q", got)
 	}
 	fi.mu.Lock()
-	q := fi.query[0]
+	q, h := fi.query[0], fi.headers[0]
 	fi.mu.Unlock()
+	if !strings.HasPrefix(h[0], "Token ") || len(h[0]) <= len("Token ") || h[1] != "gzip" {
+		t.Errorf("write headers Authorization %q Content-Encoding %q, want a token and gzip", h[0], h[1])
+	}
 	for _, want := range []string{"org=resilience", "bucket=readings", "precision=ms"} {
 		if !strings.Contains(q, want) {
 			t.Errorf("write query %q lacks %s", q, want)
