@@ -25,9 +25,10 @@
 // refuses as data (400, 413, 422) is retried file by file, and only the
 // refused file is set aside under rejected/ for an operator.
 //
-// It uses the blocking write API with its own retry (the client's async
-// WriteAPI drops batches after its retries, and its Flush does not wait),
-// gzip (BestSpeed, one reused writer per concurrent request, where the
+// It posts each request itself through the client's HTTP service (token,
+// error answers as *http.Error with the status code), synchronously, with
+// its own retry (the client's async WriteAPI drops batches after its
+// retries, and its Flush does not wait), gzip (BestSpeed, one reused writer per concurrent request, where the
 // client made a new default-level writer and a goroutine per request), and
 // millisecond precision.
 package influxsink
