@@ -41,7 +41,7 @@ type capStack struct {
 	cl     *http.Client
 }
 
-func startCAPStack(t *testing.T, dataDir string, tokens map[string]string, tokensFile string) *capStack {
+func startCAPStack(t *testing.T, dataDir, logKind string, tokens map[string]string, tokensFile string) *capStack {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Dev = true
@@ -57,6 +57,7 @@ func startCAPStack(t *testing.T, dataDir string, tokens map[string]string, token
 	cfg.Publish.IdentifierPrefix = "vn.danang.pctt."
 	cfg.Publish.SenderNameVI, cfg.Publish.SenderNameEN = "Ban Chỉ huy PCTT TP Đà Nẵng", "Da Nang Disaster Prevention Command"
 	cfg.Publish.BaseURL = "https://canhbao.example"
+	cfg.Publish.Log.Kind = logKind
 	must(t, cfg.Validate())
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &capStack{cfg: cfg, cancel: cancel, done: make(chan error, 1), tokens: tokens,
@@ -241,10 +242,18 @@ func (s *station) level(t *testing.T, v float64) {
 	}
 }
 
+// The publish log is a file in the data dir (one replica) or the topic
+// <prefix>cap.log (replicas): both keep what was issued across a restart.
 func TestE2ECAPPublicWarnings(t *testing.T) {
+	for _, kind := range []string{"file", "kafka"} {
+		t.Run(kind, func(t *testing.T) { testE2ECAP(t, kind) })
+	}
+}
+
+func testE2ECAP(t *testing.T, logKind string) {
 	dataDir := t.TempDir()
 	tokens, tokensFile := roleTokensFile(t, t.TempDir())
-	s := startCAPStack(t, dataDir, tokens, tokensFile)
+	s := startCAPStack(t, dataDir, logKind, tokens, tokensFile)
 	st := newStation(t, s.cfg.MQTT.Embedded.Listen)
 
 	// 1. Above BĐ II (Severe, the minimum): a draft Alert, for publishers
@@ -291,10 +300,13 @@ func TestE2ECAPPublicWarnings(t *testing.T) {
 	// 3. Below BĐ I: the all-clear draft, pending across a restart.
 	st.level(t, 5.0)
 	s.waitDraft(t, "the all-clear draft", func(d capDraftDTO) bool { return d.AllClear && d.MsgType == "Update" })
+	if _, err := os.Stat(filepath.Join(dataDir, "publish", "cap.log")); (err == nil) != (logKind == "file") {
+		t.Fatalf("publish.log.kind %s: data_dir/publish/cap.log: %v", logKind, err)
+	}
 	_, before1, _ := s.call(t, http.MethodGet, "/cap/"+doc1.Identifier+".xml", "", "")
 	_, before2, _ := s.call(t, http.MethodGet, "/cap/"+doc2.Identifier+".xml", "", "")
 	s.stop(t)
-	s = startCAPStack(t, dataDir, tokens, tokensFile)
+	s = startCAPStack(t, dataDir, logKind, tokens, tokensFile)
 	for id, before := range map[string][]byte{doc1.Identifier: before1, doc2.Identifier: before2} {
 		if _, after := s.document(t, id); !bytes.Equal(after, before) {
 			t.Errorf("document %s changed across the restart", id)
