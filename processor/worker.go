@@ -236,7 +236,13 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 		rec     schemas.Record
 		quality []int
 	}
-	observed := make([]seen, 0, len(batch))
+	var observed []seen
+	if p.deps.View != nil {
+		observed = make([]seen, 0, len(batch))
+	}
+	// slab holds the quality flags of the batch's readings (one allocation
+	// per batch, not per record).
+	var slab []int
 	for _, m := range batch {
 		rec, err := decode(m)
 		if err != nil {
@@ -254,7 +260,11 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 			res = p.deps.Engine.Apply(w.state(rec.Station), &rec)
 			w.dirty[rec.Station] = struct{}{}
 		}
-		q := make([]int, len(res.Quality))
+		if cap(slab)-len(slab) < len(res.Quality) {
+			slab = make([]int, 0, max(len(res.Quality), 2*len(batch)))
+		}
+		q := slab[len(slab) : len(slab)+len(res.Quality) : len(slab)+len(res.Quality)]
+		slab = slab[:len(slab)+len(res.Quality)]
 		for i, x := range res.Quality {
 			q[i] = int(x)
 		}
@@ -281,7 +291,9 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 			p.m.records.WithLabelValues("ok").Inc()
 		}
 		events = append(events, res.Events...)
-		observed = append(observed, seen{rec, q})
+		if observed != nil {
+			observed = append(observed, seen{rec, q})
+		}
 	}
 	for i := range events {
 		line := lineproto.AppendAlert(nil, &events[i])
@@ -297,7 +309,7 @@ func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
 	if err := w.submit(ctx, pb); err != nil {
 		return err
 	}
-	if p.deps.View != nil {
+	if observed != nil {
 		for i := range observed {
 			p.deps.View.observe(&observed[i].rec, observed[i].quality)
 		}
