@@ -139,6 +139,7 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 	olds := oldBuf[:0]
 	if !inOrder {
 		olds = append(olds, make([]int, len(rules))...)
+		ss.traced = true
 	}
 	for k, b := range rules {
 		rs := x.st.rule(b.name, x.wm)
@@ -172,7 +173,9 @@ func (x *applyCtx) thin(rules []sensorRule, ss *sensorState) {
 	for len(ss.Hist) > MaxHistory {
 		x.st.steps += uint64(len(ss.Hist))
 		k := ss.thinIndex()
-		x.thinned(rules, ss.Hist, k)
+		if ss.traced {
+			x.thinned(rules, ss.Hist, k)
+		}
 		ss.Hist = append(ss.Hist[:k], ss.Hist[k+1:]...)
 	}
 }

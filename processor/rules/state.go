@@ -37,6 +37,9 @@ type sample struct {
 // the allowed lateness, plus one older anchor sample.
 type sensorState struct {
 	Hist []sample
+	// traced: rules of the sensor may keep traces (it had a late
+	// reading); not encoded.
+	traced bool
 }
 
 // cond is the condition state of one rule after folding samples in event

@@ -234,9 +234,11 @@ func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *tra
 // entry p-1 (or Base). Entries are the samples of h after Base without
 // skip. Values of samples in d are recomputed, those sh shifts are
 // shifted, the others are the stored ones. It stops at the first entry
-// past every recomputed or shifted value whose condition is unchanged.
-// It returns false if the entries do not match h (the caller rebuilds).
-func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, d *dirty, sh shift) bool {
+// past every recomputed or shifted value whose condition is unchanged,
+// and returns its index (len(entries) if none: every entry from there on
+// is as it was). ok is false if the entries do not match h (the caller
+// rebuilds).
+func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, d *dirty, sh shift) (stop int, ok bool) {
 	tr := rs.tr
 	// pc: the condition the next entry is folded from (its Ref unused:
 	// a fold without a value carries it, and entries do not keep it)
@@ -262,12 +264,12 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 			j++
 		}
 		if j >= len(h) {
-			return false
+			return 0, false
 		}
 		e := &tr.ent[i]
 		ts := h[j].TS
 		if ts != e.pos {
-			return false
+			return 0, false
 		}
 		settled := ts > d.last
 		oldCtl := e.ctl()
@@ -280,7 +282,7 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 			x.st.steps++
 			pc.Pos = ts
 			if settled && oldCtl == ctlOf(&pc) && e.ts == pc.TS && e.v == pc.V {
-				return true
+				return i, true
 			}
 			*e = entry(&pc, false)
 		case ts < until:
@@ -303,13 +305,13 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 			pc.Pos, pc.TS, pc.V = ts, ts, e.v
 			b.gate(&pc, ts, e.v)
 			if settled && oldCtl == ctlOf(&pc) {
-				return true
+				return i, true
 			}
 			e.raw, e.eff, e.run, e.runStart = int32(pc.Raw), int32(pc.Eff), int32(min(pc.Run, math.MaxInt32)), pc.RunStart
 		}
 		sync = oldCtl == e.ctl()
 	}
-	return true
+	return len(tr.ent), true
 }
 
 // ctl is what of a condition gates the next value.
@@ -332,7 +334,7 @@ func (x *applyCtx) clean(b sensorRule, rs *ruleState, h []sample, skip int) {
 	d.last = max(d.last, tr.holdTo)
 	p := tr.entryAt(tr.condFrom)
 	tr.stale = false
-	if !x.refold(b, rs, h, p, skip, &d, shift{}) {
+	if _, ok := x.refold(b, rs, h, p, skip, &d, shift{}); !ok {
 		x.build(b, rs, h, skip)
 	}
 }
@@ -396,24 +398,29 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 		sh = shift{}
 	}
 	d.settle(h)
-	if !x.refold(b, rs, h, p, -1, &d, sh) {
+	stop, ok := x.refold(b, rs, h, p, -1, &d, sh)
+	if !ok {
 		return peak, drop, false
 	}
+	// Only a peak above old is news. The entries from stop on are as
+	// they were, at or below old: the peak, the first highest entry from
+	// p on, is before stop if it is news; it drops at the first lower
+	// entry after it.
 	pi := -1
-	// Only a peak above old is news: none can be when old is the top.
-	for i := p; i < len(tr.ent) && old < len(b.levels); i++ {
+	for i := p; i < stop && old < len(b.levels); i++ {
 		x.st.steps++
-		e := &tr.ent[i]
-		if !e.ok {
-			continue
-		}
-		if eff := int(e.eff); eff > peak.eff {
-			peak, pi, drop = step{ok: true, eff: eff, ts: e.ts, v: e.v}, i, -1
-		} else if drop < 0 && peak.ok && eff < peak.eff {
-			drop = e.ts
+		if e := &tr.ent[i]; e.ok && int(e.eff) > max(peak.eff, old) {
+			peak, pi = step{ok: true, eff: int(e.eff), ts: e.ts, v: e.v}, i
 		}
 	}
 	if pi >= 0 {
+		for i := pi + 1; i < len(tr.ent); i++ {
+			x.st.steps++
+			if e := &tr.ent[i]; e.ok && int(e.eff) < peak.eff {
+				drop = e.ts
+				break
+			}
+		}
 		_, peak.refs, peak.nref, _ = b.value(x.st, x.sums, h, first+pi, -1)
 	}
 	rs.Cur = tr.ent[len(tr.ent)-1].full(&rs.Base, h)
