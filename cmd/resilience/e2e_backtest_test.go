@@ -132,7 +132,10 @@ func waitLastSeq(t *testing.T, httpAddr string, want map[string]uint64) {
 
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	must(t, err)
+	harness.Authorize(req)
+	resp, err := http.DefaultClient.Do(req)
 	must(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

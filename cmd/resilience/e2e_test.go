@@ -115,7 +115,10 @@ func TestE2ENoFaults(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://" + alerts.HTTP + "/api/v1/alerts?station=" + e.stations[0])
+		req, err := http.NewRequest(http.MethodGet, "http://"+alerts.HTTP+"/api/v1/alerts?station="+e.stations[0], nil)
+		must(t, err)
+		harness.Authorize(req)
+		resp, err := http.DefaultClient.Do(req)
 		must(t, err)
 		must(t, json.NewDecoder(resp.Body).Decode(&body))
 		resp.Body.Close()

@@ -75,9 +75,17 @@ func StartProc(spec ProcSpec) (*Proc, error) {
 	if spec.HTTP != "" {
 		args = append(args, "--http.listen", spec.HTTP)
 	}
+	tokEnv, err := tokensEnv(spec.Env, spec.Log+".tokens.yaml")
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
 	cmd := exec.Command(spec.Bin, append(args, spec.Args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), spec.Env...)
+	if tokEnv != "" {
+		cmd.Env = append(cmd.Env, tokEnv)
+	}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("harness: start %s: %w", spec.Name, err)

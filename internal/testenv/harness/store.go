@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -21,28 +22,50 @@ type StoreAlert struct {
 	Value   float64 `json:"value"`
 }
 
-// AlertsAPI fetches http://addr/api/v1/alerts.
+// AlertsAPI fetches every alert of http://addr/api/v1/alerts (with
+// APIToken, page after page).
 func AlertsAPI(ctx context.Context, addr string) ([]StoreAlert, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/alerts", nil)
-	if err != nil {
-		return nil, err
+	var all []StoreAlert
+	for cursor := ""; ; {
+		page, next, err := alertsPage(ctx, addr, cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all, nil
+		}
+		cursor = next
 	}
+}
+
+func alertsPage(ctx context.Context, addr, cursor string) ([]StoreAlert, string, error) {
+	u := "http://" + addr + "/api/v1/alerts?limit=500"
+	if cursor != "" {
+		u += "&cursor=" + url.QueryEscape(cursor)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	Authorize(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("harness: alerts API %s: %w", addr, err)
+		return nil, "", fmt.Errorf("harness: alerts API %s: %w", addr, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("harness: alerts API %s: %s %s", addr, resp.Status, b)
+		return nil, "", fmt.Errorf("harness: alerts API %s: %s %s", addr, resp.Status, b)
 	}
 	var body struct {
 		Alerts []StoreAlert `json:"alerts"`
+		Next   string       `json:"next_cursor"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("harness: alerts API %s: %w", addr, err)
+		return nil, "", fmt.Errorf("harness: alerts API %s: %w", addr, err)
 	}
-	return body.Alerts, nil
+	return body.Alerts, body.Next, nil
 }
 
 // CheckStore compares the alerts service's store with the expected events:
