@@ -147,7 +147,7 @@ func TestReportChecks(t *testing.T) {
 	r := &report{
 		tgCollect: mk(22000, 0.50), collect1: mk(21600, 0.50), collect2: mk(40000, 0.9),
 		tgProcess: mk(38200, 0.13), process: mk(60000, 0.12),
-		bytes: kafkaBytes{Readings: 100, ReadingBytes: 20000, State: 30000, Alerts: 1000},
+		bytes: kafkaBytes{Readings: 100, ReadingBytes: 20000, Topics: []topicSize{{"alerts", 1000, 5}, {"processor.state", 30000, 10}}},
 		e2e: []e2eResult{{Rate: 1000, Parsed: true, P50: 86 * time.Millisecond, P99: 485 * time.Millisecond},
 			{Rate: 10000, Parsed: true, P50: 20 * time.Millisecond, P99: 200 * time.Millisecond, Slices: 10, FirstP50: 20 * time.Millisecond, LastP50: 30 * time.Millisecond}},
 	}
@@ -163,7 +163,7 @@ func TestReportChecks(t *testing.T) {
 	}
 	var out bytes.Buffer
 	r.print(&out)
-	for _, s := range []string{"21.6k msg/s, 0.50 CPU-s/10k", "38.2k pts/s, 0.13", "processor Kafka bytes per reading: 310"} {
+	for _, s := range []string{"21.6k msg/s, 0.50 CPU-s/10k", "38.2k pts/s, 0.13", "processor Kafka bytes per reading: 310 (alerts 1000 B in 5 records, processor.state 30000 B in 10 records) for a 200-byte reading record"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, out.String())
 		}

@@ -127,8 +127,12 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "%-34s | %-30s | %-30s | %-30s\n", "  two collectors, one $share group", "", "", cell(r.collect2, "msg/s"))
 	fmt.Fprintf(w, "%-34s | %-30s | %-30s | %-30s\n", "Kafka -> InfluxDB", "–", cell(r.tgProcess, "pts/s"), cell(r.process, "pts/s"))
 	if r.bytes.Readings > 0 {
-		fmt.Fprintf(w, "processor Kafka bytes per reading: %.0f (changelog %d B in %d records, alerts %d B in %d records) for a %.0f-byte reading record\n",
-			r.bytes.PerReading(), r.bytes.State, r.bytes.StateRecs, r.bytes.Alerts, r.bytes.AlertRecs, r.bytes.ReadingSize())
+		var parts []string
+		for _, t := range r.bytes.Topics {
+			parts = append(parts, fmt.Sprintf("%s %d B in %d records", t.Topic, t.Bytes, t.Records))
+		}
+		fmt.Fprintf(w, "processor Kafka bytes per reading: %.0f (%s) for a %.0f-byte reading record\n",
+			r.bytes.PerReading(), strings.Join(parts, ", "), r.bytes.ReadingSize())
 	}
 	if !o.SkipTelegraf {
 		fmt.Fprintf(w, "Telegraf: metric_batch_size %d (hop 1) / %d (hop 2), max_undelivered_messages %d, flush_interval 100ms, acks=all; resilience: its defaults\n",

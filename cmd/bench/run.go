@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"text/template"
@@ -610,8 +611,25 @@ func (b *bench) hop2Resilience(ctx context.Context, proxy *countProxy, want int6
 // it read.
 type kafkaBytes struct {
 	Readings, ReadingBytes int64 // records and bytes of the readings topic
-	State, Alerts          int64 // bytes the processor wrote to each
-	StateRecs, AlertRecs   int64
+	// Topics are the bytes and records of every other topic of the run's
+	// prefix (the state changelog, alerts, anything else): all written by
+	// the processor, the collector having dead-lettered nothing.
+	Topics []topicSize
+}
+
+// topicSize is one topic's records.
+type topicSize struct {
+	Topic          string
+	Bytes, Records int64
+}
+
+// Written is the bytes of Topics.
+func (k kafkaBytes) Written() int64 {
+	var n int64
+	for _, t := range k.Topics {
+		n += t.Bytes
+	}
+	return n
 }
 
 // PerReading is the processor's bytes per reading.
@@ -619,7 +637,7 @@ func (k kafkaBytes) PerReading() float64 {
 	if k.Readings == 0 {
 		return 0
 	}
-	return float64(k.State+k.Alerts) / float64(k.Readings)
+	return float64(k.Written()) / float64(k.Readings)
 }
 
 // ReadingSize is the mean record size of a reading.
@@ -630,19 +648,33 @@ func (k kafkaBytes) ReadingSize() float64 {
 	return float64(k.ReadingBytes) / float64(k.Readings)
 }
 
-// processorBytes sums the records of the processor's output topics.
+// processorBytes sums the records of the readings topic and of every
+// other topic under the processor's prefix.
 func (b *bench) processorBytes(ctx context.Context) (kafkaBytes, error) {
-	t := schemas.Topics(b.name + ".r1.")
+	prefix := b.name + ".r1."
+	readings := schemas.Topics(prefix).Readings
+	cl, done := kafkax.NewClient(b.srv.KafkaBrokers, nil)
+	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{})
+	done()
+	if err != nil {
+		return kafkaBytes{}, fmt.Errorf("kafka bytes: topics: %w", err)
+	}
 	var k kafkaBytes
-	var err error
-	if k.ReadingBytes, k.Readings, err = topicBytes(ctx, b.srv.KafkaBrokers, t.Readings); err != nil {
+	if k.ReadingBytes, k.Readings, err = topicBytes(ctx, b.srv.KafkaBrokers, readings); err != nil {
 		return k, fmt.Errorf("kafka bytes: %w", err)
 	}
-	if k.State, k.StateRecs, err = topicBytes(ctx, b.srv.KafkaBrokers, t.State); err != nil {
-		return k, fmt.Errorf("kafka bytes: %w", err)
+	for _, t := range md.Topics {
+		if !strings.HasPrefix(t.Name, prefix) || t.Name == readings {
+			continue
+		}
+		ts := topicSize{Topic: strings.TrimPrefix(t.Name, prefix)}
+		if ts.Bytes, ts.Records, err = topicBytes(ctx, b.srv.KafkaBrokers, t.Name); err != nil {
+			return k, fmt.Errorf("kafka bytes: %w", err)
+		}
+		if ts.Records > 0 {
+			k.Topics = append(k.Topics, ts)
+		}
 	}
-	if k.Alerts, k.AlertRecs, err = topicBytes(ctx, b.srv.KafkaBrokers, t.Alerts); err != nil {
-		return k, fmt.Errorf("kafka bytes: %w", err)
-	}
+	sort.Slice(k.Topics, func(i, j int) bool { return k.Topics[i].Topic < k.Topics[j].Topic })
 	return k, nil
 }
