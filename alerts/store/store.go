@@ -73,6 +73,13 @@ type Alert struct {
 	ResolvedBy    string `json:"resolved_by,omitempty"`
 	ResolveReason string `json:"resolve_reason,omitempty"`
 	Assignee      string `json:"assignee,omitempty"`
+	// PeakLevel is the highest level the alert's events reached, PeakValue
+	// the value of such an event (the largest at that level).
+	PeakLevel int     `json:"peak_level"`
+	PeakValue float64 `json:"peak_value"`
+	// Readings are the readings the events carried, by time, deduplicated,
+	// the newest MaxReadings.
+	Readings []schemas.ReadingRef `json:"readings,omitempty"`
 	// History is every event and action, oldest first; HistoryDropped
 	// counts the oldest entries dropped over MaxHistory.
 	History        []Transition `json:"history"`
@@ -141,6 +148,7 @@ func (s *Store) Apply(e schemas.AlertEvent) bool {
 	a := &en.a
 	a.Events++
 	record(a, Transition{At: e.At, Kind: string(e.Kind), Level: e.Level, ID: e.EventID})
+	peak(a, e)
 	if e.Kind == schemas.AlertResolved {
 		en.procDone = true
 		if a.ResolvedAt == nil || e.At.Before(*a.ResolvedAt) {
@@ -354,6 +362,7 @@ func (s *Store) Get(id string) (Alert, bool) {
 func clone(a *Alert) Alert {
 	c := *a
 	c.History = append([]Transition{}, a.History...)
+	c.Readings = append([]schemas.ReadingRef(nil), a.Readings...)
 	if a.Ack != nil {
 		ack := *a.Ack
 		c.Ack = &ack

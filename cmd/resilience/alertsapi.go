@@ -53,15 +53,18 @@ func (a alertsAPI) GetAlert(id string) (httpapi.Alert, bool) {
 	return toAPIAlert(al, acks), true
 }
 
-// toAPIAlert is a store alert as the API shows it. The store does not keep
-// the peak value nor the readings (yet): the API derives the peak level
-// from the history.
+// toAPIAlert is a store alert as the API shows it.
 func toAPIAlert(al store.Alert, acks []mqttsiren.Ack) httpapi.Alert {
 	out := httpapi.Alert{ID: al.ID, Station: al.Station, Sensor: string(al.Sensor), Rule: al.Rule, Level: al.Level,
 		LevelName: al.LevelName, Severity: string(al.Severity), State: httpapi.AlertState(al.State), Value: al.Value,
 		Threshold: al.Threshold, StartedAt: al.StartedAt, UpdatedAt: al.UpdatedAt, ResolvedAt: al.ResolvedAt,
 		District: al.District, Basin: al.Basin, Message: al.Message, Events: al.Events, ResolvedBy: al.ResolvedBy,
-		ResolveReason: al.ResolveReason, Assignee: al.Assignee, HistoryDropped: al.HistoryDropped}
+		ResolveReason: al.ResolveReason, Assignee: al.Assignee, HistoryDropped: al.HistoryDropped,
+		PeakLevel: al.PeakLevel, Readings: al.Readings}
+	if al.PeakLevel != 0 || al.PeakValue != 0 {
+		v := al.PeakValue
+		out.PeakValue = &v
+	}
 	if al.Ack != nil {
 		out.Ack = &httpapi.AlertAck{By: al.Ack.By, At: al.Ack.At, Note: al.Ack.Note}
 	}

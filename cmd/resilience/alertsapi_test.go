@@ -78,6 +78,11 @@ func TestAlertsAPIOverStore(t *testing.T) {
 	if a.ID != resolved.ID || a.State != store.Resolved || a.ResolvedAt == nil || !a.ResolvedAt.Equal(t0) || a.Events != 2 {
 		t.Errorf("alert = %+v, want resolved at %s after 2 events", a, t0)
 	}
+	// The store's peak (level 1: the resolved event does not lower it) and the
+	// full history reach the API.
+	if a.PeakLevel != 1 || len(a.History) != 2 || a.History[0].Kind != "fired" || a.History[1].Kind != "resolved" {
+		t.Errorf("alert peak %d history %+v, want peak 1 and fired, resolved", a.PeakLevel, a.History)
+	}
 	if code, _ := get("/api/v1/alerts/no-such-alert"); code != http.StatusNotFound {
 		t.Errorf("unknown alert = %d, want 404", code)
 	}
