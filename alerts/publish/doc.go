@@ -1,7 +1,10 @@
 // Package publish turns alerts into public CAP 1.2 warnings through a
 // draft → approved → issued workflow and serves what was issued.
 //
-// Publisher.Observe folds alert events (deduplicated by event id):
+// Publisher.Observe folds alert events (deduplicated by event id) of the
+// stations the registry knows (the area is a circle around the station and
+// its district; a basin-scope alert, whose station is its basin, drafts
+// nothing):
 //
 //   - an alert that fires or escalates at or above Config.MinSeverity with
 //     nothing issued yet gets a draft Alert;

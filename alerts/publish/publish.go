@@ -240,6 +240,14 @@ func (p *Publisher) Observe(ev schemas.AlertEvent) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer p.drafts.Set(float64(p.countDrafts()))
+	station := p.o.Stations.Lookup(ev.Station)
+	if station == nil {
+		// A basin-scope alert (its station is the basin) or a station
+		// removed from the registry: there is no area to warn.
+		p.o.Logger.Warn("cap: alert of a station the registry does not know: no public warning drafted",
+			"alert", ev.ID, "station", ev.Station, "kind", ev.Kind)
+		return false
+	}
 	st := p.state(ev.ID)
 	if _, dup := st.seen[ev.EventID]; dup {
 		return false
@@ -288,9 +296,7 @@ func (p *Publisher) Observe(ev schemas.AlertEvent) bool {
 	if st.draft != nil {
 		d.CreatedAt = st.draft.CreatedAt
 	}
-	if s := p.o.Stations.Lookup(ev.Station); s != nil {
-		d.Texts = p.o.Builder.DefaultTexts(kind, ev, s)
-	}
+	d.Texts = p.o.Builder.DefaultTexts(kind, ev, station)
 	st.draft = d
 	p.o.Logger.Info("cap draft", "alert", ev.ID, "station", ev.Station, "msg_type", kind, "all_clear", allClear, "level", ev.Level, "severity", ev.Severity)
 	return true

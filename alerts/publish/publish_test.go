@@ -449,3 +449,21 @@ func TestChainValidatesAgainstOASISSchema(t *testing.T) {
 		t.Fatalf("an event after the all-clear drafted %+v", p.Drafts())
 	}
 }
+
+// An alert of a station the registry does not know (a basin-scope alert:
+// its station is the basin, e.g. "basin-vu-gia-thu-bon") drafts nothing:
+// there is no area to warn. (It used to become a draft without texts that
+// every approval refused with ErrUnknownStation.)
+func TestUnknownStationDraftsNothing(t *testing.T) {
+	p := newPublisher(t, openLog(t, filepath.Join(t.TempDir(), "cap.log")))
+	e := ev(schemas.AlertFired, 1, schemas.SeverityExtreme, 0)
+	e.Station, e.Basin, e.Rule = "basin-vu-gia-thu-bon", "vu-gia-thu-bon", "basin_flood"
+	e.ID = schemas.AlertID(e.Station, e.Rule, start)
+	e.EventID = schemas.EventID(e.ID, e.Kind, e.Level, e.At)
+	if p.Observe(e) {
+		t.Error("Observe reported a draft for an unknown station")
+	}
+	if ds := p.Drafts(); len(ds) != 0 {
+		t.Fatalf("drafts %+v, want none", ds)
+	}
+}
