@@ -39,6 +39,8 @@ type applyCtx struct {
 	res *Result
 	// sums caches rolling rainfall sums for this call (rain.go).
 	sums *rainSums
+	// replay: no traces (Engine.replay).
+	replay bool
 }
 
 // Apply folds one record into st and returns what it did.
@@ -93,7 +95,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 	if ts > st.newest {
 		st.newest = ts
 	}
-	x := &applyCtx{c: c, sr: sr, st: st, wm: st.newest - c.lateness, res: &res, sums: e.getSums()}
+	x := &applyCtx{c: c, sr: sr, st: st, wm: st.newest - c.lateness, res: &res, sums: e.getSums(), replay: e.replay}
 	defer e.putSums(x.sums)
 
 	if o := sr.offline; o != nil {
@@ -356,6 +358,7 @@ func (x *applyCtx) fold(b sensorRule, c *cond, h []sample, j, skip int) step {
 	if b.hazard && s.Q == int8(QualitySuspect) {
 		return step{}
 	}
+	x.st.evals++
 	v, refs, nref, ok := b.value(x.st, x.sums, h, j, skip)
 	if !ok {
 		return step{}
@@ -414,7 +417,7 @@ func (x *applyCtx) advance(b sensorRule, rs *ruleState, h []sample, idx int) {
 // flags and rain are not applied yet) and returns the highest level in
 // force from idx's time on: what was already known there.
 func (x *applyCtx) oldLevel(b sensorRule, rs *ruleState, h []sample, idx int) int {
-	if _, ok := traceable(b); ok {
+	if _, ok := traceable(b); ok && !x.replay {
 		return x.tracedOld(b, rs, h, idx)
 	}
 	tIns := h[idx].TS
@@ -453,6 +456,7 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 	var peak step
 	drop := int64(-1)
 	l, traced := traceable(b)
+	traced = traced && !x.replay
 	done := false
 	if inOrder && rs.Cur.Pos < tIns {
 		s := x.fold(b, &rs.Cur, h, idx, -1)

@@ -78,3 +78,75 @@ func TestOutOfOrderWorkIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// work applies recs to a fresh state and returns the rule values the
+// evaluators computed and the engine's steps.
+func work(t *testing.T, e *Engine, recs []*schemas.Record) (evals, steps uint64) {
+	t.Helper()
+	s := e.NewState(recs[0].Station)
+	for _, r := range recs {
+		if res := e.Apply(s, r); res.Late || res.Duplicate {
+			t.Fatalf("record %d late=%v duplicate=%v", r.Seq, res.Late, res.Duplicate)
+		}
+	}
+	return s.evals, s.steps
+}
+
+// replayEngine is an engine with the default rules whose late readings
+// replay their rules from the checkpoint (no traces): the engine as it
+// was before traces, the reference.
+func replayEngine(t testing.TB) *Engine {
+	e := mustEngine(t, nil)
+	e.replay = true
+	return e
+}
+
+// TestLateRecordsCostAboutInOrder: a late record used to replay every rule
+// of its sensor twice from the checkpoint over the whole history after it
+// (about 40 times the work of an in-order record: BenchmarkApplyReverse).
+// Now it refolds only what it can change. On the benchmark's batches
+// (each reversed or shuffled, after the ones before), the evaluators
+// compute at most 2.5 times the rule values of the same records in order
+// (the replay: 50 times and more) and the engine's work stays within 2x;
+// a reversed backlog from an empty state, where a late reading changes
+// the rate of every later reading in its window, computes a tenth of the
+// replay's values or less. Every count is deterministic.
+func TestLateRecordsCostAboutInOrder(t *testing.T) {
+	e, ref := mustEngine(t, nil), replayEngine(t)
+	rev := func(batch []*schemas.Record, _ *rand.Rand) {
+		for i, j := 0, len(batch)-1; i < j; i, j = i+1, j-1 {
+			batch[i], batch[j] = batch[j], batch[i]
+		}
+	}
+	shuf := func(batch []*schemas.Record, rng *rand.Rand) {
+		rng.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+	}
+	inOrder := flat(orderBatches(func([]*schemas.Record, *rand.Rand) {}))
+	ie, is := work(t, e, inOrder)
+	for _, tc := range []struct {
+		name string
+		recs []*schemas.Record
+	}{{"batches reversed", flat(orderBatches(rev))}, {"batches shuffled", flat(orderBatches(shuf))}} {
+		le, ls := work(t, e, tc.recs)
+		re, _ := work(t, ref, tc.recs)
+		t.Logf("%s: evaluations %d in order, %d late (%.2fx), %d replaying (%.1fx); steps %d / %d (%.2fx)", tc.name,
+			ie, le, float64(le)/float64(ie), re, float64(re)/float64(ie), is, ls, float64(ls)/float64(is))
+		if float64(le) > 2.5*float64(ie) {
+			t.Errorf("%s: %d rule evaluations, more than 2.5x the %d in order", tc.name, le, ie)
+		}
+		if float64(ls) > 2*float64(is) {
+			t.Errorf("%s: %d steps, more than 2x the %d in order", tc.name, ls, is)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		recs []*schemas.Record
+	}{{"backlog reversed", reversed(backlog(2000))}, {"backlog shuffled", shuffled(backlog(2000), 3)}} {
+		le, _ := work(t, e, tc.recs)
+		re, _ := work(t, ref, tc.recs)
+		t.Logf("%s: evaluations %d, %d replaying (%.1fx)", tc.name, le, re, float64(re)/float64(le))
+		if le*10 > re {
+			t.Errorf("%s: %d rule evaluations, more than a tenth of the replay's %d", tc.name, le, re)
+		}
+	}
+}

@@ -87,6 +87,10 @@ type Engine struct {
 	cur atomic.Pointer[compiled]
 	// sums are rolling-sum caches lent to one Apply at a time (rain.go).
 	sums sync.Pool
+	// replay makes late readings replay their rules from the checkpoint,
+	// without traces (trace.go): the reference the traces are tested
+	// against. Set only by tests, before the first Apply.
+	replay bool
 }
 
 // NewEngine validates set, compiles it with its defaults filled in

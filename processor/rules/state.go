@@ -101,8 +101,9 @@ type State struct {
 	rules   map[string]*ruleState
 	rain    *ring
 	// steps counts the engine's work on this state (rule folds, samples
-	// looked at); not encoded. Tests use it to bound complexity.
-	steps uint64
+	// looked at); evals the rule values computed (the evaluators' work);
+	// not encoded. Tests use them to bound complexity.
+	steps, evals uint64
 }
 
 type recKey struct {
