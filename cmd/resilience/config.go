@@ -200,6 +200,8 @@ func (c *Config) ApplyEnv(get func(string) string) {
 	env.String("RESILIENCE_ALERTS_SMTP_AUTH_FILE", &c.Alerts.SMTP.AuthFile)
 	env.String("RESILIENCE_ALERTS_MQTT_URL", &c.Alerts.MQTTURL)
 	env.String("RESILIENCE_ALERTS_NFLOG_KIND", &c.Alerts.NFLog.Kind)
+	env.String("RESILIENCE_PUBLISH_LOG_KIND", &c.Publish.Log.Kind)
+	env.String("RESILIENCE_PUBLISH_BASE_URL", &c.Publish.BaseURL)
 }
 
 // RegisterFlags registers the flags of every component.

@@ -71,3 +71,13 @@ func TestShippedConfigPublishes(t *testing.T) {
 		t.Fatal(errs)
 	}
 }
+
+// Replicas choose the shared log and the public URL from the environment.
+func TestPublishEnv(t *testing.T) {
+	c := DefaultConfig()
+	env := map[string]string{"RESILIENCE_PUBLISH_LOG_KIND": "kafka", "RESILIENCE_PUBLISH_BASE_URL": "https://canhbao.example"}
+	c.ApplyEnv(func(k string) string { return env[k] })
+	if c.Publish.Log.Kind != "kafka" || c.Publish.BaseURL != "https://canhbao.example" {
+		t.Fatalf("publish after the environment: %+v", c.Publish)
+	}
+}
