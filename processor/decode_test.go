@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/resilience-project/resilience/schemas"
@@ -59,15 +60,27 @@ func TestDecode(t *testing.T) {
 }
 
 // FuzzDecode: whatever encoding/json reads as a valid record, decode
-// reads as the same record (the faster decoder skips no record the old
-// one processed, and reads none differently).
+// reads as the same record (the faster decoders skip no record the old
+// one processed, and read none differently); and whatever fastRecord
+// accepts, encoding/json reads, as the same record.
 func FuzzDecode(f *testing.F) {
 	f.Add(sampleRecord(f))
 	f.Add([]byte(`{"V":1,"Station":"ST-A","seq":1,"ts":"2026-10-28T03:00:00Z","readings":[{"sensor":"rainfall","value":1e-3,"unit":"mm"}]}`))
 	f.Add([]byte(`{"v":1,"station":"ST-A","station":"ST-B","seq":18446744073709551615,"boot":1,"ts":"2026-10-28T03:00:00.123+07:00","rssi":-70}`))
+	f.Add([]byte(`{"v":1,"station":"ST-A","seq":7,"boot":2,"ts":"2026-10-28T03:00:00.123+07:00","readings":[{"sensor":"water_level","value":-1.5e-3,"unit":"m"},{"sensor":"tilt","value":0,"unit":"deg"}],"battery":3.7,"rssi":-70,"received_at":"2026-10-28T03:00:01Z","format":"senml"}`))
+	f.Add([]byte(`{"v":1,"station":"ST-A","seq":7,"ts":"2026-10-28T03:00:00Z","readings":[],"received_at":"2026-10-28T03:00:01Z"}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		var want schemas.Record
-		if json.Unmarshal(in, &want) != nil || want.V != schemas.RecordVersion || !schemas.ValidStationID(want.Station) {
+		var want, fast schemas.Record
+		v1err := json.Unmarshal(in, &want)
+		if fastRecord(in, &fast) {
+			if v1err != nil {
+				t.Fatalf("fastRecord reads %q, encoding/json: %v", in, v1err)
+			}
+			if !reflect.DeepEqual(normTimes(fast), normTimes(want)) {
+				t.Fatalf("fastRecord %q:\n got %+v\nwant %+v", in, fast, want)
+			}
+		}
+		if v1err != nil || want.V != schemas.RecordVersion || !schemas.ValidStationID(want.Station) {
 			return
 		}
 		got, err := decode(kafka.Message{Value: in})
@@ -86,13 +99,61 @@ func normTimes(r schemas.Record) schemas.Record {
 	return r
 }
 
-// BenchmarkDecode decodes one collector record.
+// BenchmarkDecode decodes one collector record: decode (the fast path),
+// the general decoder it falls back to, and encoding/json.
 func BenchmarkDecode(b *testing.B) {
 	m := kafka.Message{Value: sampleRecord(b)}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := decode(m); err != nil {
-			b.Fatal(err)
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decode(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("general", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var rec schemas.Record
+			if err := jsonv2.Unmarshal(m.Value, &rec, recordJSON); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var rec schemas.Record
+			if err := json.Unmarshal(m.Value, &rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestFastRecordTakesCollectorRecords: the collectors' records (every
+// optional field set or not) take the fast path.
+func TestFastRecordTakesCollectorRecords(t *testing.T) {
+	bat, rssi := 3.7, -71
+	base := schemas.Record{V: 1, Station: "VG-AINGHIA", Seq: 9, TS: time.Date(2026, 10, 28, 3, 0, 0, 123e6, time.UTC),
+		Readings:   []schemas.Measurement{{Sensor: schemas.WaterLevel, Value: 5.62, Unit: "m"}},
+		ReceivedAt: time.Date(2026, 10, 28, 3, 0, 1, 0, time.UTC)}
+	full := base
+	full.Boot, full.Battery, full.RSSI, full.Format = 4, &bat, &rssi, "senml"
+	empty := base
+	empty.Readings = nil
+	for name, rec := range map[string]schemas.Record{"minimal": base, "every field": full, "no readings": empty} {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got schemas.Record
+		if !fastRecord(b, &got) {
+			t.Errorf("%s: %s not taken by the fast path", name, b)
+			continue
+		}
+		if !reflect.DeepEqual(normTimes(got), normTimes(rec)) {
+			t.Errorf("%s: got %+v, want %+v", name, got, rec)
 		}
 	}
 }

@@ -100,8 +100,12 @@ var recordJSON = jsonv1.DefaultOptionsV1()
 // ErrBadRecord.
 func decode(m kafka.Message) (schemas.Record, error) {
 	var rec schemas.Record
-	if err := jsonv2.Unmarshal(m.Value, &rec, recordJSON); err != nil {
-		return rec, fmt.Errorf("%w: offset %d: %v", ErrBadRecord, m.Offset, err)
+	if !fastRecord(m.Value, &rec) {
+		// Not the collectors' exact form: the general decoder.
+		rec = schemas.Record{}
+		if err := jsonv2.Unmarshal(m.Value, &rec, recordJSON); err != nil {
+			return rec, fmt.Errorf("%w: offset %d: %v", ErrBadRecord, m.Offset, err)
+		}
 	}
 	if rec.V != schemas.RecordVersion || !schemas.ValidStationID(rec.Station) {
 		return rec, fmt.Errorf("%w: offset %d: version %d station %q", ErrBadRecord, m.Offset, rec.V, rec.Station)
