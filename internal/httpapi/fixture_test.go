@@ -168,7 +168,7 @@ func (failingAudit) Append(audit.Record) (audit.Entry, error) {
 // fixture is a server with every source, one token per role and a real
 // audit log.
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	h        http.Handler
 	tokens   map[auth.Role]string
 	actor    *fakeActor
@@ -187,9 +187,9 @@ type fixtureOpts struct {
 	audit func(*audit.Log) httpapi.AuditLog
 }
 
-func newFixture(t *testing.T) *fixture { return newFixtureWith(t, fixtureOpts{}) }
+func newFixture(t testing.TB) *fixture { return newFixtureWith(t, fixtureOpts{}) }
 
-func newFixtureWith(t *testing.T, fo fixtureOpts) *fixture {
+func newFixtureWith(t testing.TB, fo fixtureOpts) *fixture {
 	t.Helper()
 	f := &fixture{t: t, reg: prometheus.NewRegistry()}
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "resilience_test_things_total", Help: "Things."})
@@ -228,7 +228,7 @@ func newFixtureWith(t *testing.T, fo fixtureOpts) *fixture {
 }
 
 // roleTokens is one token per role, named after it.
-func roleTokens(t *testing.T) (map[auth.Role]string, []auth.Token) {
+func roleTokens(t testing.TB) (map[auth.Role]string, []auth.Token) {
 	t.Helper()
 	secrets := map[auth.Role]string{}
 	var y strings.Builder
