@@ -43,6 +43,13 @@ type capStack struct {
 
 func startCAPStack(t *testing.T, dataDir, logKind string, tokens map[string]string, tokensFile string) *capStack {
 	t.Helper()
+	return startCAPStackMode(t, ModeRun, dataDir, logKind, tokens, tokensFile, nil)
+}
+
+// startCAPStackMode starts mode with the CAP configuration; edit, if set,
+// changes the configuration last.
+func startCAPStackMode(t *testing.T, mode Mode, dataDir, logKind string, tokens map[string]string, tokensFile string, edit func(*Config)) *capStack {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Dev = true
 	cfg.StationsFile = filepath.Join("..", "..", "deployments", "config", "stations.yaml")
@@ -58,11 +65,14 @@ func startCAPStack(t *testing.T, dataDir, logKind string, tokens map[string]stri
 	cfg.Publish.SenderNameVI, cfg.Publish.SenderNameEN = "Ban Chỉ huy PCTT TP Đà Nẵng", "Da Nang Disaster Prevention Command"
 	cfg.Publish.BaseURL = "https://canhbao.example"
 	cfg.Publish.Log.Kind = logKind
+	if edit != nil {
+		edit(&cfg)
+	}
 	must(t, cfg.Validate())
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &capStack{cfg: cfg, cancel: cancel, done: make(chan error, 1), tokens: tokens,
 		cl: &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}}
-	go func() { s.done <- RunStack(ctx, ModeRun, cfg, slog.New(slog.DiscardHandler), nil) }()
+	go func() { s.done <- RunStack(ctx, mode, cfg, slog.New(slog.DiscardHandler), nil) }()
 	t.Cleanup(func() { s.stop(t) })
 	waitUntil(t, "the stack is ready", 2*time.Minute, func() bool {
 		select {
@@ -102,12 +112,21 @@ func (s *capStack) stop(t *testing.T) {
 // body.
 func (s *capStack) call(t *testing.T, method, path, role, body string) (int, []byte, http.Header) {
 	t.Helper()
+	code, b, hdr, err := s.try(method, path, role, body)
+	must(t, err)
+	return code, b, hdr
+}
+
+// try is call for any goroutine (it fails no test).
+func (s *capStack) try(method, path, role, body string) (int, []byte, http.Header, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, "http://"+s.cfg.HTTP.Listen+path, rd)
-	must(t, err)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -115,11 +134,12 @@ func (s *capStack) call(t *testing.T, method, path, role, body string) (int, []b
 		req.Header.Set("Authorization", "Bearer "+s.tokens[role])
 	}
 	resp, err := s.cl.Do(req)
-	must(t, err)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	must(t, err)
-	return resp.StatusCode, b, resp.Header
+	return resp.StatusCode, b, resp.Header, err
 }
 
 type capDraftDTO struct {
@@ -348,4 +368,86 @@ func testE2ECAP(t *testing.T, logKind string) {
 			t.Errorf("entry %d updated %q: %v", i, e.Updated, err)
 		}
 	}
+}
+
+// Two alerts replicas share the publish log (publish.log.kind: kafka):
+// both draft the same warning, two publishers approving it at once on the
+// two replicas issue ONE document, which both serve with the same bytes;
+// a discard on one drops the draft on the other.
+func TestE2ECAPTwoReplicas(t *testing.T) {
+	tokens, tokensFile := roleTokensFile(t, t.TempDir())
+	kafkaAddr := freeAddr(t)
+	a := startCAPStackMode(t, ModeRun, t.TempDir(), "kafka", tokens, tokensFile, func(c *Config) { c.Kafka.Embedded.Listen = kafkaAddr })
+	b := startCAPStackMode(t, ModeAlerts, t.TempDir(), "kafka", tokens, tokensFile, func(c *Config) { c.Kafka.Brokers = []string{kafkaAddr} })
+	st := newStation(t, a.cfg.MQTT.Embedded.Listen)
+
+	st.level(t, 8.5)
+	da := a.waitDraft(t, "replica A drafts the Alert", func(d capDraftDTO) bool { return d.MsgType == "Alert" })
+	b.waitDraft(t, "replica B drafts the Alert", func(d capDraftDTO) bool { return d.AlertID == da.AlertID && d.MsgType == "Alert" })
+
+	type answer struct {
+		code int
+		body []byte
+		err  error
+	}
+	answers := make(chan answer, 2)
+	for _, s := range []*capStack{a, b} {
+		go func() {
+			code, body, _, err := s.try(http.MethodPost, "/api/v1/cap/drafts/"+da.AlertID+"/approve", "publisher", "")
+			answers <- answer{code, body, err}
+		}()
+	}
+	var won []byte
+	for range 2 {
+		ans := <-answers
+		must(t, ans.err)
+		switch ans.code {
+		case http.StatusCreated:
+			if won != nil {
+				t.Fatalf("both replicas issued the warning:\n%s\n%s", won, ans.body)
+			}
+			won = ans.body
+		case http.StatusConflict, http.StatusNotFound:
+			// lost the race in the log, or saw the winner before approving
+		default:
+			t.Fatalf("approve: %d %s", ans.code, ans.body)
+		}
+	}
+	if won == nil {
+		t.Fatal("no replica issued the warning")
+	}
+	var doc struct{ Document capDocDTO }
+	must(t, json.Unmarshal(won, &doc))
+	id := doc.Document.Identifier
+	var docA []byte
+	waitUntil(t, "replica A serves the document", 90*time.Second, func() bool {
+		code, body, _ := a.call(t, http.MethodGet, "/cap/"+id+".xml", "", "")
+		docA = body
+		return code == http.StatusOK
+	})
+	waitUntil(t, "replica B serves the same bytes", 90*time.Second, func() bool {
+		code, body, _ := b.call(t, http.MethodGet, "/cap/"+id+".xml", "", "")
+		return code == http.StatusOK && bytes.Equal(body, docA)
+	})
+	captest.Validate(t, id, docA)
+	for name, s := range map[string]*capStack{"A": a, "B": b} {
+		_, body, _ := s.call(t, http.MethodGet, "/cap/feed.atom", "", "")
+		var feed publish.Feed
+		must(t, xml.Unmarshal(body, &feed))
+		if len(feed.Entries) != 1 || feed.Entries[0].ID != doc.Document.URL {
+			t.Errorf("replica %s feed entries %+v, want one: %s", name, feed.Entries, doc.Document.URL)
+		}
+		if ds := s.drafts(t); len(ds) != 0 {
+			t.Errorf("replica %s drafts after the approval: %+v", name, ds)
+		}
+	}
+
+	// The escalation's Update drafted on both, discarded on B: gone on A.
+	st.level(t, 9.5)
+	a.waitDraft(t, "replica A drafts the Update", func(d capDraftDTO) bool { return d.MsgType == "Update" })
+	b.waitDraft(t, "replica B drafts the Update", func(d capDraftDTO) bool { return d.MsgType == "Update" })
+	if code, body, _ := b.call(t, http.MethodPost, "/api/v1/cap/drafts/"+da.AlertID+"/discard", "publisher", `{"reason":"already announced on the radio"}`); code != http.StatusOK {
+		t.Fatalf("discard on B: %d %s", code, body)
+	}
+	waitUntil(t, "replica A drops the discarded draft", 90*time.Second, func() bool { return len(a.drafts(t)) == 0 })
 }
