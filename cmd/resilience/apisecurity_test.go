@@ -59,3 +59,36 @@ func encodeHash(h [32]byte) string {
 	}
 	return string(out)
 }
+
+// check-config names http.tokens_file and the entry's key when the tokens
+// file is missing or holds a token instead of its hash.
+func TestValidateTokensFile(t *testing.T) {
+	clearSecretEnv(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "tokens.yaml")
+	if err := os.WriteFile(bad, []byte("- {name: ana, role: admin, token_hash: rsl_abc, created: 2026-10-14T08:00:00Z}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("- {name: ana, role: admin, token_hash: "+auth.HashToken("x")+", created: 2026-10-14T08:00:00Z}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file, want string
+	}{{filepath.Join(dir, "missing.yaml"), "http.tokens_file: tokens file"}, {bad, "[0].token_hash"}, {good, ""}} {
+		c := valid()
+		c.HTTP.TokensFile = tc.file
+		err := c.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.file, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "http.tokens_file")):
+			t.Errorf("%s: Validate = %v, want an error naming http.tokens_file and %q", tc.file, err, tc.want)
+		}
+	}
+	c := valid()
+	c.HTTP.Rate = -1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "http.rate") {
+		t.Errorf("negative rate: %v", err)
+	}
+}

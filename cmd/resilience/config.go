@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/resilience-project/resilience/ingest"
+	"github.com/resilience-project/resilience/internal/auth"
 	"github.com/resilience-project/resilience/internal/config"
 	"github.com/resilience-project/resilience/internal/embedded"
 	"github.com/resilience-project/resilience/processor"
@@ -260,6 +261,11 @@ func (c *Config) validateOwn() []error {
 	}
 	if c.HTTP.Rate < 0 || c.HTTP.Burst < 0 {
 		errs = append(errs, fmt.Errorf("http.rate %v, http.burst %d: want positive numbers (0: the defaults)", c.HTTP.Rate, c.HTTP.Burst))
+	}
+	if c.HTTP.TokensFile != "" {
+		if _, err := auth.Load(c.HTTP.TokensFile); err != nil {
+			errs = append(errs, fmt.Errorf("http.tokens_file: %w", err))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("http.listen: %v", err))
