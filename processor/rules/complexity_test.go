@@ -107,7 +107,7 @@ func replayEngine(t testing.TB) *Engine {
 // Now it refolds only what it can change. On the benchmark's batches
 // (each reversed or shuffled, after the ones before), the evaluators
 // compute at most 2.5 times the rule values of the same records in order
-// (the replay: 50 times and more) and the engine's work stays within 2x;
+// (the replay: 170 times) and the engine's work stays within 2x;
 // a reversed backlog from an empty state, where a late reading changes
 // the rate of every later reading in its window, computes a tenth of the
 // replay's values or less. Every count is deterministic.
@@ -128,9 +128,8 @@ func TestLateRecordsCostAboutInOrder(t *testing.T) {
 		recs []*schemas.Record
 	}{{"batches reversed", flat(orderBatches(rev))}, {"batches shuffled", flat(orderBatches(shuf))}} {
 		le, ls := work(t, e, tc.recs)
-		re, _ := work(t, ref, tc.recs)
-		t.Logf("%s: evaluations %d in order, %d late (%.2fx), %d replaying (%.1fx); steps %d / %d (%.2fx)", tc.name,
-			ie, le, float64(le)/float64(ie), re, float64(re)/float64(ie), is, ls, float64(ls)/float64(is))
+		t.Logf("%s: evaluations %d in order, %d late (%.2fx); steps %d / %d (%.2fx)", tc.name,
+			ie, le, float64(le)/float64(ie), is, ls, float64(ls)/float64(is))
 		if float64(le) > 2.5*float64(ie) {
 			t.Errorf("%s: %d rule evaluations, more than 2.5x the %d in order", tc.name, le, ie)
 		}
@@ -141,7 +140,7 @@ func TestLateRecordsCostAboutInOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		recs []*schemas.Record
-	}{{"backlog reversed", reversed(backlog(2000))}, {"backlog shuffled", shuffled(backlog(2000), 3)}} {
+	}{{"backlog reversed", reversed(backlog(800))}, {"backlog shuffled", shuffled(backlog(800), 3)}} {
 		le, _ := work(t, e, tc.recs)
 		re, _ := work(t, ref, tc.recs)
 		t.Logf("%s: evaluations %d, %d replaying (%.1fx)", tc.name, le, re, float64(re)/float64(le))

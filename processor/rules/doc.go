@@ -113,6 +113,32 @@
 // one alert. With min_count > 1 a late reading that breaks a run can leave
 // a level that in-order data would not have reached.
 //
+// What a late reading emits is defined by that replay from the checkpoint
+// (with the reading: Cur and the peak; without it: what was known), but
+// the engine does not redo it: each rule that had a late reading keeps its
+// trace, the fold from the checkpoint over every later reading (a cache,
+// not encoded). A late reading refolds only the readings whose value it
+// can change (its own, the later readings of its rate window whose oldest
+// reading it becomes, the reading after it for a spike, the readings
+// whose flags it changed; rolling rain sums are shifted by its rain), and
+// stops at the first later reading whose condition comes out unchanged.
+// The result is exactly the replay's, record by record (tests
+// TestArrivalOrderGolden against the replaying engine's output,
+// TestTraceIsTheReplay, FuzzTracesMatchReplay), so events and their ids
+// stay a function of the sequence of records in arrival order, and a
+// restored State (no traces) emits the same: its first late reading
+// rebuilds the trace by one replay. The work of a late reading is about
+// that of an in-order one (TestLateRecordsCostAboutInOrder,
+// BenchmarkApplyReverse and BenchmarkApplyShuffled against
+// BenchmarkApplyInOrder); its worst case, every later reading of a rule's
+// window changing its value (a backlog replayed newest first from an empty
+// state), is O(window) evaluations and still O(MaxHistory) folds per rule.
+// A rule's breach run is counted only up to min_count and its start kept
+// only for a min_duration (all the gate reads), so that two folds agreeing
+// on the levels agree from there on: after a hot swap that raises a rule's
+// min_count or gives it a min_duration, a run already in progress counts
+// from the swap.
+//
 // Readings older than the lateness are flagged Late and change nothing:
 // they cannot cause a false all-clear (nor count rain). A record whose
 // (boot, seq, ts) or every (sensor, ts) was seen is flagged Duplicate and
@@ -136,7 +162,8 @@
 // A station's state is bounded by design, whatever its reporting rate: at
 // most MaxHistory readings per sensor (thinned evenly beyond that), at
 // most MaxRules rules, so it encodes to at most MaxEncodedState bytes. The
-// work of one out-of-order reading is O(MaxHistory) folds per rule.
+// traces of late readings add at most 48 bytes per reading within the
+// lateness per rule, in memory only.
 //
 // # Concurrency
 //

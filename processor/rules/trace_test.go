@@ -81,7 +81,7 @@ func TestTraceIsTheReplay(t *testing.T) {
 		st := e.NewState(sc.station)
 		for i, r := range sc.recs {
 			e.Apply(st, r)
-			if i%7 == 0 || len(sc.recs) < 2000 {
+			if i%7 == 0 {
 				checked += checkTraces(t, e, st, sc.name)
 			}
 		}
