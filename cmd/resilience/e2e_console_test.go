@@ -25,6 +25,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"go.uber.org/goleak"
 
 	"github.com/resilience-project/resilience/internal/testenv"
 	"github.com/resilience-project/resilience/internal/testenv/harness"
@@ -70,6 +71,14 @@ type consoleStack struct {
 func startConsoleStack(tb testing.TB) *consoleStack {
 	tb.Helper()
 	bin := chromiumPath(tb)
+	// Registered first, so it runs last: after the stack, the publisher
+	// and the browser stopped, none of their goroutines is left.
+	leaks := goleak.IgnoreCurrent()
+	tb.Cleanup(func() {
+		if err := goleak.Find(leaks); err != nil {
+			tb.Errorf("goroutines left after the stack stopped: %v", err)
+		}
+	})
 	dir := tb.TempDir()
 	cfgFile, err := filepath.Abs(filepath.Join("..", "..", "deployments", "config", "resilience.yaml"))
 	if err != nil {
@@ -124,6 +133,7 @@ func startConsoleStack(tb testing.TB) *consoleStack {
 		case <-time.After(2 * time.Minute):
 			tb.Errorf("RunStack did not return within 2 min of its stop")
 		}
+		cs.apiCalls.CloseIdleConnections()
 		logFile.Close()
 		if tb.Failed() {
 			b, _ := os.ReadFile(logPath)
@@ -340,7 +350,7 @@ func (cs *consoleStack) poll(what, expr string) {
 	cs.tb.Helper()
 	ctx, cancel := context.WithTimeout(cs.browser, 90*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(5*time.Millisecond))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(5*time.Millisecond), chromedp.WithPollingTimeout(0))); err != nil {
 		cs.tb.Fatalf("waiting for %s (%s): %v", what, expr, err)
 	}
 }
@@ -476,7 +486,9 @@ func TestBrowserConsoleFullStack(t *testing.T) {
 	cs.poll("the ack in the list", fmt.Sprintf(`document.querySelector('#alerts li[data-station="%s"].sev-Extreme.state-acknowledged .ack') !== null`, alarmStation))
 	cs.do("open the history", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#alerts li[data-station="%s"].sev-Extreme .act-detail`, alarmStation))))
 	cs.poll("the ack in the history", `[...document.querySelectorAll("#history li.hist-ack")].some(li => li.textContent.includes("Xác nhận") && li.textContent.includes("dev-admin"))`)
-	cs.poll("the audit log", `[...document.querySelectorAll("#audit tbody tr")].some(tr => tr.textContent.includes("alert.ack") && tr.textContent.includes("dev-admin"))`)
+	// The audit entry's outcome is in its detail (the API's answer to the
+	// write), shown in the Outcome column.
+	cs.poll("the ack in the audit log with its outcome", `[...document.querySelectorAll("#audit tbody tr")].some(tr => { const td = tr.querySelectorAll("td"); return td[1].textContent === "dev-admin" && td[2].textContent === "alert.ack" && td[3].textContent.startsWith("VG-AINGHIA-") && /^2\d\d /.test(td[4].textContent); })`)
 	cs.poll("still no reload", `window.__notReloaded === true`)
 
 	// The chart of the river over BĐ I: two hours of readings and the
@@ -488,6 +500,7 @@ func TestBrowserConsoleFullStack(t *testing.T) {
 	cs.do("switch the language", chromedp.Click(chromedp.CSS("#lang")))
 	cs.poll("English", `document.documentElement.lang === "en" && document.querySelector("#alerts-panel h2").textContent === "Alerts" && [...document.querySelectorAll("#history li.hist-ack")].some(li => li.textContent.includes("Acknowledged"))`)
 	cs.poll("English numbers", rowHas(alarmStation, `(9.5).toLocaleString("en-GB") + " m"`))
+	cs.poll("the audit log's times in English", `document.querySelectorAll("#audit tbody tr").length > 0 && [...document.querySelectorAll("#audit tbody tr td:first-child")].every(td => /^\d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}:\d{2}$/.test(td.textContent))`)
 	cs.poll("no reload after the switch", `window.__notReloaded === true`)
 	cs.screenshot("dashboard-en.png")
 }

@@ -456,7 +456,7 @@ async function renderAudit() {
   tb.replaceChildren();
   for (const e of page.entries || []) {
     const tr = document.createElement("tr");
-    for (const c of [fmtTime(e.at || e.time), e.actor, e.action, e.target || "", e.outcome || ""]) {
+    for (const c of [fmtTime(e.at || e.time), e.actor, e.action, e.target || "", (e.detail && e.detail.outcome) || ""]) {
       const td = document.createElement("td");
       td.textContent = c;
       tr.append(td);
