@@ -152,7 +152,13 @@ func (e *encoder) event(ev *schemas.AlertEvent) {
 // (the layout is described at stateVersion). Equal states encode to equal
 // bytes; the result is at most MaxEncodedState bytes.
 func (s *State) MarshalBinary() ([]byte, error) {
-	e := &encoder{b: make([]byte, 0, 1024)}
+	return s.AppendBinary(make([]byte, 0, 1024))
+}
+
+// AppendBinary appends the encoding of MarshalBinary to dst (which it may
+// reuse, as encoding.BinaryAppender) and returns the extended slice.
+func (s *State) AppendBinary(dst []byte) ([]byte, error) {
+	e := &encoder{b: dst}
 	e.byte1(stateVersion)
 	e.str(s.station)
 	e.sv(s.newest)

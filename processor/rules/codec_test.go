@@ -300,3 +300,26 @@ func BenchmarkStateCodec(b *testing.B) {
 		})
 	}
 }
+
+// TestAppendBinary: AppendBinary appends exactly MarshalBinary's bytes,
+// keeping what dst held, and reuses dst's capacity.
+func TestAppendBinary(t *testing.T) {
+	e := mustEngine(t, nil)
+	s := flood(t, e, "VG-AINGHIA")
+	want, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range [][]byte{nil, []byte("key:"), make([]byte, 3, len(want)+16)} {
+		got, err := s.AppendBinary(prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[:len(prefix)], prefix) || !bytes.Equal(got[len(prefix):], want) {
+			t.Fatalf("prefix %q: AppendBinary is not prefix + MarshalBinary", prefix)
+		}
+		if cap(prefix) >= len(want)+len(prefix) && &got[0] != &prefix[:1][0] {
+			t.Fatalf("prefix with room: AppendBinary did not reuse it")
+		}
+	}
+}
