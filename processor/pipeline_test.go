@@ -406,3 +406,55 @@ func TestPipelineCrashReplay(t *testing.T) {
 	}
 	checkCovered(t, e.log.snapshot())
 }
+
+// blockingSink is a PointSink whose writes hang until release is closed
+// (or their context ends); entered counts the writes begun.
+type blockingSink struct {
+	refusingSink
+	release chan struct{}
+	entered atomic.Int32
+}
+
+func (s *blockingSink) Write(ctx context.Context, b []byte) error {
+	s.entered.Add(1)
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.refusingSink.Write(ctx, b)
+}
+
+// TestAlertNotBehindPoints: while the point write of a calm batch hangs
+// (a slow InfluxDB), a breach in the next batch still has its alert event
+// produced; the commit waits for the hanging points. Before the pipeline,
+// a batch's points, state and commit came before the next batch was even
+// fetched: the alert waited for the hanging write.
+func TestAlertNotBehindPoints(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e := newPipelineEnv(t, ctx, "ahead.")
+	sink := &blockingSink{refusingSink: refusingSink{points: map[string]int{}}, release: make(chan struct{})}
+	_, stop := e.startWith("ahead-test", &stepWriter{inner: e.w, topics: e.topics, log: e.log}, sink, func(c *Config) {
+		c.SnapshotInterval = 50 * time.Millisecond
+	})
+	e.produce("ST-A", 1, 5, calmLevel)
+	e.wait("the first point write to hang", func() bool { return sink.entered.Load() > 0 })
+	e.produce("ST-A", 6, 6, func(uint64) float64 { return 5.8 })
+	e.wait("the breach's alert event while the points hang", func() bool { return topicEnd(t, ctx, e.cl, e.topics.Alerts) > 0 })
+	if got := committed(t, ctx, e.cl, "ahead-test", e.topics.Readings); got >= 0 {
+		t.Errorf("committed %d while the first batch's points hang, want nothing committed", got)
+	}
+	close(sink.release)
+	end := topicEnd(t, ctx, e.cl, e.topics.Readings)
+	e.wait("the commit of the end once the points are stored", func() bool {
+		return committed(t, ctx, e.cl, "ahead-test", e.topics.Readings) == end
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := len(sink.snapshot("reading")); int64(n) != end {
+		t.Errorf("%d reading points stored, want %d", n, end)
+	}
+	checkCovered(t, e.log.snapshot())
+}
