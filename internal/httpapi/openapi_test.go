@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -98,8 +99,10 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		}
 		k := rt.Method + " " + rt.Pattern
 		if !documented[k] {
-			if strings.HasPrefix(rt.Pattern, "/api/v1/events") || strings.Contains(rt.Pattern, "cap") {
-				t.Logf("%s: not documented yet (its owner's fragment)", k)
+			// The event stream's fragment is its owner's (H9b): exempt only
+			// until openapi/events.json exists.
+			if _, err := os.Stat("openapi/events.json"); err != nil && strings.HasPrefix(rt.Pattern, "/api/v1/events") {
+				t.Logf("%s: not documented yet (openapi/events.json missing)", k)
 				continue
 			}
 			t.Errorf("route %s is not in the OpenAPI document", k)
