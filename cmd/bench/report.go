@@ -138,9 +138,18 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "Telegraf: metric_batch_size %d (hop 1) / %d (hop 2), max_undelivered_messages %d, flush_interval 100ms, acks=all; resilience: its defaults\n",
 			o.TelegrafBatch1, o.TelegrafBatch2, o.TelegrafUndelivered)
 	}
-	if !r.paho.Last.At.IsZero() {
-		fmt.Fprintf(w, "drain spans: paho %.1fs, telegraf %.1fs / %.1fs, collector %.1fs, 2 collectors %.1fs, processor %.1fs\n",
-			r.paho.Seconds(), r.tgCollect.Seconds(), r.tgProcess.Seconds(), r.collect1.Seconds(), r.collect2.Seconds(), r.process.Seconds())
+	var spans []string
+	for _, d := range []struct {
+		name string
+		d    drain
+	}{{"paho", r.paho}, {"telegraf hop 1", r.tgCollect}, {"collector", r.collect1}, {"2 collectors", r.collect2},
+		{"telegraf hop 2", r.tgProcess}, {"processor", r.process}} {
+		if !d.d.Last.At.IsZero() {
+			spans = append(spans, fmt.Sprintf("%s %.1fs", d.name, d.d.Seconds()))
+		}
+	}
+	if len(spans) > 0 {
+		fmt.Fprintf(w, "drain spans (first to last message): %s\n", strings.Join(spans, ", "))
 	}
 	if len(r.e2e) > 0 {
 		fmt.Fprintf(w, "\nend to end (cmd/loadtest -mode servers, %d stations, %s each):\n", o.E2EStations, o.E2EDuration)

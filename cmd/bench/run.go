@@ -447,10 +447,6 @@ func (b *bench) hop1Resilience(ctx context.Context, tag string, n int) (drain, e
 	if !b.o.Keep {
 		b.cleanups = append(b.cleanups, func() { b.deleteTopics(topics.DLQ, topics.Alerts, topics.State, topics.Actions) })
 	}
-	cfg, err := b.resilienceConfig("ingest-"+tag+".yaml", prefix, "", "")
-	if err != nil {
-		return drain{}, err
-	}
 	filter := "$share/" + strings.TrimSuffix(prefix, ".") + "/" + fmt.Sprintf(schemas.TopicReadingsFmt, "+")
 	ids := make([]string, n)
 	for i := range ids {
@@ -480,8 +476,15 @@ func (b *bench) hop1Resilience(ctx context.Context, tag string, n int) (drain, e
 		return nil
 	}
 	for i, id := range ids {
+		// A config (so a data directory) of its own per collector.
+		cfg, err := b.resilienceConfig(fmt.Sprintf("ingest-%s-%d.yaml", tag, i+1), prefix, "", "")
+		if err != nil {
+			_ = stopAll()
+			return drain{}, err
+		}
 		addr, err := harness.FreeAddr()
 		if err != nil {
+			_ = stopAll()
 			return drain{}, err
 		}
 		p, err := harness.StartProc(harness.ProcSpec{Bin: b.bin, Name: fmt.Sprintf("ingest-%s-%d", tag, i+1), Mode: "ingest",
