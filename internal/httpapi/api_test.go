@@ -34,7 +34,8 @@ func TestWritesAreAudited(t *testing.T) {
 		{req{method: "POST", path: "/api/v1/alerts/A1/ack", body: `{}`}, 401, "", "", "", nil},
 		{req{method: "POST", path: "/api/v1/silences", role: auth.RoleOperator,
 			body: `{"matchers":{"station":["VG-AINGHIA"]},"comment":"gauge maintenance","ends_at":"2026-10-28T05:00:00Z"}`},
-			201, "silence.create", "s1", "operator-user", map[string]string{"comment": "gauge maintenance", "outcome": "201 Created"}},
+			201, "silence.create", "s1", "operator-user", map[string]string{"comment": "gauge maintenance", "outcome": "201 Created",
+				"matchers": `{"station":["VG-AINGHIA"]}`, "starts_at": "2026-10-28T03:00:00Z", "ends_at": "2026-10-28T05:00:00Z"}},
 		{req{method: "DELETE", path: "/api/v1/silences/s1", role: auth.RoleOperator}, 200, "silence.expire", "s1", "operator-user", map[string]string{"outcome": "200 OK"}},
 	}
 	want := 0

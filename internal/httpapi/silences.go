@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -130,7 +131,10 @@ func (s *Server) createSilenceHandler() http.Handler {
 			writeError(w, r, http.StatusBadRequest, "ends_at: must be in the future")
 			return
 		}
+		m, _ := json.Marshal(b.Matchers) // a map of string lists: cannot fail
+		auditDetail(r, "matchers", string(m))
 		auditDetail(r, "comment", b.Comment)
+		auditDetail(r, "starts_at", sil.StartsAt.UTC().Format(time.RFC3339))
 		auditDetail(r, "ends_at", b.EndsAt.UTC().Format(time.RFC3339))
 		id, err := s.o.Silences.CreateSilence(r.Context(), sil)
 		if !s.silenceErr(w, r, "create", err) {
