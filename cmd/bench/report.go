@@ -105,6 +105,19 @@ func (r *report) checks() []check {
 	return cs
 }
 
+// minSpan is the shortest drain whose rate and CPU mean much.
+const minSpan = 2 * time.Second
+
+// shortSpan reports whether a measured drain was shorter than minSpan.
+func (r *report) shortSpan() bool {
+	for _, d := range []drain{r.paho, r.tgCollect, r.collect1, r.collect2, r.tgProcess, r.process} {
+		if !d.Last.At.IsZero() && d.Last.At.Sub(d.First.At) < minSpan {
+			return true
+		}
+	}
+	return false
+}
+
 // cell formats one drain for the table.
 func cell(d drain, unit string) string {
 	if d.Last.At.IsZero() {
@@ -150,6 +163,9 @@ func (r *report) print(w io.Writer) {
 	}
 	if len(spans) > 0 {
 		fmt.Fprintf(w, "drain spans (first to last message): %s\n", strings.Join(spans, ", "))
+	}
+	if r.shortSpan() {
+		fmt.Fprintf(w, "NOTE: a drain shorter than %s is dominated by the 50 ms polling and /proc's 10 ms CPU ticks: use more -readings for figures\n", minSpan)
 	}
 	if len(r.e2e) > 0 {
 		fmt.Fprintf(w, "\nend to end (cmd/loadtest -mode servers, %d stations, %s each):\n", o.E2EStations, o.E2EDuration)
