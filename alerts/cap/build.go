@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 
@@ -160,9 +161,13 @@ type Issue struct {
 	Seq int
 	// Event is the alert event the document reports.
 	Event schemas.AlertEvent
-	// Station is the event's station (required: the area is a circle
-	// around it).
+	// Station is the event's station: the area is a circle around it
+	// and its district.
 	Station *schemas.Station
+	// Area is, for an event of a basin (Station nil), the basin's
+	// stations: the area is a circle around each, described by the basin
+	// and their districts.
+	Area []*schemas.Station
 	// Sent is when the document is issued.
 	Sent time.Time
 	// References are the earlier documents (required for Update and
@@ -175,8 +180,8 @@ type Issue struct {
 
 // Build builds and validates the document for in.
 func (b *Builder) Build(in Issue) (*Alert, error) {
-	if in.Station == nil {
-		return nil, fmt.Errorf("cap: alert %s station %s: %w: unknown station", in.Event.ID, in.Event.Station, ErrInvalid)
+	if in.Station == nil && len(in.Area) == 0 {
+		return nil, fmt.Errorf("cap: alert %s station %s: %w: unknown station and no basin stations", in.Event.ID, in.Event.Station, ErrInvalid)
 	}
 	if in.Seq < 1 {
 		return nil, fmt.Errorf("cap: alert %s: %w: seq %d must be >= 1", in.Event.ID, ErrInvalid, in.Seq)
@@ -258,17 +263,14 @@ func (b *Builder) info(lang string, in Issue, sent Time, t Text, senderName stri
 		Web:          b.c.Web,
 		Contact:      b.c.Contact,
 		Parameter: []NamedValue{
-			{ValueName: "station", Value: st.ID},
+			{ValueName: "station", Value: ev.Station},
 			{ValueName: "sensor", Value: string(ev.Sensor)},
 			{ValueName: "rule", Value: ev.Rule},
 			{ValueName: "level", Value: strconv.Itoa(ev.Level)},
 			{ValueName: "value", Value: strconv.FormatFloat(ev.Value, 'f', -1, 64)},
 			{ValueName: "threshold", Value: strconv.FormatFloat(ev.Threshold, 'f', -1, 64)},
 		},
-		Area: []Area{{
-			AreaDesc: areaDesc(st),
-			Circle:   []string{Circle(st.Lat, st.Lon, b.c.RadiusKM)},
-		}},
+		Area: []Area{b.area(ev, st, in.Area)},
 	}
 	if !ev.StartedAt.IsZero() {
 		in2.Onset = &onset
@@ -279,6 +281,32 @@ func (b *Builder) info(lang string, in Issue, sent Time, t Text, senderName stri
 // Circle is the CAP circle "lat,lon radius_km" (WGS 84).
 func Circle(lat, lon, radiusKM float64) string {
 	return strconv.FormatFloat(lat, 'f', 5, 64) + "," + strconv.FormatFloat(lon, 'f', 5, 64) + " " + strconv.FormatFloat(radiusKM, 'f', -1, 64)
+}
+
+// area is the circle around st, or (st nil) one around each of the
+// basin's stations.
+func (b *Builder) area(ev schemas.AlertEvent, st *schemas.Station, basin []*schemas.Station) Area {
+	if st != nil {
+		return Area{AreaDesc: areaDesc(st), Circle: []string{Circle(st.Lat, st.Lon, b.c.RadiusKM)}}
+	}
+	a := Area{}
+	var districts []string
+	seen := map[string]bool{}
+	for _, s := range basin {
+		a.Circle = append(a.Circle, Circle(s.Lat, s.Lon, b.c.RadiusKM))
+		if s.District != "" && !seen[s.District] {
+			seen[s.District] = true
+			districts = append(districts, s.District)
+		}
+	}
+	a.AreaDesc = ev.Basin
+	if len(districts) > 0 {
+		a.AreaDesc += " (" + strings.Join(districts, ", ") + ")"
+	}
+	if a.AreaDesc == "" {
+		a.AreaDesc = ev.Station
+	}
+	return a
 }
 
 func areaDesc(st *schemas.Station) string {
@@ -335,6 +363,9 @@ func IsAllClear(kind MsgType, ev schemas.AlertEvent) bool {
 // DefaultTexts is the generated wording for a document about ev at st,
 // which a publisher may edit before approving.
 func (b *Builder) DefaultTexts(kind MsgType, ev schemas.AlertEvent, st *schemas.Station) Texts {
+	if st == nil {
+		return b.basinTexts(kind, ev)
+	}
 	h := hazardOf(ev.Sensor)
 	place, river := st.ID, ""
 	if st.Name != "" {
@@ -387,6 +418,35 @@ func (b *Builder) DefaultTexts(kind MsgType, ev schemas.AlertEvent, st *schemas.
 		Instruction: instructionEN(ev.Severity),
 	}
 	return t
+}
+
+// basinTexts is the generated wording for a basin's alert (st nil in
+// DefaultTexts): the rule, the basin and the event's message.
+func (b *Builder) basinTexts(kind MsgType, ev schemas.AlertEvent) Texts {
+	h := hazardOf(ev.Sensor)
+	at := ev.At.In(b.c.Location).Format("15:04 02/01/2006")
+	if IsAllClear(kind, ev) {
+		return Texts{
+			VI: Text{Headline: fmt.Sprintf("Kết thúc %s trên lưu vực %s", lower(h.vi), ev.Basin),
+				Description: fmt.Sprintf("Điều kiện %s trên lưu vực %s đã hết lúc %s.", ev.Rule, ev.Basin, at),
+				Instruction: "Cảnh báo đã kết thúc. Tiếp tục theo dõi thông tin từ chính quyền địa phương."},
+			EN: Text{Headline: fmt.Sprintf("All clear: %s in the %s basin", lower(h.en), ev.Basin),
+				Description: fmt.Sprintf("The %s condition in the %s basin ended at %s.", ev.Rule, ev.Basin, at),
+				Instruction: "The warning has ended. Keep following the local authorities."},
+		}
+	}
+	prefixVI, prefixEN := "", ""
+	if kind == MsgUpdate {
+		prefixVI, prefixEN = "Cập nhật: ", "Update: "
+	}
+	return Texts{
+		VI: Text{Headline: fmt.Sprintf("%s%s trên lưu vực %s", prefixVI, h.vi, ev.Basin),
+			Description: fmt.Sprintf("Điều kiện %s trên lưu vực %s lúc %s: %s", ev.Rule, ev.Basin, at, ev.Message),
+			Instruction: instructionVI(ev.Severity)},
+		EN: Text{Headline: fmt.Sprintf("%s%s in the %s basin", prefixEN, h.en, ev.Basin),
+			Description: fmt.Sprintf("The %s condition in the %s basin at %s: %s", ev.Rule, ev.Basin, at, ev.Message),
+			Instruction: instructionEN(ev.Severity)},
+	}
 }
 
 // lower lowercases the first letter (hazard names start a sentence).

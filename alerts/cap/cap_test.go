@@ -285,3 +285,40 @@ func TestSeverityMapping(t *testing.T) {
 		t.Fatalf("Build without station = %v, want ErrInvalid", err)
 	}
 }
+
+// A basin's alert (its station is the basin) warns the basin: a circle
+// around each of its stations, the basin and their districts.
+func TestBuildBasin(t *testing.T) {
+	b := builder(t)
+	other := &schemas.Station{ID: "VG-HOIKHACH", Name: "Hội Khách", District: "Nam Giang", Lat: 15.8, Lon: 107.9}
+	start := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
+	id := schemas.AlertID("basin-vu-gia-thu-bon", "basin:two-stations-bd2", start)
+	ev := schemas.AlertEvent{V: 1, ID: id, EventID: schemas.EventID(id, schemas.AlertFired, 1, start), Kind: schemas.AlertFired,
+		Station: "basin-vu-gia-thu-bon", Basin: "vu-gia-thu-bon", Rule: "basin:two-stations-bd2", Level: 1, Severity: schemas.SeveritySevere,
+		StartedAt: start, At: start, Value: 1, Threshold: 1, Message: "two stations at BĐ II"}
+	if _, err := b.Build(cap.Issue{MsgType: cap.MsgAlert, Seq: 1, Event: ev, Sent: start}); !errors.Is(err, cap.ErrInvalid) {
+		t.Fatalf("Build without station or basin stations = %v, want ErrInvalid", err)
+	}
+	a, err := b.Build(cap.Issue{MsgType: cap.MsgAlert, Seq: 1, Event: ev, Area: []*schemas.Station{station, other}, Sent: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := cap.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "basin.xml")
+	if err := os.WriteFile(path, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	xmllint(t, path)
+	for _, in := range a.Info {
+		ar := in.Area[0]
+		if ar.AreaDesc != "vu-gia-thu-bon (Đại Lộc, Nam Giang)" || len(ar.Circle) != 2 || ar.Circle[1] != "15.80000,107.90000 5" {
+			t.Errorf("%s: area %+v", in.Language, ar)
+		}
+		if !strings.Contains(in.Headline, "vu-gia-thu-bon") || !strings.Contains(in.Description, "two stations at BĐ II") {
+			t.Errorf("%s: texts %q / %q", in.Language, in.Headline, in.Description)
+		}
+	}
+}

@@ -12,7 +12,10 @@
 //
 // A Builder holds the sender's configuration (sender, names, severity and
 // urgency mapping, circle radius, time zone) and builds a document with an
-// info block in vi-VN and one in en-US. Identifiers are stable and
+// info block in vi-VN and one in en-US. The area is a circle around the
+// station with its district's name, or for a basin's alert (Issue.Area) a
+// circle around each of the basin's stations with the basin's name and
+// their districts. Identifiers are stable and
 // authoritative: Identifier(prefix, alertID, seq) is the alert's id and the
 // document's number within that alert, so the same issued document always
 // has the same identifier, and an Update or Cancel names the earlier

@@ -3,8 +3,9 @@
 //
 // Publisher.Observe folds alert events (deduplicated by event id) of the
 // stations the registry knows (the area is a circle around the station and
-// its district; a basin-scope alert, whose station is its basin, drafts
-// nothing):
+// its district) and of its basins (a basin-scope alert, whose station is
+// its basin: a circle around each of the basin's stations, the basin and
+// their districts); any other alert drafts nothing:
 //
 //   - an alert that fires or escalates at or above Config.MinSeverity with
 //     nothing issued yet gets a draft Alert;

@@ -24,8 +24,8 @@ var (
 	ErrNoDraft = errors.New("publish: no draft for this alert")
 	// ErrNoApprover is returned by Approve and Discard without a user.
 	ErrNoApprover = errors.New("publish: approver required")
-	// ErrUnknownStation is returned by Approve when the registry does not
-	// know the alert's station.
+	// ErrUnknownStation is returned by Approve and Preview when the
+	// registry no longer knows the alert's station (or basin).
 	ErrUnknownStation = errors.New("publish: unknown station")
 	// ErrNoReason is returned by Discard without a reason.
 	ErrNoReason = errors.New("publish: discard reason required")
@@ -210,6 +210,24 @@ func (p *Publisher) add(r Record) {
 // Cancel of an older log).
 func (r *Record) over() bool { return r.AllClear || r.MsgType == cap.MsgCancel }
 
+// place is where ev warns: its station, or for a basin's alert (whose
+// station is the basin) nil and the registry's stations of the basin; ok
+// is false when there is neither.
+func (p *Publisher) place(ev schemas.AlertEvent) (station *schemas.Station, basin []*schemas.Station, ok bool) {
+	if s := p.o.Stations.Lookup(ev.Station); s != nil {
+		return s, nil, true
+	}
+	if ev.Basin == "" {
+		return nil, nil, false
+	}
+	for _, id := range p.o.Stations.IDs() {
+		if s := p.o.Stations.Lookup(id); s != nil && s.Basin == ev.Basin {
+			basin = append(basin, s)
+		}
+	}
+	return nil, basin, len(basin) > 0
+}
+
 // reconcile fits the alert's pending draft to its newest issued document
 // (issued here or, through the log, by another replica): a draft of the
 // event just issued, or of a level no higher, is done; a higher level
@@ -225,9 +243,8 @@ func (p *Publisher) reconcile(st *alertState) {
 	case d.Event.Level > last.Level:
 		if d.MsgType != cap.MsgUpdate {
 			d.MsgType = cap.MsgUpdate
-			if s := p.o.Stations.Lookup(d.Event.Station); s != nil {
-				d.Texts = p.o.Builder.DefaultTexts(d.MsgType, d.Event, s)
-			}
+			station, _, _ := p.place(d.Event)
+			d.Texts = p.o.Builder.DefaultTexts(d.MsgType, d.Event, station)
 		}
 	default:
 		st.draft = nil
@@ -240,12 +257,12 @@ func (p *Publisher) Observe(ev schemas.AlertEvent) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer p.drafts.Set(float64(p.countDrafts()))
-	station := p.o.Stations.Lookup(ev.Station)
-	if station == nil {
-		// A basin-scope alert (its station is the basin) or a station
-		// removed from the registry: there is no area to warn.
-		p.o.Logger.Warn("cap: alert of a station the registry does not know: no public warning drafted",
-			"alert", ev.ID, "station", ev.Station, "kind", ev.Kind)
+	station, _, ok := p.place(ev)
+	if !ok {
+		// A station removed from the registry, or a basin without
+		// stations: there is no area to warn.
+		p.o.Logger.Warn("cap: alert of a station or basin the registry does not know: no public warning drafted",
+			"alert", ev.ID, "station", ev.Station, "basin", ev.Basin, "kind", ev.Kind)
 		return false
 	}
 	st := p.state(ev.ID)
@@ -374,9 +391,9 @@ func (p *Publisher) prepare(alertID, by string, edits cap.Texts) (Record, error)
 		return Record{}, ErrNoDraft
 	}
 	d := st.draft
-	station := p.o.Stations.Lookup(d.Event.Station)
-	if station == nil {
-		return Record{}, fmt.Errorf("station %s: %w", d.Event.Station, ErrUnknownStation)
+	station, basin, ok := p.place(d.Event)
+	if !ok {
+		return Record{}, fmt.Errorf("station %s basin %q: %w", d.Event.Station, d.Event.Basin, ErrUnknownStation)
 	}
 	refs := make([]cap.Ref, 0, len(st.issued))
 	for _, r := range st.issued {
@@ -385,7 +402,7 @@ func (p *Publisher) prepare(alertID, by string, edits cap.Texts) (Record, error)
 	texts := cap.Texts{VI: overlay(d.Texts.VI, edits.VI), EN: overlay(d.Texts.EN, edits.EN)}
 	seq := len(st.issued) + 1
 	a, err := p.o.Builder.Build(cap.Issue{
-		MsgType: d.MsgType, Seq: seq, Event: d.Event, Station: station,
+		MsgType: d.MsgType, Seq: seq, Event: d.Event, Station: station, Area: basin,
 		Sent: p.o.Now(), References: refs, Texts: texts,
 	})
 	if err != nil {

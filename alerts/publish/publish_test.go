@@ -450,10 +450,10 @@ func TestChainValidatesAgainstOASISSchema(t *testing.T) {
 	}
 }
 
-// An alert of a station the registry does not know (a basin-scope alert:
-// its station is the basin, e.g. "basin-vu-gia-thu-bon") drafts nothing:
-// there is no area to warn. (It used to become a draft without texts that
-// every approval refused with ErrUnknownStation.)
+// An alert of a station and basin the registry does not know drafts
+// nothing: there is no area to warn. (A basin-scope alert, whose station
+// is the basin, used to become a draft without texts that every approval
+// refused with ErrUnknownStation.)
 func TestUnknownStationDraftsNothing(t *testing.T) {
 	p := newPublisher(t, openLog(t, filepath.Join(t.TempDir(), "cap.log")))
 	e := ev(schemas.AlertFired, 1, schemas.SeverityExtreme, 0)
@@ -465,5 +465,34 @@ func TestUnknownStationDraftsNothing(t *testing.T) {
 	}
 	if ds := p.Drafts(); len(ds) != 0 {
 		t.Fatalf("drafts %+v, want none", ds)
+	}
+}
+
+// A basin-scope alert (its station is the basin) warns the basin: every
+// station of the basin in the area, valid against the OASIS schema.
+func TestBasinAlert(t *testing.T) {
+	p := newPublisher(t, openLog(t, filepath.Join(t.TempDir(), "cap.log")))
+	e := ev(schemas.AlertFired, 1, schemas.SeveritySevere, 0)
+	e.Station, e.Basin, e.Rule, e.Sensor, e.Message = "basin-vu-gia-thu-bon", "Vu Gia - Thu Bồn", "basin:two-stations-bd2", "", "two stations at BĐ II"
+	e.ID = schemas.AlertID(e.Station, e.Rule, start)
+	e.EventID = schemas.EventID(e.ID, e.Kind, e.Level, e.At)
+	if !p.Observe(e) {
+		t.Fatal("a basin alert drafted nothing")
+	}
+	d, ok := p.Draft(e.ID)
+	if !ok || !strings.Contains(d.Texts.VI.Headline, "Vu Gia - Thu Bồn") || !strings.Contains(d.Texts.EN.Description, "two stations at BĐ II") {
+		t.Fatalf("basin draft %+v", d)
+	}
+	r, err := p.Approve(context.Background(), e.ID, "publisher1", cap.Texts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	captest.Validate(t, r.Identifier, r.Doc)
+	a, err := cap.Parse(r.Doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ar := a.Info[0].Area[0]; ar.AreaDesc != "Vu Gia - Thu Bồn (Đại Lộc)" || len(ar.Circle) != 1 {
+		t.Fatalf("basin area %+v", ar)
 	}
 }
