@@ -12,9 +12,9 @@ var ErrBadPage = errors.New("audit: bad page")
 
 // Page returns up to limit entries with seq below before (0: from the
 // newest), newest first, read from the file as far as it was appended
-// when Page started. The entries are read back as written; Open verified
-// the chain, and a line that no longer decodes is an error matching
-// ErrBroken (someone edited the file since).
+// when Page started. The chain is verified as it is read (as Verify does),
+// so an entry edited since Open is an error matching ErrBroken naming the
+// first broken line, never a page that looks intact.
 func (l *Log) Page(before uint64, limit int) ([]Entry, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("%w: limit %d", ErrBadPage, limit)
@@ -28,6 +28,7 @@ func (l *Log) Page(before uint64, limit int) ([]Entry, error) {
 	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 64<<10)
 	ring := make([]Entry, 0, limit)
 	next := 0 // the oldest slot once ring is full
+	prev := Head{Hash: GenesisHash}
 	for lineNo := 1; ; lineNo++ {
 		line, err := readLine(br)
 		if errors.Is(err, io.EOF) && len(line) == 0 {
@@ -36,10 +37,15 @@ func (l *Log) Page(before uint64, limit int) ([]Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("audit: %s: read line %d: %w", l.path, lineNo, err)
 		}
-		e, err := decodeLine(line)
+		e, err := check(line, prev)
 		if err != nil {
-			return nil, fmt.Errorf("audit: %s: line %d: %w", l.path, lineNo, &BrokenError{Line: lineNo, Reason: ReasonMalformed, Detail: err.Error()})
+			var b *BrokenError
+			if errors.As(err, &b) {
+				b.Line = lineNo
+			}
+			return nil, fmt.Errorf("audit: %s: %w", l.path, err)
 		}
+		prev = Head{Seq: e.Seq, Hash: e.Hash}
 		if before != 0 && e.Seq >= before {
 			break
 		}

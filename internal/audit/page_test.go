@@ -3,7 +3,9 @@ package audit_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/resilience-project/resilience/internal/audit"
@@ -57,5 +59,34 @@ func TestLogPage(t *testing.T) {
 	l.Close()
 	if _, err := l.Page(0, 1); !errors.Is(err, audit.ErrClosed) {
 		t.Fatalf("Page after Close = %v, want ErrClosed", err)
+	}
+}
+
+// An entry edited in the file after Open (its hash left as it was) makes
+// Page fail with ErrBroken naming the line, instead of serving the edit.
+func TestLogPageDetectsEdit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l := openLog(t, path)
+	for i := range 3 {
+		if _, err := l.Append(audit.Record{Actor: "ana", Role: "operator", Action: "alert.ack", Target: fmt.Sprint(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), `"actor":"ana","role":"operator","action":"alert.ack","target":"2"`,
+		`"actor":"eve","role":"operator","action":"alert.ack","target":"2"`, 1)
+	if edited == string(b) {
+		t.Fatal("the edit did not apply")
+	}
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.Page(0, 10)
+	var be *audit.BrokenError
+	if !errors.As(err, &be) || be.Line != 2 || be.Reason != audit.ReasonHash {
+		t.Fatalf("Page after an edit = %v, want ErrBroken at line 2 (%s)", err, audit.ReasonHash)
 	}
 }

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -188,4 +189,27 @@ func verifyPath(path string) (audit.Head, error) {
 	}
 	defer l.Close()
 	return l.Head(), nil
+}
+
+// An entry edited in the file shows at GET /api/v1/audit as a broken chain
+// (503 naming the line), never as a page that looks intact.
+func TestAuditEditedEntryShows(t *testing.T) {
+	f := newFixture(t)
+	for range 2 {
+		if rec := f.do(t, req{method: "POST", path: "/api/v1/alerts/A1/ack", body: `{"note":"x"}`, role: auth.RoleOperator}); rec.Code != 202 {
+			t.Fatalf("ack = %d", rec.Code)
+		}
+	}
+	b, err := os.ReadFile(f.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), `"actor":"operator-user"`, `"actor":"someone-else"`, 1)
+	if err := os.WriteFile(f.logPath, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec := f.do(t, req{path: "/api/v1/audit", role: auth.RoleAdmin})
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "broken at line 1") {
+		t.Fatalf("= %d %s, want 503 naming line 1", rec.Code, rec.Body)
+	}
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -40,7 +42,14 @@ func (s *Server) auditHandler() http.Handler {
 		}
 		head := s.o.Audit.Head()
 		es, err := s.o.Audit.Page(before, limit)
-		if err != nil {
+		switch {
+		case errors.Is(err, audit.ErrBroken):
+			s.o.Logger.Error("audit log chain broken", "request_id", requestID(r), "err", err)
+			var b *audit.BrokenError
+			errors.As(err, &b)
+			writeError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("the audit log's chain is broken at line %d: %s", b.Line, b.Reason))
+			return
+		case err != nil:
 			s.o.Logger.Error("audit log not readable", "request_id", requestID(r), "err", err)
 			writeError(w, r, http.StatusServiceUnavailable, "the audit log could not be read")
 			return
