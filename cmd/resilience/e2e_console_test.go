@@ -8,9 +8,11 @@ package main
 // open page shows.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"io"
 	"log/slog"
 	"math"
@@ -157,7 +159,7 @@ func startConsoleStack(tb testing.TB) *consoleStack {
 	tb.Cleanup(func() { cs.pub.Disconnect(250) })
 
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.WindowSize(1400, 1100),
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.WindowSize(consoleWidth, consoleHeight),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("lang", "vi-VN"))...)
 	bctx, bcancel := chromedp.NewContext(actx)
@@ -414,20 +416,40 @@ func (cs *consoleStack) seenAfter(key string, start time.Time) time.Duration {
 	return time.Duration((at - float64(start.UnixMicro())/1000) * float64(time.Millisecond))
 }
 
+// updateScreenshotsEnv names the variable that makes the browser test
+// write its screenshots into docs/screenshots (the README's), e.g.
+// RESILIENCE_UPDATE_SCREENSHOTS=1 go test -run TestBrowserConsoleFullStack
+// ./cmd/resilience. Without it they go to the test's artifact directory
+// (kept with go test -artifacts), so an ordinary test run leaves the
+// tracked images alone.
+const updateScreenshotsEnv = "RESILIENCE_UPDATE_SCREENSHOTS"
+
+// screenshot takes a full-page PNG of the console, checks that it is a
+// PNG of the window's width and writes it.
 func (cs *consoleStack) screenshot(name string) {
 	cs.tb.Helper()
 	ctx, cancel := context.WithTimeout(cs.browser, 90*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	if err != nil {
 		cs.tb.Fatalf("screenshot %s: %v", name, err)
 	}
-	dir := filepath.Join("..", "..", "docs", "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		cs.tb.Fatal(err)
+	img, err := png.DecodeConfig(bytes.NewReader(shot))
+	if err != nil || img.Width != consoleWidth || img.Height < consoleHeight {
+		cs.tb.Fatalf("screenshot %s: %dx%d PNG (%v), want %d wide and at least %d high", name, img.Width, img.Height, err, consoleWidth, consoleHeight)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		cs.tb.Fatal(err)
+	dirs := []string{cs.tb.ArtifactDir()}
+	if v := os.Getenv(updateScreenshotsEnv); v == "1" || v == "true" {
+		dirs = append(dirs, filepath.Join("..", "..", "docs", "screenshots"))
+	}
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			cs.tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), shot, 0o644); err != nil {
+			cs.tb.Fatal(err)
+		}
+		cs.tb.Logf("screenshot %s", filepath.Join(dir, name))
 	}
 }
 
@@ -445,6 +467,9 @@ func viMetres(v float64) string {
 
 const alarmStation = "VG-AINGHIA" // BĐ III 9.0 m
 
+// The browser window's size (the screenshots' width).
+const consoleWidth, consoleHeight = 1400, 1100
+
 // TestBrowserConsoleFullStack drives the console in Debian's chromium on
 // the full embedded stack (`resilience run --dev`): every registry station
 // reports two hours of readings over MQTT; the operator logs in with the
@@ -452,8 +477,9 @@ const alarmStation = "VG-AINGHIA" // BĐ III 9.0 m
 // published over MQTT becomes a live alert on the open page without a
 // reload (the publish → visible latency is printed; the bound is in
 // BenchmarkReadingToDashboard); the operator acknowledges it, sees the ack
-// in its history and the audit log, and switches to English. It writes
-// docs/screenshots/dashboard-{vi,en}.png.
+// in its history and the audit log, and switches to English. It takes the
+// screenshots dashboard-{vi,en}.png: into docs/screenshots (the README's)
+// with RESILIENCE_UPDATE_SCREENSHOTS=1, else into its artifact directory.
 //
 // Ái Nghĩa's water level has no history: the spike check (max_jump 1.0 m)
 // flags a jump from a normal level to above BĐ III as suspect, and a
