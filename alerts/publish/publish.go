@@ -257,14 +257,6 @@ func (p *Publisher) Observe(ev schemas.AlertEvent) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer p.drafts.Set(float64(p.countDrafts()))
-	station, _, ok := p.place(ev)
-	if !ok {
-		// A station removed from the registry, or a basin without
-		// stations: there is no area to warn.
-		p.o.Logger.Warn("cap: alert of a station or basin the registry does not know: no public warning drafted",
-			"alert", ev.ID, "station", ev.Station, "basin", ev.Basin, "kind", ev.Kind)
-		return false
-	}
 	st := p.state(ev.ID)
 	if _, dup := st.seen[ev.EventID]; dup {
 		return false
@@ -307,6 +299,14 @@ func (p *Publisher) Observe(ev schemas.AlertEvent) bool {
 	}
 	if d := st.draft; d != nil && draftKey(d.MsgType, d.AllClear) == key && ev.At.Before(d.Event.At) {
 		return false // an older event than the draft's
+	}
+	station, _, ok := p.place(ev)
+	if !ok {
+		// A station removed from the registry, or a basin without
+		// stations: there is no area to warn.
+		p.o.Logger.Warn("cap: alert of a station or basin the registry does not know: no public warning drafted",
+			"alert", ev.ID, "station", ev.Station, "basin", ev.Basin, "kind", ev.Kind)
+		return false
 	}
 	now := p.o.Now()
 	d := &Draft{AlertID: ev.ID, MsgType: kind, AllClear: allClear, Event: ev, CreatedAt: now, UpdatedAt: now}
