@@ -5,7 +5,7 @@ ENVFILE := .cache/services/env
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test test-unit vet services-up services-down services-status bench fuzz chaos clean
+.PHONY: screenshots run build test test-unit vet services-up services-down services-status bench fuzz chaos clean
 
 build:
 	$(GO) build -o bin/resilience ./cmd/resilience
@@ -79,6 +79,10 @@ fuzz:
 	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./alerts/route/
 	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./internal/auth/
 	$(GO) test $(FUZZ) -fuzz FuzzVerify ./internal/audit/
+
+## screenshots: retake docs/screenshots/dashboard-{vi,en}.png with the browser test.
+screenshots:
+	RESILIENCE_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestBrowserConsoleFullStack$$' ./cmd/resilience/
 
 clean:
 	rm -rf bin
