@@ -79,6 +79,8 @@ fuzz:
 	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./alerts/route/
 	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./internal/auth/
 	$(GO) test $(FUZZ) -fuzz FuzzVerify ./internal/audit/
+	$(GO) test $(FUZZ) -fuzz FuzzOpenFile ./alerts/publish/
+	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./alerts/cap/
 
 ## screenshots: retake docs/screenshots/dashboard-{vi,en}.png with the browser test.
 screenshots:
