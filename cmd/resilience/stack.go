@@ -26,6 +26,7 @@ import (
 	"github.com/resilience-project/resilience/alerts/notify/mqttsiren"
 	"github.com/resilience-project/resilience/alerts/publish"
 	"github.com/resilience-project/resilience/alerts/route"
+	"github.com/resilience-project/resilience/alerts/silence"
 	"github.com/resilience-project/resilience/alerts/store"
 	"github.com/resilience-project/resilience/ingest"
 	"github.com/resilience-project/resilience/internal/embedded"
@@ -317,7 +318,10 @@ func (w *wiring) pointSink() (processor.PointSink, *influxsink.Sink, error) {
 func (w *wiring) wireAlerts() (*store.Store, *alerts.Service, error) {
 	ac := w.cfg.Alerts
 	astore := store.NewWithOptions(store.Options{ResolvedRetention: ac.ResolvedRetention})
-	d, err := w.wireDispatch()
+	// One silence set: the service folds the silences of the actions topic
+	// into it, the dispatcher asks it.
+	silences := silence.NewSet()
+	d, err := w.wireDispatch(silences)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -326,7 +330,7 @@ func (w *wiring) wireAlerts() (*store.Store, *alerts.Service, error) {
 	o := alerts.Options{Brokers: w.cfg.Kafka.Brokers, Store: astore,
 		Notifiers: []notify.Notifier{&lognotify.Notifier{Logger: w.logger.With("component", "notify")}},
 		Logger:    w.logger, Registry: w.reg, Topics: w.topics, NotifyMaxAge: ac.NotifyMaxAge,
-		Basin: basin.New(w.rules, w.stations), Writer: w.writer(100)}
+		Basin: basin.New(w.rules, w.stations), Writer: w.writer(100), Silences: silences}
 	if d != nil {
 		o.Dispatcher = d
 	}
@@ -351,7 +355,7 @@ func (w *wiring) wireAlerts() (*store.Store, *alerts.Service, error) {
 // (nil without one: alerts are only logged): the routing watcher, every
 // receiver's channels, the notification log and the dispatcher, each run in
 // the alerts stage.
-func (w *wiring) wireDispatch() (*dispatch.Dispatcher, error) {
+func (w *wiring) wireDispatch(silences *silence.Set) (*dispatch.Dispatcher, error) {
 	ac := w.cfg.Alerts
 	if ac.RoutesFile == "" {
 		w.logger.Warn("no alerts.routes_file: alerts are logged, nobody is notified")
@@ -381,7 +385,7 @@ func (w *wiring) wireDispatch() (*dispatch.Dispatcher, error) {
 		return nil, err
 	}
 	d, err = dispatch.New(dispatch.Config{Routes: rw.Current, Channels: chans.ByReceiver, Log: nl,
-		Inhibit: inhibit.New(inhibit.Defaults()), Logger: logger, MaxAge: ac.NotifyMaxAge})
+		Silences: silences, Inhibit: inhibit.New(inhibit.Defaults()), Logger: logger, MaxAge: ac.NotifyMaxAge})
 	if err != nil {
 		return nil, err
 	}
@@ -496,7 +500,10 @@ func (w *wiring) wireHTTP(view *processor.View, astore *store.Store, svc *alerts
 		ho.Silences = silencesAPI{svc}
 	}
 	ho.CAP = w.capAPI // nil: no public warnings
-	w.lc.run(stageHTTP, "http", httpapi.New(ho).Run)
+	startConsole := w.wireConsole(&ho)
+	srv := httpapi.New(ho)
+	w.lc.run(stageHTTP, "http", srv.Run)
+	startConsole(srv)
 }
 
 // pointsDegraded is the /readyz degradation of the point sink: records
