@@ -150,7 +150,7 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 			olds[k] = x.oldLevel(b, rs, ss.Hist, idx)
 		}
 	}
-	last := x.flag(m.Sensor, ss, idx)
+	lastQ, lastRun := x.flag(m.Sensor, ss, idx)
 	q := Quality(ss.Hist[idx].Q)
 	var sh shift
 	ring := m.Sensor == schemas.Rainfall && sr.ringLen > 0
@@ -162,7 +162,7 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 		if !inOrder {
 			old = olds[k]
 		}
-		x.eval(b, x.st.rules[b.name], ss.Hist, idx, inOrder, old, last, sh, ring)
+		x.eval(b, x.st.rules[b.name], ss.Hist, idx, inOrder, old, lastQ, lastRun, sh, ring)
 	}
 	ss.trim(x.wm - sr.keep)
 	x.thin(rules, ss)
@@ -291,38 +291,45 @@ func (s *State) dropStale(sr *stationRules) {
 // flag recomputes the stuck run and quality flag of samples idx.. of ss,
 // up to the first sample after idx+1 whose run is unchanged: from there on
 // run, value and previous value are as before, and so are the flags. It
-// returns the last sample it recomputed.
-func (x *applyCtx) flag(k schemas.Sensor, ss *sensorState, idx int) (last int) {
+// returns the last sample whose flag changed and the last whose run did
+// (idx at least: the new sample).
+func (x *applyCtx) flag(k schemas.Sensor, ss *sensorState, idx int) (lastQ, lastRun int) {
 	checks := x.sr.quality[k]
+	lastQ, lastRun = idx, idx
 	for j := idx; j < len(ss.Hist); j++ {
 		x.st.steps++
 		s := &ss.Hist[j]
-		oldRun := s.Run
+		oldRun, oldQ := s.Run, s.Q
 		if j > idx+1 {
 			run := uint32(1)
 			if ss.Hist[j-1].V == s.V {
 				run = ss.Hist[j-1].Run + 1
 			}
 			if run == oldRun {
-				return j - 1
+				return lastQ, lastRun
 			}
 		}
 		s.Run = 1
 		if j > 0 && ss.Hist[j-1].V == s.V {
 			s.Run = ss.Hist[j-1].Run + 1
 		}
-		if len(checks) == 0 {
-			s.Q = int8(QualityNotEval)
-			continue
+		s.Q = int8(QualityNotEval)
+		if len(checks) > 0 {
+			s.Q = int8(QualityPass)
 		}
-		s.Q = int8(QualityPass)
 		for _, c := range checks {
 			if c.suspect(ss.Hist, j) {
 				s.Q = int8(QualitySuspect)
 			}
 		}
+		if s.Run != oldRun {
+			lastRun = j
+		}
+		if s.Q != oldQ {
+			lastQ = j
+		}
 	}
-	return len(ss.Hist) - 1
+	return lastQ, lastRun
 }
 
 // hyst is the hysteresis level for value v (up space) from level cur: it
@@ -451,7 +458,7 @@ func (x *applyCtx) oldLevel(b sensorRule, rs *ruleState, h []sample, idx int) in
 //
 // With a trace (trace.go), out of order only what the sample can change
 // is refolded, with the same result; in order the step is appended to it.
-func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrder bool, old, last int, sh shift, ring bool) {
+func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrder bool, old, lastQ, lastRun int, sh shift, ring bool) {
 	tIns := h[idx].TS
 	var peak step
 	drop := int64(-1)
@@ -472,7 +479,7 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 		}
 		done = true
 	} else if traced && !inOrder {
-		peak, drop, done = x.tracedEval(b, l, rs, h, idx, last, sh, ring, old)
+		peak, drop, done = x.tracedEval(b, l, rs, h, idx, lastQ, lastRun, sh, ring, old)
 		if done && peak.eff <= old {
 			peak, drop = step{}, -1
 		}

@@ -10,11 +10,13 @@ func noDeps() (int64, int64) { return 1, 0 }
 
 func (levelRule) deps([]sample, int, int, int64) (int64, int64) { return noDeps() }
 func (levelRule) rainRing() bool                                { return false }
+func (levelRule) readsRun() bool                                { return false }
 
 // A stuck value is the sample's run, which flag recomputes where it
 // changes (those samples change themselves).
 func (*stuckRule) deps([]sample, int, int, int64) (int64, int64) { return noDeps() }
 func (*stuckRule) rainRing() bool                                { return false }
+func (*stuckRule) readsRun() bool                                { return true }
 
 // A spike is measured from the previous sample: the sample after k2.
 func (*spikeRule) deps(h []sample, _, k2 int, _ int64) (int64, int64) {
@@ -24,6 +26,7 @@ func (*spikeRule) deps(h []sample, _, k2 int, _ int64) (int64, int64) {
 	return noDeps()
 }
 func (*spikeRule) rainRing() bool { return false }
+func (*spikeRule) readsRun() bool { return false }
 
 // A rate compares with the oldest good sample of its window: the samples
 // whose window starts after the last good sample before k1 and at or
@@ -39,6 +42,7 @@ func (k *rateRule) deps(h []sample, k1, k2 int, _ int64) (int64, int64) {
 	return max(lo, h[k1].TS), h[k2].TS + k.window
 }
 func (*rateRule) rainRing() bool { return false }
+func (*rateRule) readsRun() bool { return false }
 
 // rainDeps: a rolling sum reads the samples of its own bucket up to it
 // (for a counter, each increment also the sample before): the later
@@ -55,6 +59,7 @@ func (k *accumRule) deps(h []sample, k1, k2 int, bucket int64) (int64, int64) {
 	return rainDeps(h, k1, k2, bucket, k.counter)
 }
 func (*accumRule) rainRing() bool { return true }
+func (*accumRule) readsRun() bool { return false }
 
 // shiftUntil: an increment added at tIns is in the sums of the samples
 // whose window, ending with their bucket, holds tIns's bucket.
@@ -79,6 +84,7 @@ func (k *riskRule) deps(h []sample, k1, k2 int, bucket int64) (int64, int64) {
 	return rainDeps(h, k1, k2, bucket, k.counter)
 }
 func (*riskRule) rainRing() bool { return true }
+func (*riskRule) readsRun() bool { return false }
 
 var (
 	_ local   = levelRule{}

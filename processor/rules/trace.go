@@ -44,11 +44,13 @@ type local interface {
 	// deps is the span of sample times [lo, hi] (empty when lo > hi) of
 	// samples other than k1..k2 whose value may change when samples
 	// k1..k2 of h change: are inserted, removed (k1 = k2, h still holding
-	// it) or change their quality flags.
+	// it) or change their quality flags (not their runs: see readsRun).
 	deps(h []sample, k1, k2 int, bucket int64) (lo, hi int64)
 	// rainRing: the value also reads the station's rainfall ring, which a
 	// late rain reading changes for the later samples of the window.
 	rainRing() bool
+	// readsRun: the value is the sample's run of identical readings.
+	readsRun() bool
 }
 
 // shifter is a rainRing sampler whose value after rain d (hundredths of a
@@ -372,7 +374,7 @@ func (x *applyCtx) tracedOld(b sensorRule, rs *ruleState, h []sample, idx int) i
 // can change refolded, and the peak reached from its time on found in the
 // entries (only if it can exceed old, the level known before it). It
 // returns false if the trace cannot be used (eval replays).
-func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, idx, last int, sh shift, ring bool, old int) (peak step, drop int64, ok bool) {
+func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, idx, lastQ, lastRun int, sh shift, ring bool, old int) (peak step, drop int64, ok bool) {
 	tr := rs.tr
 	drop = -1
 	if tr == nil || tr.c != x.c || tr.stale {
@@ -385,14 +387,25 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 	tIns := h[idx].TS
 	p := idx - first
 	tr.ent = slices.Insert(tr.ent, p, tstep{pos: tIns})
+	// The samples whose own value may change: the new one, those whose
+	// flag changed (for a hazard rule, which a suspect flag silences),
+	// those whose run changed (for a rule that reads it).
+	last := idx
+	if b.hazard {
+		last = max(last, lastQ)
+	}
+	if l.readsRun() {
+		last = max(last, lastRun)
+	}
 	var d dirty
 	d.add(tIns, h[last].TS)
 	if _, can := b.sampler.(shifter); can && sh.on && ring {
 		// the later samples of the bucket, whose partial sums hold the
 		// new rain, are shifted like the rest of the window
 	} else {
-		d.add(l.deps(h, idx, last, x.c.bucket))
-		if l.rainRing() && ring {
+		d.add(l.deps(h, idx, idx, x.c.bucket))
+		d.add(l.deps(h, idx, lastQ, x.c.bucket))
+		if l.rainRing() && ring && !(sh.on && sh.d == 0) { // no rain: the ring is as it was
 			d.add(tIns, math.MaxInt64)
 		}
 		sh = shift{}
