@@ -329,11 +329,27 @@ func getTicket(t *testing.T, url, token string) (int, string) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The answer, as the OpenAPI document describes it.
+	rec := httptest.NewRecorder()
+	for k, v := range resp.Header {
+		rec.Header()[k] = v
+	}
+	rec.WriteHeader(resp.StatusCode)
+	rec.Body.Write(raw)
+	validateResponse(t, req, "", rec)
 	var body struct {
 		Ticket    string `json:"ticket"`
 		ExpiresAt string `json:"expires_at"`
 	}
-	json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Fatalf("ticket answer: %v", err)
+		}
+	}
 	return resp.StatusCode, body.Ticket
 }
 
