@@ -80,6 +80,9 @@ fuzz:
 	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./internal/auth/
 	$(GO) test $(FUZZ) -fuzz FuzzVerify ./internal/audit/
 	$(GO) test $(FUZZ) -fuzz FuzzOpenFile ./alerts/publish/
+	$(GO) test $(FUZZ) -fuzz 'FuzzAlertsQuery$$' ./internal/httpapi/
+	$(GO) test $(FUZZ) -fuzz 'FuzzActionBody$$' ./internal/httpapi/
+	$(GO) test $(FUZZ) -fuzz 'FuzzSilenceBody$$' ./internal/httpapi/
 	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./alerts/cap/
 
 ## screenshots: retake docs/screenshots/dashboard-{vi,en}.png with the browser test.
