@@ -14,8 +14,8 @@ import (
 // replay, so that a late reading refolds only what it can change:
 //
 //   - the trace is one entry per history sample after Base: the rule's
-//     condition after folding that sample and whether the sample had a
-//     value (ok); the value is the condition's V;
+//     condition after folding that sample, whether the sample had a value
+//     (ok) and the value;
 //   - a change at samples k1..k2 (a reading inserted there, the quality
 //     flags it changed) can change the value only of those samples and of
 //     the samples the evaluator's deps names (a rate's window, a spike's
@@ -35,7 +35,9 @@ import (
 // are marked stale and refolded before the trace is next read. A trace is
 // a cache: it is not encoded (a restored State rebuilds it by one full
 // replay at its first late reading), it is built only for rules that got a
-// late reading, and it is dropped when the rules change.
+// late reading, and it is dropped when the rules change. A kind whose
+// value reads other sensors (landslide: soil moisture, rain) is not local
+// and keeps replaying.
 
 // local is a sampler whose value at a sample depends only on its own
 // sensor's history (and, for rainRing, on the station's rainfall ring),
