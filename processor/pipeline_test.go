@@ -458,3 +458,48 @@ func TestAlertNotBehindPoints(t *testing.T) {
 	}
 	checkCovered(t, e.log.snapshot())
 }
+
+// TestAlertCutsTheBatch: a record that raises an alert ends its batch, so
+// its event is produced at once, not after batch_wait (10 s here, the
+// longest allowed) spent waiting for more records (four readings above
+// level II, within which the level rule fires; the offline alerts the tick
+// raises for the test's old timestamps do not count). Before, the batch of the
+// breach was evaluated only once batch_wait had passed: the alert came no
+// earlier than 10 s after the breach.
+func TestAlertCutsTheBatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e := newPipelineEnv(t, ctx, "cut.")
+	sink := &stepSink{refusingSink: refusingSink{points: map[string]int{}}, log: e.log}
+	const batchWait = 10 * time.Second
+	_, stop := e.startWith("cut-test", &stepWriter{inner: e.w, topics: e.topics, log: e.log}, sink, func(c *Config) {
+		c.BatchWait, c.BatchSize = batchWait, 1000
+	})
+	e.produce("ST-A", 1, 1, calmLevel)
+	e.wait("the first record's point", func() bool { return len(sink.snapshot("reading")) == 1 })
+	breach := time.Now()
+	e.produce("ST-A", 2, 5, func(uint64) float64 { return 5.8 })
+	within, cancelWithin := context.WithDeadline(ctx, breach.Add(batchWait))
+	defer cancelWithin()
+	for !e.fired("ST-A", "level:water_level") {
+		select {
+		case <-within.Done():
+			t.Fatalf("no alert event within batch_wait (%v) of the breach: the batch waited for more records", batchWait)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Logf("the level alert fired %v after the breach", time.Since(breach))
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// fired reports whether an alert of station and rule has fired.
+func (e *pipelineEnv) fired(station, rule string) bool {
+	for _, ev := range e.alertEvents() {
+		if ev.Station == station && ev.Rule == rule && ev.Kind == schemas.AlertFired {
+			return true
+		}
+	}
+	return false
+}

@@ -74,10 +74,10 @@ func (w *worker) run(hard, soft context.Context, offset int64, running func()) e
 	}
 	tick := time.NewTicker(w.p.cfg.TickInterval)
 	defer tick.Stop()
-	batch := make([]kafka.Message, 0, w.p.cfg.BatchSize)
 	for soft.Err() == nil && hard.Err() == nil && w.gone.Err() == nil {
-		batch = w.fetch(hard, soft, r, batch[:0])
-		if err := w.step(hard, r, batch, tick.C); err != nil {
+		var ev evaluation
+		w.fetch(hard, soft, r, &ev)
+		if err := w.step(hard, r, &ev, tick.C); err != nil {
 			return err
 		}
 	}
@@ -92,12 +92,12 @@ func (w *worker) run(hard, soft context.Context, offset int64, running func()) e
 	return nil
 }
 
-// step processes one fetched batch (possibly empty), lands waiting points,
-// takes a snapshot and commits when due, and runs the time-driven rules
-// when due.
-func (w *worker) step(hard context.Context, r *kafka.Reader, batch []kafka.Message, tick <-chan time.Time) error {
-	if len(batch) > 0 {
-		if err := w.process(hard, batch); err != nil {
+// step finishes one fetched and evaluated batch (possibly empty), lands
+// waiting points, takes a snapshot and commits when due, and runs the
+// time-driven rules when due.
+func (w *worker) step(hard context.Context, r *kafka.Reader, ev *evaluation, tick <-chan time.Time) error {
+	if ev.pb != nil {
+		if err := w.process(hard, ev); err != nil {
 			return w.leave(hard, "batch (replayed from the commit)", err)
 		}
 		w.p.m.lag.WithLabelValues(strconv.Itoa(w.partition)).Set(float64(r.Lag()))
@@ -190,10 +190,12 @@ func (w *worker) reader() *kafka.Reader {
 	})
 }
 
-// fetch returns up to BatchSize messages: it waits for the first at most
-// TickInterval (so that ticks run on time when idle), until a snapshot is
-// due, or until a stop or revoke, then at most BatchWait for more.
-func (w *worker) fetch(hard, soft context.Context, r *kafka.Reader, batch []kafka.Message) []kafka.Message {
+// fetch fetches and evaluates up to BatchSize messages into ev: it waits
+// for the first at most TickInterval (so that ticks run on time when
+// idle), until a snapshot is due, or until a stop or revoke, then at most
+// BatchWait for more. A record that raises alert events ends the batch,
+// so that they are produced at once.
+func (w *worker) fetch(hard, soft context.Context, r *kafka.Reader, ev *evaluation) {
 	cfg := w.p.cfg
 	wait := w.flushWait(time.Now(), cfg.TickInterval)
 	if w.land.open() {
@@ -206,115 +208,125 @@ func (w *worker) fetch(hard, soft context.Context, r *kafka.Reader, batch []kafk
 	stop()
 	stopGone()
 	cancel()
-	if err != nil {
-		return batch
+	if err != nil || w.evaluate(ev, m) {
+		return
 	}
-	batch = append(batch, m)
 	more, cancel2 := context.WithTimeout(hard, cfg.BatchWait)
 	defer cancel2()
 	defer context.AfterFunc(w.gone, cancel2)()
-	for len(batch) < cfg.BatchSize {
+	for ev.records < cfg.BatchSize {
 		m, err := r.FetchMessage(more)
-		if err != nil {
-			break
+		if err != nil || w.evaluate(ev, m) {
+			return
 		}
-		batch = append(batch, m)
 	}
-	return batch
 }
 
-// process evaluates one batch, produces its alert events (before any
-// telemetry of the batch is written, and without waiting for the points of
-// earlier batches), then hands its points to the pipeline. The state and
-// the commit follow at the next snapshot (flush).
-func (w *worker) process(ctx context.Context, batch []kafka.Message) error {
+// evaluation is one batch, evaluated record by record as it is fetched.
+type evaluation struct {
+	pb       *pointBatch // nil until the first record
+	events   []schemas.AlertEvent
+	observed []seen // for the View, if there is one
+	slab     []int  // the quality flags of the batch's readings
+	records  int
+	start    time.Time
+}
+
+// seen is an evaluated record and its quality flags.
+type seen struct {
+	rec     schemas.Record
+	quality []int
+}
+
+// evaluate decodes one record, folds it into its station's state and adds
+// its points to the batch. It reports whether the record raised alert
+// events.
+func (w *worker) evaluate(ev *evaluation, m kafka.Message) bool {
 	p := w.p
-	start := time.Now()
-	pb := w.pipe.newBatch(batch[0].Offset, batch[len(batch)-1].Offset)
-	var events []schemas.AlertEvent
-	type seen struct {
-		rec     schemas.Record
-		quality []int
+	if ev.pb == nil {
+		ev.pb, ev.start = w.pipe.newBatch(m.Offset, m.Offset), time.Now()
 	}
-	var observed []seen
+	pb := ev.pb
+	pb.last = m.Offset
+	ev.records++
+	rec, err := decode(m)
+	if err != nil {
+		p.m.records.WithLabelValues("bad").Inc()
+		w.logger.Error("skipping bad record", "err", err)
+		return false
+	}
+	var res rules.Result
+	known := p.deps.Registry.Lookup(rec.Station) != nil
+	if !known {
+		// Not in this processor's registry (collectors were updated
+		// first): store the reading unevaluated rather than drop it.
+		p.m.records.WithLabelValues("unknown_station").Inc()
+	} else {
+		res = p.deps.Engine.Apply(w.state(rec.Station), &rec)
+		w.dirty[rec.Station] = struct{}{}
+	}
+	n := len(res.Quality)
+	if cap(ev.slab)-len(ev.slab) < n {
+		ev.slab = make([]int, 0, max(n, 512))
+	}
+	q := ev.slab[len(ev.slab) : len(ev.slab)+n : len(ev.slab)+n]
+	ev.slab = ev.slab[:len(ev.slab)+n]
+	for i, x := range res.Quality {
+		q[i] = int(x)
+	}
+	if !plain(&rec, q, res.Late) {
+		pb.odd[m.Offset] = flags{q, res.Late}
+	}
+	tags := lineproto.TagsOf(p.deps.Registry, rec.Station)
+	if pb.lines, err = lineproto.AppendReading(pb.lines, tags, &rec, q, res.Late); err != nil {
+		w.logger.Warn("dropped non-finite value", "station", rec.Station, "seq", rec.Seq)
+	}
+	for _, n := range res.Notices {
+		line := lineproto.AppendNotice(nil, tags, n.Kind, n.Detail, n.At)
+		pb.lines, pb.extra = append(pb.lines, line...), append(pb.extra, line...)
+		p.m.notices.Inc()
+		w.logger.Warn("operator notice", "station", n.Station, "kind", n.Kind, "detail", n.Detail)
+	}
+	switch {
+	case !known:
+	case res.Duplicate:
+		p.m.records.WithLabelValues("duplicate").Inc()
+	case res.Late:
+		p.m.records.WithLabelValues("late").Inc()
+	default:
+		p.m.records.WithLabelValues("ok").Inc()
+	}
+	ev.events = append(ev.events, res.Events...)
 	if p.deps.View != nil {
-		observed = make([]seen, 0, len(batch))
+		ev.observed = append(ev.observed, seen{rec, q})
 	}
-	// slab holds the quality flags of the batch's readings (one allocation
-	// per batch, not per record).
-	var slab []int
-	for _, m := range batch {
-		rec, err := decode(m)
-		if err != nil {
-			p.m.records.WithLabelValues("bad").Inc()
-			w.logger.Error("skipping bad record", "err", err)
-			continue
-		}
-		var res rules.Result
-		known := p.deps.Registry.Lookup(rec.Station) != nil
-		if !known {
-			// Not in this processor's registry (collectors were updated
-			// first): store the reading unevaluated rather than drop it.
-			p.m.records.WithLabelValues("unknown_station").Inc()
-		} else {
-			res = p.deps.Engine.Apply(w.state(rec.Station), &rec)
-			w.dirty[rec.Station] = struct{}{}
-		}
-		if cap(slab)-len(slab) < len(res.Quality) {
-			slab = make([]int, 0, max(len(res.Quality), 2*len(batch)))
-		}
-		q := slab[len(slab) : len(slab)+len(res.Quality) : len(slab)+len(res.Quality)]
-		slab = slab[:len(slab)+len(res.Quality)]
-		for i, x := range res.Quality {
-			q[i] = int(x)
-		}
-		if !plain(&rec, q, res.Late) {
-			pb.odd[m.Offset] = flags{q, res.Late}
-		}
-		tags := lineproto.TagsOf(p.deps.Registry, rec.Station)
-		if pb.lines, err = lineproto.AppendReading(pb.lines, tags, &rec, q, res.Late); err != nil {
-			w.logger.Warn("dropped non-finite value", "station", rec.Station, "seq", rec.Seq)
-		}
-		for _, n := range res.Notices {
-			line := lineproto.AppendNotice(nil, tags, n.Kind, n.Detail, n.At)
-			pb.lines, pb.extra = append(pb.lines, line...), append(pb.extra, line...)
-			p.m.notices.Inc()
-			w.logger.Warn("operator notice", "station", n.Station, "kind", n.Kind, "detail", n.Detail)
-		}
-		switch {
-		case !known:
-		case res.Duplicate:
-			p.m.records.WithLabelValues("duplicate").Inc()
-		case res.Late:
-			p.m.records.WithLabelValues("late").Inc()
-		default:
-			p.m.records.WithLabelValues("ok").Inc()
-		}
-		events = append(events, res.Events...)
-		if observed != nil {
-			observed = append(observed, seen{rec, q})
-		}
-	}
-	for i := range events {
-		line := lineproto.AppendAlert(nil, &events[i])
+	return len(res.Events) > 0
+}
+
+// process finishes an evaluated batch: it produces its alert events
+// (before any telemetry of the batch is written, and without waiting for
+// the points of earlier batches), then hands its points to the pipeline.
+// The state and the commit follow at the next snapshot (flush).
+func (w *worker) process(ctx context.Context, ev *evaluation) error {
+	p, pb := w.p, ev.pb
+	for i := range ev.events {
+		line := lineproto.AppendAlert(nil, &ev.events[i])
 		pb.lines, pb.extra = append(pb.lines, line...), append(pb.extra, line...)
 	}
 	// Alerts first: produced (acks=all) before the batch counts as
 	// evaluated, so a snapshot never holds an alert not yet produced.
-	if err := w.emit(ctx, events, pb.last); err != nil {
+	if err := w.emit(ctx, ev.events, pb.last); err != nil {
 		return err
 	}
 	w.processed = pb.last + 1
-	w.unflushed += len(batch)
+	w.unflushed += ev.records
 	if err := w.submit(ctx, pb); err != nil {
 		return err
 	}
-	if observed != nil {
-		for i := range observed {
-			p.deps.View.observe(&observed[i].rec, observed[i].quality)
-		}
+	for i := range ev.observed {
+		p.deps.View.observe(&ev.observed[i].rec, ev.observed[i].quality)
 	}
-	p.m.batchSeconds.Observe(time.Since(start).Seconds())
+	p.m.batchSeconds.Observe(time.Since(ev.start).Seconds())
 	return nil
 }
 
