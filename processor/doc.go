@@ -8,9 +8,11 @@
 //
 // Processing contract, per partition, for every batch in this order:
 //
-//  1. FetchMessage a batch (no auto-commit).
-//  2. Decode each record and fold it into its station's state (rules.Apply);
-//     the station is marked dirty.
+//  1. FetchMessage a batch (no auto-commit): up to batch_size records
+//     within batch_wait, each decoded and folded into its station's state
+//     (rules.Apply) as it arrives; the station is marked dirty.
+//  2. A record that raises alert events ends the batch there, so that its
+//     events are not held back by batch_wait.
 //  3. Produce the batch's alert events to `alerts` (acks=all, synchronous,
 //     retried until produced) before anything else of the batch: an alert
 //     never waits for a telemetry write.
