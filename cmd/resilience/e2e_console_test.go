@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"image/png"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +31,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/goleak"
 
+	"github.com/resilience-project/resilience/alerts/cap"
+	"github.com/resilience-project/resilience/alerts/publish"
+	"github.com/resilience-project/resilience/internal/auth"
 	"github.com/resilience-project/resilience/internal/testenv"
 	"github.com/resilience-project/resilience/internal/testenv/harness"
 	"github.com/resilience-project/resilience/schemas"
@@ -59,7 +64,8 @@ func chromiumPath(tb testing.TB) string {
 type consoleStack struct {
 	tb       testing.TB
 	http     string // host:port of the API and console
-	token    string // the dev admin token, read from data_dir/api/admin.token
+	token    string // the admin's token (consoleAdmin)
+	viewer   string // a viewer's token (consoleViewer)
 	reg      *schemas.Registry
 	pub      mqtt.Client
 	seq      map[string]uint64
@@ -98,6 +104,8 @@ func startConsoleStack(tb testing.TB) *consoleStack {
 	}
 	cfg.Dev = true
 	cfg.DataDir = dir
+	tokens, tokensFile := consoleTokens(tb, dir)
+	cfg.HTTP.TokensFile = tokensFile
 	cfg.Kafka.Embedded.Listen = "127.0.0.1:0"
 	cfg.Ingest.ClientID = "console-e2e-collector"
 	for _, a := range []*string{&cfg.MQTT.Embedded.Listen, &cfg.HTTP.Listen} {
@@ -143,12 +151,7 @@ func startConsoleStack(tb testing.TB) *consoleStack {
 		}
 	})
 	cs.waitReady(done)
-
-	b, err := os.ReadFile(filepath.Join(dir, "api", "admin.token"))
-	if err != nil {
-		tb.Fatalf("the dev admin token: %v", err)
-	}
-	cs.token = strings.TrimSpace(string(b))
+	cs.token, cs.viewer = tokens[consoleAdmin], tokens[consoleViewer]
 
 	o := mqtt.NewClientOptions().AddBroker("tcp://" + cfg.MQTT.Embedded.Listen).SetClientID("console-e2e-device").
 		SetCleanSession(true).SetAutoReconnect(true).SetConnectTimeout(30 * time.Second)
@@ -173,6 +176,30 @@ func startConsoleStack(tb testing.TB) *consoleStack {
 	tb.Cleanup(func() { bcancel(); acancel() })
 	cs.browser = bctx
 	return cs
+}
+
+// The names of the console test's tokens (the actor the API records).
+const consoleAdmin, consoleViewer = "console-admin", "console-viewer"
+
+// consoleTokens writes dir/tokens.yaml (http.tokens_file) with an admin's
+// and a viewer's token and returns name → token.
+func consoleTokens(tb testing.TB, dir string) (map[string]string, string) {
+	tb.Helper()
+	out := map[string]string{}
+	var y strings.Builder
+	for _, u := range []struct{ name, role string }{{consoleAdmin, "admin"}, {consoleViewer, "viewer"}} {
+		tok, hash, err := auth.NewToken()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[u.name] = tok
+		fmt.Fprintf(&y, "- {name: %s, role: %s, token_hash: %s, created: 2026-10-14T08:00:00Z}\n", u.name, u.role, hash)
+	}
+	path := filepath.Join(dir, "tokens.yaml")
+	if err := os.WriteFile(path, []byte(y.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return out, path
 }
 
 // waitReady polls /readyz until it answers 200 (collector subscribed,
@@ -353,8 +380,20 @@ func (cs *consoleStack) poll(what, expr string) {
 	ctx, cancel := context.WithTimeout(cs.browser, 90*time.Second)
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(5*time.Millisecond), chromedp.WithPollingTimeout(0))); err != nil {
-		cs.tb.Fatalf("waiting for %s (%s): %v", what, expr, err)
+		cs.tb.Fatalf("waiting for %s (%s): %v\n--- the page's text ---\n%s", what, expr, err, cs.pageText())
 	}
+}
+
+// pageText is the text the page shows (its last 6000 characters), for a
+// failure's message.
+func (cs *consoleStack) pageText() string {
+	ctx, cancel := context.WithTimeout(cs.browser, 10*time.Second)
+	defer cancel()
+	txt, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	return tail(txt, 6000)
 }
 
 func (cs *consoleStack) do(what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -381,10 +420,13 @@ func (cs *consoleStack) eval(what, expr string, out any) {
 
 // login opens the console, pastes the admin token and waits for the live
 // stream and every station of the registry in the table.
-func (cs *consoleStack) login() {
+func (cs *consoleStack) login() { cs.tb.Helper(); cs.loginAs(cs.token) }
+
+// loginAs is login with token.
+func (cs *consoleStack) loginAs(token string) {
 	cs.tb.Helper()
 	cs.do("open and log in", chromedp.Navigate("http://"+cs.http+"/"), chromedp.WaitVisible(chromedp.CSS("#token")),
-		chromedp.SendKeys(chromedp.CSS("#token"), cs.token), chromedp.Click(chromedp.CSS("#login-btn")),
+		chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#login-btn")),
 		chromedp.WaitVisible(chromedp.CSS("#app")))
 	cs.poll("the live stream", `document.querySelector("#live").classList.contains("on")`)
 	cs.poll("the station table", fmt.Sprintf(`document.querySelectorAll("#stations tbody tr").length === %d`, len(cs.reg.IDs())))
@@ -471,15 +513,20 @@ const alarmStation = "VG-AINGHIA" // BĐ III 9.0 m
 const consoleWidth, consoleHeight = 1400, 1100
 
 // TestBrowserConsoleFullStack drives the console in Debian's chromium on
-// the full embedded stack (`resilience run --dev`): every registry station
-// reports two hours of readings over MQTT; the operator logs in with the
-// dev admin token (data_dir/api/admin.token); a reading above BĐ III
-// published over MQTT becomes a live alert on the open page without a
-// reload (the publish → visible latency is printed; the bound is in
-// BenchmarkReadingToDashboard); the operator acknowledges it, sees the ack
-// in its history and the audit log, and switches to English. It takes the
-// screenshots dashboard-{vi,en}.png: into docs/screenshots (the README's)
-// with RESILIENCE_UPDATE_SCREENSHOTS=1, else into its artifact directory.
+// the full embedded stack (`resilience run --dev`, http.tokens_file with an
+// admin's and a viewer's token): every registry station reports two hours
+// of readings over MQTT; the admin logs in; the map's labels do not
+// overlap; a reading above BĐ III published over MQTT becomes a live alert
+// on the open page without a reload (the publish → visible latency is
+// printed; the bound is in BenchmarkReadingToDashboard); the admin
+// acknowledges it, sees the ack in its history and the audit log; the
+// alert's public-warning draft appears in the Public warnings panel, the
+// admin edits its English headline and approves it, and the feed and the
+// document served without a token carry the edit; the switch to English
+// translates the audit log and the toast at once; a viewer sees neither
+// the panel nor the audit log. It takes the screenshots
+// dashboard-{vi,en}.png: into docs/screenshots (the README's) with
+// RESILIENCE_UPDATE_SCREENSHOTS=1, else into its artifact directory.
 //
 // Ái Nghĩa's water level has no history: the spike check (max_jump 1.0 m)
 // flags a jump from a normal level to above BĐ III as suspect, and a
@@ -492,6 +539,16 @@ func TestBrowserConsoleFullStack(t *testing.T) {
 	cs.poll("Vietnamese by default", `document.documentElement.lang === "vi" && document.querySelector("#alerts-panel h2").textContent === "Cảnh báo"`)
 	cs.poll("no station offline", `document.querySelectorAll("#stations tbody tr.offline").length === 0`)
 	cs.poll("the map's stations", fmt.Sprintf(`document.querySelectorAll("#map g.station").length === %d && document.querySelectorAll("#map polyline.river").length >= 2`, len(cs.reg.IDs())))
+	// Hòa Phú and Bà Nà (and Ái Nghĩa and Giao Thủy) are a few pixels
+	// apart: no station's label covers another's, none leaves the map.
+	cs.poll("the map's labels apart and inside", fmt.Sprintf(`(() => {
+  const b = [...document.querySelectorAll("#map g.station text")].map((t) => t.getBBox());
+  if (b.length !== %d || b.some((r) => r.width === 0 || r.x < 0 || r.x + r.width > 600 || r.y < 0 || r.y + r.height > 420)) { return false; }
+  for (let i = 0; i < b.length; i++) { for (let j = i + 1; j < b.length; j++) {
+    if (b[i].x < b[j].x + b[j].width && b[j].x < b[i].x + b[i].width && b[i].y < b[j].y + b[j].height && b[j].y < b[i].y + b[i].height) { return false; }
+  } }
+  return true;
+})()`, len(cs.reg.IDs())))
 	cs.poll("Câu Lâu over BĐ I", rowHas("TB-CAULAU", `"BĐ I"`))
 	cs.do("mark the page", chromedp.Evaluate[chromedp.Void](`window.__notReloaded = true`))
 
@@ -511,11 +568,30 @@ func TestBrowserConsoleFullStack(t *testing.T) {
 	cs.do("acknowledge", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#alerts li[data-station="%s"].sev-Extreme .act-ack`, alarmStation))))
 	cs.poll("the ack in the list", fmt.Sprintf(`document.querySelector('#alerts li[data-station="%s"].sev-Extreme.state-acknowledged .ack') !== null`, alarmStation))
 	cs.do("open the history", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#alerts li[data-station="%s"].sev-Extreme .act-detail`, alarmStation))))
-	cs.poll("the ack in the history", `[...document.querySelectorAll("#history li.hist-ack")].some(li => li.textContent.includes("Xác nhận") && li.textContent.includes("dev-admin"))`)
+	cs.poll("the ack in the history", `[...document.querySelectorAll("#history li.hist-ack")].some(li => li.textContent.includes("Xác nhận") && li.textContent.includes("console-admin"))`)
 	// The audit entry's outcome is in its detail (the API's answer to the
 	// write), shown in the Outcome column.
-	cs.poll("the ack in the audit log with its outcome", `[...document.querySelectorAll("#audit tbody tr")].some(tr => { const td = tr.querySelectorAll("td"); return td[1].textContent === "dev-admin" && td[2].textContent === "alert.ack" && td[3].textContent.startsWith("VG-AINGHIA-") && /^2\d\d /.test(td[4].textContent); })`)
+	cs.poll("the ack in the audit log with its outcome", `[...document.querySelectorAll("#audit tbody tr")].some(tr => { const td = tr.querySelectorAll("td"); return td[1].textContent === "console-admin" && td[2].textContent === "alert.ack" && td[3].textContent.startsWith("VG-AINGHIA-") && /^2\d\d /.test(td[4].textContent); })`)
 	cs.poll("still no reload", `window.__notReloaded === true`)
+
+	// The public warning: the alert is Extreme, at or above the shipped
+	// publish.min_severity (Severe), so it is a draft the admin (who may
+	// publish) reviews, edits in English and approves in the console.
+	cs.poll("the public warnings panel", `!document.querySelector("#cap-panel").hidden`)
+	draft := fmt.Sprintf(`#cap-drafts tbody tr[data-alert-id^="%s-"]`, alarmStation)
+	cs.poll("the draft of the alert", fmt.Sprintf(`document.querySelector('%s') !== null`, draft))
+	cs.do("open the draft", chromedp.Click(chromedp.CSS(draft+" .cap-open")))
+	cs.poll("the draft's preview in both languages", `!document.querySelector("#cap-editor").hidden && document.querySelector("#cap-vi-headline").value !== "" && document.querySelector("#cap-en-headline").value !== "" && document.querySelector("#cap-en-instruction").value !== "" && (x => x.includes("<language>vi-VN</language>") && x.includes("<language>en-US</language>"))(document.querySelector("#cap-xml").textContent)`)
+	var viHeadline string
+	cs.eval("the Vietnamese headline", `document.querySelector("#cap-vi-headline").value`, &viHeadline)
+	const edited = "Flood emergency at Ai Nghia: move away from the Vu Gia river banks now"
+	cs.do("edit the English headline", chromedp.Evaluate[chromedp.Void](`document.querySelector("#cap-en-headline").select()`), chromedp.SendKeys(chromedp.CSS("#cap-en-headline"), edited))
+	cs.do("approve", chromedp.Click(chromedp.CSS("#cap-approve")))
+	cs.poll("the issued warning listed with its edited headline", fmt.Sprintf(`[...document.querySelectorAll("#cap-issued li[data-identifier]")].some(li => li.querySelector("a").textContent === %q && li.querySelector("a").getAttribute("href") === "/cap/" + encodeURIComponent(li.dataset.identifier) + ".xml") && document.querySelector('%s') === null && document.querySelector("#cap-editor").hidden`, edited, draft))
+	var identifier string
+	cs.eval("the issued identifier", `document.querySelector("#cap-issued li[data-identifier]").dataset.identifier`, &identifier)
+	cs.poll("the approval in the audit log", fmt.Sprintf(`[...document.querySelectorAll("#audit tbody tr")].some(tr => { const td = tr.querySelectorAll("td"); return td[1].textContent === %q && td[2].textContent === "cap.approve" && td[3].textContent.startsWith(%q); })`, consoleAdmin, alarmStation+"-"))
+	cs.checkIssued(identifier, edited, viHeadline)
 
 	// The chart of the river over BĐ I: two hours of readings and the
 	// three alarm lines.
@@ -523,12 +599,111 @@ func TestBrowserConsoleFullStack(t *testing.T) {
 	cs.poll("the chart", `document.querySelectorAll("#chart line.threshold").length === 3 && document.querySelector("#chart polyline.series") !== null && document.querySelector("#chart polyline.series").getAttribute("points").split(" ").length === 12`)
 	cs.screenshot("dashboard-vi.png")
 
-	cs.do("switch the language", chromedp.Click(chromedp.CSS("#lang")))
-	cs.poll("English", `document.documentElement.lang === "en" && document.querySelector("#alerts-panel h2").textContent === "Alerts" && [...document.querySelectorAll("#history li.hist-ack")].some(li => li.textContent.includes("Acknowledged"))`)
+	// The switch redraws everything in the same task: the audit table's
+	// times and the toast are English as soon as the headings are (they
+	// were left in Vietnamese, the audit until its 15 s refresh, the toast
+	// for good). The snapshot is taken by a MutationObserver at the
+	// switch, so no refresh can come between.
+	var sw struct {
+		Times []string `json:"times"`
+		Flash string   `json:"flash"`
+	}
+	cs.evalAwait("switch the language", `new Promise((resolve) => {
+  const h = document.querySelector("#alerts-panel h2");
+  const obs = new MutationObserver(() => {
+    if (h.textContent !== "Alerts") { return; }
+    obs.disconnect();
+    resolve({ times: [...document.querySelectorAll("#audit tbody tr td:first-child")].map((td) => td.textContent), flash: document.querySelector("#flash").textContent });
+  });
+  obs.observe(h, { childList: true, characterData: true, subtree: true });
+  document.querySelector("#lang").click();
+})`, &sw)
+	enTime := regexp.MustCompile(`^\d{2}/\d{2}/\d{4}, \d{2}:\d{2}:\d{2}$`)
+	if len(sw.Times) == 0 || !slices.ContainsFunc(sw.Times, enTime.MatchString) || slices.ContainsFunc(sw.Times, func(s string) bool { return !enTime.MatchString(s) }) {
+		t.Errorf("the audit log's times right after the switch to English: %q, want every one dd/mm/yyyy, hh:mm:ss", sw.Times)
+	}
+	if want := "Warning " + identifier + " issued."; sw.Flash != want {
+		t.Errorf("the toast right after the switch to English: %q, want %q", sw.Flash, want)
+	}
+	cs.poll("English", `document.documentElement.lang === "en" && document.querySelector("#alerts-panel h2").textContent === "Alerts" && [...document.querySelectorAll("#history li.hist-ack")].some(li => li.textContent.includes("Acknowledged")) && document.querySelector("#cap-panel h2").textContent === "Public warnings"`)
 	cs.poll("English numbers", rowHas(alarmStation, `(9.5).toLocaleString("en-GB") + " m"`))
-	cs.poll("the audit log's times in English", `document.querySelectorAll("#audit tbody tr").length > 0 && [...document.querySelectorAll("#audit tbody tr td:first-child")].every(td => /^\d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}:\d{2}$/.test(td.textContent))`)
 	cs.poll("no reload after the switch", `window.__notReloaded === true`)
 	cs.screenshot("dashboard-en.png")
+
+	// A viewer sees the alerts, neither the public warnings nor the audit
+	// log, and no action.
+	cs.do("log out", chromedp.Click(chromedp.CSS("#logout")))
+	cs.loginAs(cs.viewer)
+	cs.poll("the viewer's alert", fmt.Sprintf(`document.querySelector('#alerts li[data-station="%s"].sev-Extreme') !== null && document.querySelector("#who").textContent.startsWith(%q)`, alarmStation, consoleViewer))
+	var hidden struct {
+		CAP     bool `json:"cap"`
+		Audit   bool `json:"audit"`
+		Actions int  `json:"actions"`
+	}
+	cs.eval("the viewer's page", `({ cap: document.querySelector("#cap-panel").hidden, audit: document.querySelector("#audit-panel").hidden, actions: document.querySelectorAll("#alerts .act-ack, #alerts .act-silence").length })`, &hidden)
+	if !hidden.CAP || !hidden.Audit || hidden.Actions != 0 {
+		t.Errorf("a viewer's console: public warnings hidden %v, audit hidden %v, %d ack/silence buttons; want hidden, hidden, 0", hidden.CAP, hidden.Audit, hidden.Actions)
+	}
+}
+
+// checkIssued reads, over plain HTTP without a token as the public would,
+// the Atom feed (it lists the document, titled with the edited English
+// headline) and the document (its en-US headline is the edited one, its
+// vi-VN headline the draft's).
+func (cs *consoleStack) checkIssued(identifier, enHeadline, viHeadline string) {
+	cs.tb.Helper()
+	get := func(path string) []byte {
+		resp, err := cs.apiCalls.Get("http://" + cs.http + path)
+		if err != nil {
+			cs.tb.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			cs.tb.Fatalf("GET %s without a token: %s %v %s", path, resp.Status, err, b)
+		}
+		return b
+	}
+	var feed publish.Feed
+	if err := xml.Unmarshal(get("/cap/feed.atom"), &feed); err != nil {
+		cs.tb.Fatalf("the Atom feed: %v", err)
+	}
+	found := false
+	for _, e := range feed.Entries {
+		for _, l := range e.Links {
+			if strings.HasSuffix(l.Href, "/cap/"+identifier+".xml") && e.Title == enHeadline {
+				found = true
+			}
+		}
+	}
+	if !found {
+		cs.tb.Errorf("the Atom feed has no entry of %s titled %q: %+v", identifier, enHeadline, feed.Entries)
+	}
+	doc, err := cap.Parse(get("/cap/" + identifier + ".xml"))
+	if err != nil {
+		cs.tb.Fatalf("/cap/%s.xml: %v", identifier, err)
+	}
+	got := map[string]string{}
+	for _, in := range doc.Info {
+		got[in.Language] = in.Headline
+	}
+	if got["en-US"] != enHeadline || got["vi-VN"] != viHeadline {
+		cs.tb.Errorf("/cap/%s.xml headlines %q, want en-US %q (edited) and vi-VN %q (the draft's)", identifier, got, enHeadline, viHeadline)
+	}
+}
+
+// evalAwait is eval of an expression that is a promise.
+func (cs *consoleStack) evalAwait(what, expr string, out any) {
+	cs.tb.Helper()
+	ctx, cancel := context.WithTimeout(cs.browser, 90*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](expr, chromedp.EvalAwaitPromise))
+	if err == nil {
+		err = json.Unmarshal(v, out)
+	}
+	if err != nil {
+		cs.tb.Fatalf("%s: %v", what, err)
+	}
 }
 
 // BenchmarkReadingToDashboard: the full embedded stack and an open

@@ -62,7 +62,7 @@ func TestCatalogsMatch(t *testing.T) {
 }
 
 // usedKeys are the keys the page uses: data-i18n* attributes of
-// index.html, t("…") literals of app.js, and the families app.js builds
+// index.html, t("…") and flash("…") literals of app.js, and the families app.js builds
 // from API values (severity, state, history kinds, roles, trends, sensors).
 func usedKeys(t *testing.T) []string {
 	t.Helper()
@@ -79,7 +79,9 @@ func usedKeys(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	families := map[string]bool{"severity.": true, "state.": true, "history.": true, "role.": true, "trend.": true, "sensor.": true}
-	for _, m := range regexp.MustCompile(`\bt\("([a-z_.]+)"`).FindAllStringSubmatch(string(js), -1) {
+	// t("key", …) and flash("key", …) (a toast keeps its key, so a
+	// language switch translates it).
+	for _, m := range regexp.MustCompile(`\b(?:t|flash)\("([a-z_.]+)"`).FindAllStringSubmatch(string(js), -1) {
 		if strings.HasSuffix(m[1], ".") { // t("family." + value): the families below
 			if !families[m[1]] {
 				t.Errorf("app.js builds keys %q+…: add the family's values to this test", m[1])

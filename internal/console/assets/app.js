@@ -1,7 +1,7 @@
 // The operator console. Reads the operator API with the pasted bearer
 // token and follows GET /api/v1/events; every string comes from the
 // catalogs in i18n/ (t()).
-import { svgEl, project, riverLines, chartGeometry } from "./draw.js";
+import { svgEl, project, riverLines, chartGeometry, placeLabels } from "./draw.js";
 
 const state = {
   token: sessionStorage.getItem("resilience.token") || "",
@@ -15,6 +15,11 @@ const state = {
   lastEventId: "",
   es: null,
   retry: 0,
+  audit: [],
+  flash: null,
+  drafts: [],
+  issued: [],
+  cap: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -91,6 +96,7 @@ async function login(token) {
   $("app").hidden = false;
   $("logout").hidden = false;
   $("audit-panel").hidden = !can("admin");
+  $("cap-panel").hidden = !can("publisher");
   renderWho();
   await reloadAll();
   follow();
@@ -136,7 +142,7 @@ async function follow() {
   const es = new EventSource(url);
   state.es = es;
   es.onopen = () => { state.retry = 0; setLive(true); };
-  es.addEventListener("alert", (m) => { state.lastEventId = m.lastEventId; upsertAlert(JSON.parse(m.data)); renderAlerts(); refreshDetail(JSON.parse(m.data).id); renderMap(); });
+  es.addEventListener("alert", (m) => { state.lastEventId = m.lastEventId; upsertAlert(JSON.parse(m.data)); renderAlerts(); refreshDetail(JSON.parse(m.data).id); renderMap(); loadCap(); });
   es.addEventListener("station", (m) => { state.lastEventId = m.lastEventId; const s = JSON.parse(m.data); state.stations.set(s.id, s); renderStations(); renderMap(); if (s.id === state.selected) { renderChart(); } });
   es.addEventListener("reload", async (m) => { state.lastEventId = m.lastEventId; await reloadAll(); });
   es.onerror = () => {
@@ -178,6 +184,7 @@ async function reloadAll() {
     renderChart();
   }
   if (can("admin")) { renderAudit(); }
+  loadCap();
 }
 
 // upsertAlert keeps the newer of two pictures of one alert (an event may
@@ -251,10 +258,10 @@ function button(cls, text, fn) {
 async function act(id, kind, body) {
   try {
     await api("/api/v1/alerts/" + encodeURIComponent(id) + "/" + kind, { method: "POST", body });
-    flash(t("action.sent"));
+    flash("action.sent");
     if (can("admin")) { renderAudit(); }
   } catch (e) {
-    flash(t("error.action", { msg: e.message }));
+    flash("error.action", { msg: e.message });
   }
 }
 
@@ -262,20 +269,30 @@ async function silence(a) {
   const ends = new Date(Date.now() + 2 * 3600 * 1000).toISOString();
   try {
     await api("/api/v1/silences", { method: "POST", body: { matchers: { station: [a.station] }, comment: t("silence.comment", { id: a.id }), ends_at: ends } });
-    flash(t("silence.created", { station: a.station }));
+    flash("silence.created", { station: a.station });
   } catch (e) {
-    flash(t("error.action", { msg: e.message }));
+    flash("error.action", { msg: e.message });
   }
 }
 
-function flash(msg) {
+// flash shows the message of catalog key with vars; the key is kept, so a
+// language switch translates the message shown (renderFlash).
+function flash(key, vars) {
+  state.flash = { key, vars };
+  renderFlash();
+}
+
+function renderFlash() {
+  if (!state.flash) { return; }
   let el = $("flash");
   if (!el) {
     el = document.createElement("p");
     el.id = "flash";
+    el.setAttribute("role", "status");
     document.body.append(el);
   }
-  el.textContent = msg;
+  el.dataset.key = state.flash.key;
+  el.textContent = t(state.flash.key, state.flash.vars);
 }
 
 async function openDetail(id) {
@@ -382,16 +399,27 @@ function renderMap() {
     lbl.textContent = line.river;
     svg.append(lbl);
   }
+  // The stations, then their labels placed by a collision pass (Hòa Phú
+  // and Bà Nà, Ái Nghĩa and Giao Thủy are a few pixels apart).
+  const obstacles = [...svg.querySelectorAll("text.river-label")].map(boxOf);
+  const items = [], labels = [];
   for (const s of list) {
     const [x, y] = pr(s);
     const g = svgEl("g", { class: "station " + stationColor(s), "data-station": s.id });
     g.append(svgEl("circle", { cx: x, cy: y, r: 7 }));
-    const lbl = svgEl("text", { x: x + 10, y: y + 4 });
+    const lbl = svgEl("text", { x: 0, y: 0 });
     lbl.textContent = s.name || s.id;
     g.append(lbl);
     g.addEventListener("click", () => selectStation(s.id));
     svg.append(g);
+    const b = boxOf(lbl);
+    items.push({ x, y, w: b.w || 6.2 * lbl.textContent.length, h: b.h || 13 });
+    labels.push({ el: lbl, dx: b.x, dy: b.h ? b.y : -10 });
   }
+  placeLabels(items, obstacles, { w: 600, h: 420 }).forEach((p, i) => {
+    labels[i].el.setAttribute("x", Math.round(p.x - labels[i].dx));
+    labels[i].el.setAttribute("y", Math.round(p.y - labels[i].dy));
+  });
   const scale = pr.kmPx(10);
   svg.append(svgEl("line", { x1: 20, y1: 400, x2: 20 + scale, y2: 400, class: "scale" }));
   const sl = svgEl("text", { x: 20, y: 392, class: "scale-label" });
@@ -400,6 +428,17 @@ function renderMap() {
   const n = svgEl("text", { x: 575, y: 30, class: "north" });
   n.textContent = "N ↑";
   svg.append(n);
+}
+
+// boxOf is an SVG element's bounding box {x, y, w, h} (zero while the map
+// is not displayed).
+function boxOf(el) {
+  try {
+    const b = el.getBBox();
+    return { x: b.x, y: b.y, w: b.width, h: b.height };
+  } catch (e) {
+    return { x: 0, y: 0, w: 0, h: 0 };
+  }
 }
 
 // ----------------------------------------------------------------- chart --
@@ -447,14 +486,193 @@ async function renderChart() {
   svg.append(u);
 }
 
+// ------------------------------------------------------- public warnings --
+
+// The CAP drafts waiting for a publisher (GET /api/v1/cap/drafts, publish
+// permission: read only when whoami says publisher or admin) and the
+// issued documents of the public Atom feed. There is no event of their
+// own: refetched on each alert event and every 15 s.
+async function loadCap() {
+  if (!can("publisher")) { return; }
+  try {
+    const d = await api("/api/v1/cap/drafts");
+    state.drafts = d.drafts || [];
+  } catch (e) { return; }
+  drawDrafts();
+  drawCapEditorMeta();
+  await loadIssued();
+}
+
+// loadIssued reads the public feed (no token: it is public) into
+// state.issued: [{id, title, updated, summary}], newest first.
+async function loadIssued() {
+  let xml;
+  try {
+    const r = await fetch("/cap/feed.atom", { cache: "no-store" });
+    if (!r.ok) { return; }
+    xml = new DOMParser().parseFromString(await r.text(), "application/xml");
+  } catch (e) { return; }
+  const text = (el, name) => { const c = el.getElementsByTagName(name)[0]; return c ? c.textContent : ""; };
+  state.issued = [...xml.getElementsByTagName("entry")].map((en) => {
+    const link = [...en.getElementsByTagName("link")].find((l) => l.getAttribute("rel") === "alternate") || en.getElementsByTagName("link")[0];
+    const href = link ? link.getAttribute("href") : text(en, "id");
+    const file = href.slice(href.lastIndexOf("/") + 1);
+    return { id: file.replace(/\.xml$/, ""), title: text(en, "title"), updated: text(en, "updated"), summary: text(en, "summary") };
+  });
+  drawIssued();
+}
+
+// msgTypeLabel names a draft's or document's CAP message type: a first
+// Alert, an Update, or the all-clear (an Update with responseType AllClear).
+function msgTypeLabel(msgType, allClear) {
+  if (allClear) { return t("cap.msg_all_clear"); }
+  return msgType === "Update" ? t("cap.msg_update") : t("cap.msg_alert");
+}
+
+function drawDrafts() {
+  const tb = document.querySelector("#cap-drafts tbody");
+  tb.replaceChildren();
+  $("cap-drafts-empty").hidden = state.drafts.length > 0;
+  for (const d of state.drafts) {
+    const ev = d.event || {};
+    const st = state.stations.get(ev.station);
+    const tr = document.createElement("tr");
+    tr.dataset.alertId = d.alert_id;
+    tr.className = "sev-" + (ev.severity || "none") + (state.cap && state.cap.draft.alert_id === d.alert_id ? " selected" : "");
+    const cells = [st ? st.name : (ev.station || "—"), ev.level_name || (ev.level ? t("alert.level", { n: ev.level }) : "—"),
+      ev.severity ? t("severity." + ev.severity) : "—", msgTypeLabel(d.msg_type, d.all_clear), fmtTime(d.updated_at || d.created_at)];
+    for (const c of cells) {
+      const td = document.createElement("td");
+      td.textContent = c;
+      tr.append(td);
+    }
+    const td = document.createElement("td");
+    td.append(button("cap-open", t("cap.open"), () => openDraft(d.alert_id)));
+    tr.append(td);
+    tb.append(tr);
+  }
+}
+
+function drawIssued() {
+  const ul = $("cap-issued");
+  ul.replaceChildren();
+  $("cap-issued-empty").hidden = state.issued.length > 0;
+  for (const doc of state.issued) {
+    const li = document.createElement("li");
+    li.dataset.identifier = doc.id;
+    const a = document.createElement("a");
+    a.href = "/cap/" + encodeURIComponent(doc.id) + ".xml";
+    a.target = "_blank";
+    a.rel = "noopener";
+    a.textContent = doc.title || doc.id;
+    const kind = (doc.summary || "").split(" ")[0];
+    li.append(a, span("time", fmtTime(doc.updated)), span("msg-type", kind ? msgTypeLabel(kind, false) : ""), span("identifier", doc.id));
+    ul.append(li);
+  }
+}
+
+const CAP_FIELDS = ["headline", "description", "instruction"];
+const CAP_LANGS = ["vi", "en"];
+
+// openDraft reads one draft with its CAP XML preview into the editor.
+async function openDraft(id) {
+  let d;
+  try { d = await api("/api/v1/cap/drafts/" + encodeURIComponent(id)); } catch (e) { flash("error.action", { msg: e.message }); return; }
+  state.cap = d;
+  for (const l of CAP_LANGS) {
+    for (const f of CAP_FIELDS) { $("cap-" + l + "-" + f).value = ((d.draft.texts || {})[l] || {})[f] || ""; }
+  }
+  $("cap-xml").textContent = d.preview || "";
+  $("cap-reason").value = "";
+  $("cap-editor").hidden = false;
+  drawCapEditorMeta();
+  drawDrafts();
+}
+
+// drawCapEditorMeta names the open draft and says when it changed or
+// left the list since it was opened.
+function drawCapEditorMeta() {
+  if (!state.cap) { return; }
+  const d = state.cap.draft, ev = d.event || {};
+  const st = state.stations.get(ev.station);
+  $("cap-editor-id").textContent = (st ? st.name : ev.station || "") + " · " + msgTypeLabel(d.msg_type, d.all_clear);
+  const cur = state.drafts.find((x) => x.alert_id === d.alert_id);
+  const note = $("cap-editor-note");
+  if (!cur) {
+    note.textContent = t("cap.gone");
+    note.hidden = false;
+  } else if (cur.updated_at !== d.updated_at) {
+    note.textContent = t("cap.changed");
+    note.hidden = false;
+  } else {
+    note.hidden = true;
+  }
+}
+
+// capEdits is the approve body's texts: only the fields edited.
+function capEdits() {
+  const orig = state.cap.draft.texts || {};
+  const out = {};
+  for (const l of CAP_LANGS) {
+    for (const f of CAP_FIELDS) {
+      const v = $("cap-" + l + "-" + f).value;
+      if (v.trim() !== "" && v !== ((orig[l] || {})[f] || "")) {
+        out[l] = out[l] || {};
+        out[l][f] = v;
+      }
+    }
+  }
+  return out;
+}
+
+function closeDraft() {
+  state.cap = null;
+  $("cap-editor").hidden = true;
+  drawDrafts();
+}
+
+async function approveDraft() {
+  if (!state.cap) { return; }
+  const id = state.cap.draft.alert_id;
+  const texts = capEdits();
+  const opts = { method: "POST" };
+  if (Object.keys(texts).length) { opts.body = { texts }; }
+  let r;
+  try { r = await api("/api/v1/cap/drafts/" + encodeURIComponent(id) + "/approve", opts); } catch (e) { flash("error.action", { msg: e.message }); return; }
+  flash("cap.approved", { id: r.document.identifier });
+  closeDraft();
+  await loadCap();
+  if (can("admin")) { renderAudit(); }
+}
+
+async function discardDraft() {
+  if (!state.cap) { return; }
+  const reason = $("cap-reason").value.trim();
+  if (!reason) { flash("cap.reason_required"); $("cap-reason").focus(); return; }
+  const id = state.cap.draft.alert_id;
+  try { await api("/api/v1/cap/drafts/" + encodeURIComponent(id) + "/discard", { method: "POST", body: { reason } }); } catch (e) { flash("error.action", { msg: e.message }); return; }
+  flash("cap.discarded");
+  closeDraft();
+  await loadCap();
+  if (can("admin")) { renderAudit(); }
+}
+
 // ----------------------------------------------------------------- audit --
 
+// renderAudit reads the last 50 entries of the audit log and draws them.
 async function renderAudit() {
   let page;
   try { page = await api("/api/v1/audit?limit=50"); } catch (e) { return; }
+  state.audit = page.entries || [];
+  drawAudit();
+}
+
+// drawAudit draws the entries last read (in the current language: a
+// language switch redraws them at once).
+function drawAudit() {
   const tb = document.querySelector("#audit tbody");
   tb.replaceChildren();
-  for (const e of page.entries || []) {
+  for (const e of state.audit) {
     const tr = document.createElement("tr");
     for (const c of [fmtTime(e.at || e.time), e.actor, e.action, e.target || "", (e.detail && e.detail.outcome) || ""]) {
       const td = document.createElement("td");
@@ -482,7 +700,10 @@ function rerender() {
     renderMap();
     renderChart();
     refreshDetail(state.detail);
+    if (can("admin")) { drawAudit(); }
+    if (can("publisher")) { drawDrafts(); drawIssued(); drawCapEditorMeta(); }
   }
+  renderFlash();
 }
 
 async function boot() {
@@ -493,7 +714,11 @@ async function boot() {
   $("detail-close").addEventListener("click", () => { state.detail = ""; $("detail-panel").hidden = true; });
   $("show-resolved").addEventListener("change", () => reloadAll());
   $("login-form").addEventListener("submit", (ev) => { ev.preventDefault(); login($("token").value.trim()); });
+  $("cap-approve").addEventListener("click", approveDraft);
+  $("cap-discard").addEventListener("click", discardDraft);
+  $("cap-close").addEventListener("click", closeDraft);
   setInterval(() => { if (state.me && can("admin")) { renderAudit(); } }, 15000);
+  setInterval(() => { if (state.me) { loadCap(); } }, 15000);
   if (state.token) { await login(state.token); }
   document.body.dataset.ready = "1";
 }

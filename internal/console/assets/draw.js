@@ -72,3 +72,41 @@ export function chartGeometry(readings, thresholds, now, w, h) {
   for (let i = 0; i <= 4; i++) { const ts = t0 + (i * (now - t0)) / 4; xTicks.push({ t: ts, x: x(ts) - 14 }); }
   return { left, right, top, bottom, points, thresholds: ths.map((th) => ({ name: th.name, y: y(th.v) })), yTicks, xTicks };
 }
+
+// placeLabels puts each label next to its point without covering another
+// label or point: items [{x, y, w, h}] (the point and the label's size);
+// obstacles [{x, y, w, h}] boxes already drawn; bounds {w, h}. It tries, in
+// order, right, left, above, below and right/left shifted by a line, and
+// keeps the first place that covers nothing and stays inside the bounds
+// (else the place that covers least). Returns [{x, y}]: the top left
+// corner of each label's box.
+export function placeLabels(items, obstacles, bounds) {
+  const r = 7, gap = 3;
+  const placed = obstacles.slice();
+  for (const it of items) { placed.push({ x: it.x - r, y: it.y - r, w: 2 * r, h: 2 * r }); }
+  const area = (a, b) => Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x)) * Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
+  const out = [];
+  items.forEach((it, i) => {
+    const own = obstacles.length + i;
+    const right = it.x + r + gap, left = it.x - r - gap - it.w, mid = it.x - it.w / 2;
+    const cands = [
+      { x: right, y: it.y - it.h / 2 }, { x: left, y: it.y - it.h / 2 },
+      { x: mid, y: it.y - r - gap - it.h }, { x: mid, y: it.y + r + gap },
+      { x: right, y: it.y - it.h * 1.5 }, { x: right, y: it.y + it.h / 2 },
+      { x: left, y: it.y - it.h * 1.5 }, { x: left, y: it.y + it.h / 2 },
+    ];
+    let best = null, bestCost = Infinity;
+    for (const c of cands) {
+      const box = { x: c.x, y: c.y, w: it.w, h: it.h };
+      let cost = 0;
+      placed.forEach((p, j) => { if (j !== own) { cost += area(box, p); } });
+      const outside = it.w * it.h - area(box, { x: 0, y: 0, w: bounds.w, h: bounds.h });
+      cost += 2 * outside;
+      if (cost < bestCost) { best = box; bestCost = cost; }
+      if (cost === 0) { break; }
+    }
+    placed.push(best);
+    out.push({ x: best.x, y: best.y });
+  });
+  return out;
+}
