@@ -445,3 +445,27 @@ func TestShortCmdline(t *testing.T) {
 		}
 	}
 }
+
+// TestLockServers: a second bench against the same broker is refused at
+// once; another broker, or the same after release, is not.
+func TestLockServers(t *testing.T) {
+	dir := t.TempDir()
+	release, err := lockServers(dir, "tcp://127.0.0.1:1883")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockServers(dir, "tcp://127.0.0.1:1883"); !errors.Is(err, errBusy) {
+		t.Fatalf("second lock: err = %v, want errBusy", err)
+	}
+	other, err := lockServers(dir, "tcp://127.0.0.1:2183")
+	if err != nil {
+		t.Fatalf("another broker: %v", err)
+	}
+	other()
+	release()
+	again, err := lockServers(dir, "tcp://127.0.0.1:1883")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	again()
+}

@@ -111,6 +111,11 @@ func (b *bench) setup(ctx context.Context) error {
 	if b.srv, err = harness.LoadServers(os.Getenv); err != nil {
 		return fmt.Errorf("the real servers (load .cache/services/env): %w", err)
 	}
+	release, err := lockServers(os.TempDir(), b.srv.MQTTURL)
+	if err != nil {
+		return err
+	}
+	b.cleanups = append(b.cleanups, release)
 	if b.dir, err = os.MkdirTemp("", "resilience-bench-"); err != nil {
 		return err
 	}
