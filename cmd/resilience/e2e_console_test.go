@@ -574,6 +574,11 @@ func TestBrowserConsoleFullStack(t *testing.T) {
 	cs.poll("the ack in the audit log with its outcome", `[...document.querySelectorAll("#audit tbody tr")].some(tr => { const td = tr.querySelectorAll("td"); return td[1].textContent === "console-admin" && td[2].textContent === "alert.ack" && td[3].textContent.startsWith("VG-AINGHIA-") && /^2\d\d /.test(td[4].textContent); })`)
 	cs.poll("still no reload", `window.__notReloaded === true`)
 
+	// The chart of the river over BĐ I: two hours of readings and the
+	// three alarm lines.
+	cs.do("select Câu Lâu", chromedp.Click(chromedp.CSS(`#stations tbody tr[data-station="TB-CAULAU"]`)))
+	cs.poll("the chart", `document.querySelectorAll("#chart line.threshold").length === 3 && document.querySelector("#chart polyline.series") !== null && document.querySelector("#chart polyline.series").getAttribute("points").split(" ").length === 12`)
+
 	// The public warning: the alert is Extreme, at or above the shipped
 	// publish.min_severity (Severe), so it is a draft the admin (who may
 	// publish) reviews, edits in English and approves in the console.
@@ -586,18 +591,13 @@ func TestBrowserConsoleFullStack(t *testing.T) {
 	cs.eval("the Vietnamese headline", `document.querySelector("#cap-vi-headline").value`, &viHeadline)
 	const edited = "Flood emergency at Ai Nghia: move away from the Vu Gia river banks now"
 	cs.do("edit the English headline", chromedp.Evaluate[chromedp.Void](`document.querySelector("#cap-en-headline").select()`), chromedp.SendKeys(chromedp.CSS("#cap-en-headline"), edited))
+	cs.screenshot("dashboard-vi.png") // the alert, the chart, the draft open in the editor
 	cs.do("approve", chromedp.Click(chromedp.CSS("#cap-approve")))
 	cs.poll("the issued warning listed with its edited headline", fmt.Sprintf(`[...document.querySelectorAll("#cap-issued li[data-identifier]")].some(li => li.querySelector("a").textContent === %q && li.querySelector("a").getAttribute("href") === "/cap/" + encodeURIComponent(li.dataset.identifier) + ".xml") && document.querySelector('%s') === null && document.querySelector("#cap-editor").hidden`, edited, draft))
 	var identifier string
 	cs.eval("the issued identifier", `document.querySelector("#cap-issued li[data-identifier]").dataset.identifier`, &identifier)
 	cs.poll("the approval in the audit log", fmt.Sprintf(`[...document.querySelectorAll("#audit tbody tr")].some(tr => { const td = tr.querySelectorAll("td"); return td[1].textContent === %q && td[2].textContent === "cap.approve" && td[3].textContent.startsWith(%q); })`, consoleAdmin, alarmStation+"-"))
 	cs.checkIssued(identifier, edited, viHeadline)
-
-	// The chart of the river over BĐ I: two hours of readings and the
-	// three alarm lines.
-	cs.do("select Câu Lâu", chromedp.Click(chromedp.CSS(`#stations tbody tr[data-station="TB-CAULAU"]`)))
-	cs.poll("the chart", `document.querySelectorAll("#chart line.threshold").length === 3 && document.querySelector("#chart polyline.series") !== null && document.querySelector("#chart polyline.series").getAttribute("points").split(" ").length === 12`)
-	cs.screenshot("dashboard-vi.png")
 
 	// The switch redraws everything in the same task: the audit table's
 	// times and the toast are English as soon as the headings are (they
@@ -644,6 +644,25 @@ func TestBrowserConsoleFullStack(t *testing.T) {
 	if !hidden.CAP || !hidden.Audit || hidden.Actions != 0 {
 		t.Errorf("a viewer's console: public warnings hidden %v, audit hidden %v, %d ack/silence buttons; want hidden, hidden, 0", hidden.CAP, hidden.Audit, hidden.Actions)
 	}
+
+	// The fall below BĐ I (steps under the spike check's 1 m) resolves the
+	// alert: its all-clear is a draft too, which the admin discards, with
+	// a reason (refused without one).
+	cs.do("log out the viewer", chromedp.Click(chromedp.CSS("#logout")))
+	cs.login()
+	for _, v := range []float64{8.7, 7.8, 6.9, 6.2} {
+		cs.publish(alarmStation, time.Now(), reading{Sensor: schemas.WaterLevel, Value: v, Unit: "m"})
+	}
+	allClear := fmt.Sprintf(`[...document.querySelectorAll('%s')].find(tr => tr.cells[3].textContent === "All clear")`, draft)
+	cs.poll("the all-clear draft", allClear+` !== undefined`)
+	cs.do("open the all-clear", chromedp.Evaluate[chromedp.Void](allClear+`.querySelector(".cap-open").click()`))
+	cs.poll("the all-clear's preview", `!document.querySelector("#cap-editor").hidden && document.querySelector("#cap-en-headline").value.startsWith("All clear") && document.querySelector("#cap-xml").textContent.includes("<responseType>AllClear</responseType>")`)
+	cs.do("discard without a reason", chromedp.Click(chromedp.CSS("#cap-discard")))
+	cs.poll("the reason asked for", `document.querySelector("#flash").textContent === "Give the reason for discarding the draft." && `+allClear+` !== undefined && !document.querySelector("#cap-editor").hidden`)
+	const reason = "River back to normal, residents informed by loudspeaker"
+	cs.do("discard with a reason", chromedp.SendKeys(chromedp.CSS("#cap-reason"), reason), chromedp.Click(chromedp.CSS("#cap-discard")))
+	cs.poll("the all-clear discarded", fmt.Sprintf(`document.querySelector("#flash").textContent === "Draft discarded." && document.querySelector('%s') === null && document.querySelector("#cap-editor").hidden && document.querySelectorAll("#cap-issued li[data-identifier]").length === 1`, draft))
+	cs.poll("the discard in the audit log", fmt.Sprintf(`[...document.querySelectorAll("#audit tbody tr")].some(tr => { const td = tr.querySelectorAll("td"); return td[1].textContent === %q && td[2].textContent === "cap.discard" && td[3].textContent.startsWith(%q); })`, consoleAdmin, alarmStation+"-"))
 }
 
 // checkIssued reads, over plain HTTP without a token as the public would,
