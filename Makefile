@@ -76,6 +76,7 @@ fuzz:
 	$(GO) test $(FUZZ) -fuzz FuzzReadCSV ./processor/backtest/
 	$(GO) test $(FUZZ) -fuzz FuzzParseLine ./processor/lineproto/
 	$(GO) test $(FUZZ) -fuzz FuzzUnmarshalState ./processor/rules/
+	$(GO) test $(FUZZ) -fuzz FuzzTracesMatchReplay ./processor/rules/
 	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./alerts/route/
 	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./internal/auth/
 	$(GO) test $(FUZZ) -fuzz FuzzVerify ./internal/audit/
