@@ -289,10 +289,22 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 				return i, true
 			}
 			*e = entry(&pc, false)
-		case ts < until:
+		case ts < until && sync && !b.neg && e.raw == top && e.eff == top:
 			// the stored sum plus the new rain: at the top level, folded
 			// from the condition it was folded from, it stays there
-			// (hyst is monotonic in the value), so only the value moves
+			// (hyst is monotonic in the value), so only the value moves,
+			// here and at the following entries that are the same case
+			n, jl, ok := x.shiftRun(tr.ent[i:], h, j, skip, until, top, d, int64(sh.d))
+			if !ok {
+				return 0, false
+			}
+			i, j = i+n-1, jl
+			e = &tr.ent[i]
+			pc.Pos, pc.TS, pc.V = e.pos, e.pos, e.v
+			pc.Raw, pc.Eff, pc.Run, pc.RunStart = int(e.raw), int(e.eff), int(e.run), e.runStart
+			continue
+		case ts < until:
+			// as above, where the condition may move
 			x.st.steps++
 			v := float64(int64(e.v*100+0.5)+int64(sh.d)) / 100
 			pc.Pos, pc.TS, pc.V = ts, ts, v
@@ -316,6 +328,35 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 		sync = oldCtl == e.ctl()
 	}
 	return len(tr.ent), true
+}
+
+// shiftRun adds d (hundredths) to the values of the leading entries of
+// ent that are shifted at the top level without a change of condition
+// (aligned with h from sample j, skipping skip: before until, with a
+// value, at the top level, outside d's spans), at least the first, and
+// returns how many and the sample of the last; ok is false if an entry
+// does not match h.
+func (x *applyCtx) shiftRun(ent []tstep, h []sample, j, skip int, until int64, top int32, dt *dirty, d int64) (n, last int, ok bool) {
+	for last = j; n < len(ent); n, j = n+1, j+1 {
+		if j == skip {
+			j++
+		}
+		if j >= len(h) {
+			return 0, 0, false
+		}
+		e := &ent[n]
+		ts := h[j].TS
+		if ts != e.pos {
+			return 0, 0, false
+		}
+		if n > 0 && (ts >= until || !e.ok || e.raw != top || e.eff != top || (ts <= dt.last && dt.has(ts))) {
+			break
+		}
+		x.st.steps++
+		e.v = float64(int64(e.v*100+0.5)+d) / 100
+		last = j
+	}
+	return n, last, true
 }
 
 // ctl is what of a condition gates the next value.
