@@ -63,7 +63,8 @@ type LoadConfig struct {
 }
 
 // Special builds one non-routine message with the station's next seq and
-// the timestamp it would have had.
+// the timestamp it would have had (readingTS: in a later millisecond than
+// the station's previous reading).
 type Special struct {
 	Label string
 	// Build returns the topic (empty: the station's readings topic), the
@@ -76,9 +77,11 @@ type Special struct {
 
 // Load is one sequenced QoS 1 publisher per station at a steady rate, as
 // devices would: each station generates a reading every 1/rate seconds
-// (seq 1, 2, ...; ts the generation time), buffers what it cannot send,
-// and sends its buffer in order, one message in flight, resending a
-// message until the broker acknowledged it on a live connection.
+// (seq 1, 2, ...; ts the generation time at the millisecond, always in a
+// later millisecond than the station's previous reading), buffers what it
+// cannot send, and sends its buffer in order, one message in flight,
+// resending a message until the broker acknowledged it on a live
+// connection.
 type Load struct {
 	s      *Scenario
 	cfg    LoadConfig
@@ -150,6 +153,7 @@ func (l *Load) generate(st *station, start time.Time) {
 	// Stations start staggered across one interval.
 	next := start.Add(time.Duration(float64(time.Second) / math.Float64frombits(l.rate.Load()) *
 		float64(st.index) / float64(len(l.s.Stations))))
+	var last time.Time // the timestamp of the station's previous reading
 	for {
 		select {
 		case <-l.stopGen:
@@ -157,15 +161,17 @@ func (l *Load) generate(st *station, start time.Time) {
 		case <-time.After(time.Until(next)):
 		}
 		now := time.Now()
+		ts := readingTS(now, last)
+		last = ts
 		var e *Entry
 		select {
 		case sp := <-st.extra:
-			e = l.special(st, sp, now)
+			e = l.special(st, sp, ts, now)
 		default:
 			st.seq++
 			lvl := l.cfg.Pattern.Level(st.index, st.seq)
-			e = &Entry{Station: st.id, Seq: st.seq, TS: now, Level: lvl, Topic: fmt.Sprintf(schemas.TopicReadingsFmt, st.id),
-				Payload: PayloadV1(st.id, st.seq, now, lvl), Fate: Fate{Kind: Stored}, Created: now}
+			e = &Entry{Station: st.id, Seq: st.seq, TS: ts, Level: lvl, Topic: fmt.Sprintf(schemas.TopicReadingsFmt, st.id),
+				Payload: PayloadV1(st.id, st.seq, ts, lvl), Fate: Fate{Kind: Stored}, Created: now}
 		}
 		l.Ledger.add(e)
 		st.mu.Lock()
@@ -182,9 +188,27 @@ func (l *Load) generate(st *station, start time.Time) {
 	}
 }
 
-func (l *Load) special(st *station, sp Special, now time.Time) *Entry {
+// readingTS is the timestamp of a station's reading generated at now after
+// one stamped last: now at the millisecond, or one millisecond after last
+// if that is not later. The processor stores a reading as one InfluxDB
+// point per station, sensor and millisecond (an idempotent replay), so two
+// readings of one station within a millisecond would be one point and the
+// earlier seq missing; a device's clock does not stamp two readings alike,
+// but a generator that fell behind (a stalled harness at 10x rate, chaos
+// F14) sends every reading it owes within the same millisecond.
+func readingTS(now, last time.Time) time.Time {
+	ts := now.Truncate(time.Millisecond)
+	if !ts.After(last) {
+		ts = last.Add(time.Millisecond)
+	}
+	return ts
+}
+
+// special builds sp's entry; ts is the timestamp a routine reading would
+// have had, now the generation time.
+func (l *Load) special(st *station, sp Special, ts, now time.Time) *Entry {
 	st.seq++
-	topic, payload, ts, fate := sp.Build(st.id, st.seq, now)
+	topic, payload, ts, fate := sp.Build(st.id, st.seq, ts)
 	if topic == "" {
 		topic = fmt.Sprintf(schemas.TopicReadingsFmt, st.id)
 	}
