@@ -422,6 +422,29 @@ func (cs *consoleStack) eval(what, expr string, out any) {
 // stream and every station of the registry in the table.
 func (cs *consoleStack) login() { cs.tb.Helper(); cs.loginAs(cs.token) }
 
+// logout signs out and waits for the reloaded page's login form (a
+// navigation while the reload is under way would be aborted).
+func (cs *consoleStack) logout() {
+	cs.tb.Helper()
+	cs.do("log out", chromedp.Click(chromedp.CSS("#logout")))
+	// Evaluated afresh each time: the reload replaces the page's
+	// JavaScript context, in which a chromedp.Poll would fail.
+	const ready = `document.body.dataset.ready === "1" && !document.querySelector("#login").hidden && document.querySelector("#app").hidden`
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(cs.browser, 10*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](ready))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			cs.tb.Fatalf("the login form after the logout's reload (%s): %v, %v\n--- the page's text ---\n%s", ready, ok, err, cs.pageText())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // loginAs is login with token.
 func (cs *consoleStack) loginAs(token string) {
 	cs.tb.Helper()
@@ -632,7 +655,7 @@ func TestBrowserConsoleFullStack(t *testing.T) {
 
 	// A viewer sees the alerts, neither the public warnings nor the audit
 	// log, and no action.
-	cs.do("log out", chromedp.Click(chromedp.CSS("#logout")))
+	cs.logout()
 	cs.loginAs(cs.viewer)
 	cs.poll("the viewer's alert", fmt.Sprintf(`document.querySelector('#alerts li[data-station="%s"].sev-Extreme') !== null && document.querySelector("#who").textContent.startsWith(%q)`, alarmStation, consoleViewer))
 	var hidden struct {
@@ -648,7 +671,7 @@ func TestBrowserConsoleFullStack(t *testing.T) {
 	// The fall below BĐ I (steps under the spike check's 1 m) resolves the
 	// alert: its all-clear is a draft too, which the admin discards, with
 	// a reason (refused without one).
-	cs.do("log out the viewer", chromedp.Click(chromedp.CSS("#logout")))
+	cs.logout()
 	cs.login()
 	for _, v := range []float64{8.7, 7.8, 6.9, 6.2} {
 		cs.publish(alarmStation, time.Now(), reading{Sensor: schemas.WaterLevel, Value: v, Unit: "m"})

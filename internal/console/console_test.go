@@ -211,3 +211,25 @@ func TestHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestPrivilegedPanelsHiddenByDefault: the public warnings and the audit
+// log are hidden in the page as served; app.js shows them only to the
+// roles that may read them (the browser test checks a viewer's page).
+func TestPrivilegedPanelsHiddenByDefault(t *testing.T) {
+	html, err := fs.ReadFile(console.Assets(), "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := fs.ReadFile(console.Assets(), "app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ id, role string }{{"cap-panel", "publisher"}, {"audit-panel", "admin"}} {
+		if !strings.Contains(string(html), `<section id="`+tc.id+`" hidden>`) {
+			t.Errorf("index.html: #%s is not hidden as served", tc.id)
+		}
+		if show := `$("` + tc.id + `").hidden = !can("` + tc.role + `");`; !strings.Contains(string(js), show) {
+			t.Errorf("app.js lacks %s", show)
+		}
+	}
+}

@@ -20,6 +20,8 @@ const state = {
   drafts: [],
   issued: [],
   cap: null,
+  capTimer: null,
+  capAgain: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -142,7 +144,7 @@ async function follow() {
   const es = new EventSource(url);
   state.es = es;
   es.onopen = () => { state.retry = 0; setLive(true); };
-  es.addEventListener("alert", (m) => { state.lastEventId = m.lastEventId; upsertAlert(JSON.parse(m.data)); renderAlerts(); refreshDetail(JSON.parse(m.data).id); renderMap(); loadCap(); });
+  es.addEventListener("alert", (m) => { state.lastEventId = m.lastEventId; upsertAlert(JSON.parse(m.data)); renderAlerts(); refreshDetail(JSON.parse(m.data).id); renderMap(); capSoon(); });
   es.addEventListener("station", (m) => { state.lastEventId = m.lastEventId; const s = JSON.parse(m.data); state.stations.set(s.id, s); renderStations(); renderMap(); if (s.id === state.selected) { renderChart(); } });
   es.addEventListener("reload", async (m) => { state.lastEventId = m.lastEventId; await reloadAll(); });
   es.onerror = () => {
@@ -501,6 +503,18 @@ async function loadCap() {
   drawDrafts();
   drawCapEditorMeta();
   await loadIssued();
+}
+
+// capSoon refetches the drafts after an alert event, coalescing a burst
+// of events into one fetch, and once more 2 s later (the publisher may
+// draft just after the event reached the stream).
+function capSoon() {
+  if (state.capTimer) { return; }
+  state.capTimer = setTimeout(() => {
+    state.capTimer = null;
+    loadCap();
+    if (!state.capAgain) { state.capAgain = setTimeout(() => { state.capAgain = null; loadCap(); }, 2000); }
+  }, 250);
 }
 
 // loadIssued reads the public feed (no token: it is public) into
