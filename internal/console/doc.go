@@ -12,7 +12,17 @@
 // bearer token the operator pastes at login (kept in sessionStorage, so
 // it is gone with the tab) and follows GET /api/v1/events with a
 // single-use ticket (an EventSource cannot send the token in a header, and
-// the token must never be put in a URL). Every UI string is in two
+// the token must never be put in a URL). The station labels of the map
+// are placed by a collision pass (draw.js placeLabels).
+//
+// A publisher or admin (GET /api/v1/whoami) also sees the Public warnings
+// panel: the CAP drafts pending approval (GET /api/v1/cap/drafts, refetched
+// after alert events and every 15 s: drafts have no event of their own),
+// one draft's texts in vi-VN and en-US to edit with its CAP XML preview,
+// Approve (sending only the fields edited) and Discard (with a reason),
+// and the issued documents read from the public Atom feed with links to
+// /cap/{identifier}.xml. A language switch redraws everything shown, the
+// audit log and the last toast included. Every UI string is in two
 // catalogs, assets/i18n/vi.json (the default) and en.json; the tests check
 // that both have every key the page uses.
 //
