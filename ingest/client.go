@@ -62,6 +62,8 @@ type pahoClient struct {
 	password string
 	logger   *slog.Logger
 	c        mqtt.Client
+	// store replaces paho's memory store (tests); nil: paho's default.
+	store mqtt.Store
 
 	// subscribe carries the generation of each new connection to the
 	// subscriber goroutine; stop ends it.
@@ -121,11 +123,19 @@ func (p *pahoClient) Connect(ctx context.Context, filters []string, handle func(
 		SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
-		SetResumeSubs(true).
+		// We subscribe on every connection ourselves (the on-connect
+		// handler). paho's ResumeSubs would store that SUBSCRIBE and its
+		// resume, which runs alongside the on-connect handler, would send
+		// it again under the same packet id, completing our token without
+		// a result ("no result in the SUBACK", a retry; chaos F14).
+		SetResumeSubs(false).
 		SetMessageChannelDepth(uint(p.cfg.MaxUndelivered))
 	if p.cfg.Username != "" {
 		o.SetUsername(p.cfg.Username)
 		o.SetPassword(p.password)
+	}
+	if p.store != nil {
+		o.SetStore(p.store)
 	}
 	if p.cfg.TLS {
 		o.SetTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12})
