@@ -28,13 +28,15 @@
 // produced events, on a soft stop and on a revoke (the generation ended),
 // a snapshot:
 //
-//  5. Wait for the points in flight (each batch stored, or joined to the
-//     landing gap below).
-//  6. Write the state of every station changed since the last snapshot to
-//     the compacted `processor.state` changelog, on the same partition
-//     number as the readings; each message carries the header "covers"
-//     (CoversHeader): the offset up to which the state has folded every
-//     record.
+//  5. Encode, at once, the state of every station changed since the last
+//     snapshot: it covers every evaluated record (the offset after the
+//     last one), whose alert events are produced.
+//  6. Once no batch before that offset has its points in flight (each
+//     stored, or joined to the landing gap below; the evaluation goes on
+//     meanwhile and never waits for it, except on a stop, a revoke or a
+//     tick), write those states to the compacted `processor.state`
+//     changelog, on the same partition number as the readings; each
+//     message carries the header "covers" (CoversHeader) with the offset.
 //  7. Commit: that offset, or the first record whose points are not yet
 //     durable (in InfluxDB, the file sink or the InfluxDB spool).
 //

@@ -112,6 +112,25 @@ func (w *worker) drain(ctx context.Context) error {
 	return nil
 }
 
+// retireDone retires the batches in flight that are done, in order; with
+// wait, every batch in flight.
+func (w *worker) retireDone(ctx context.Context, wait bool) error {
+	if wait {
+		return w.drain(ctx)
+	}
+	for len(w.pipe.inflight) > 0 {
+		select {
+		case <-w.pipe.inflight[0].done:
+		default:
+			return nil
+		}
+		if err := w.retireOldest(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // retireOldest waits for the oldest batch in flight to be offered. A batch
 // the sink did not take, or any batch after one that joined the landing
 // (the landing covers one range of offsets, stored in order), joins the

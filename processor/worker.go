@@ -37,9 +37,11 @@ type worker struct {
 	// changelog. Always committed <= snapped <= processed.
 	committed, processed, snapped int64
 	// unflushed counts the records evaluated since the last snapshot;
-	// flushed is when that snapshot was taken.
+	// flushed is when that snapshot was taken; pending is a snapshot
+	// taken and not yet written.
 	unflushed int
 	flushed   time.Time
+	pending   *snapshot
 	pipe      pipeline
 	land      landing
 }
@@ -115,9 +117,12 @@ func (w *worker) step(hard context.Context, r *kafka.Reader, ev *evaluation, tic
 		}
 	}
 	if w.flushDue(time.Now()) {
-		if err := w.flush(hard); err != nil {
-			return w.leave(hard, "snapshot and commit", err)
+		if err := w.takeSnapshot(); err != nil {
+			return w.leave(hard, "snapshot", err)
 		}
+	}
+	if err := w.settle(hard, false); err != nil {
+		return w.leave(hard, "snapshot and commit", err)
 	}
 	select {
 	case <-tick:
@@ -129,43 +134,95 @@ func (w *worker) step(hard context.Context, r *kafka.Reader, ev *evaluation, tic
 	return nil
 }
 
-// flushDue reports whether records were evaluated since the last snapshot
-// and SnapshotRecords of them or SnapshotInterval since it have passed.
+// flushDue reports whether no snapshot waits, records were evaluated
+// since the last one and SnapshotRecords of them or SnapshotInterval
+// since it have passed.
 func (w *worker) flushDue(now time.Time) bool {
-	if w.processed == w.snapped && len(w.dirty) == 0 {
+	if w.pending != nil || (w.processed == w.covered() && len(w.dirty) == 0) {
 		return false
 	}
 	return w.unflushed >= w.p.cfg.SnapshotRecords || now.Sub(w.flushed) >= w.p.cfg.SnapshotInterval
 }
 
+// covered is the offset the last snapshot taken covers (written or not).
+func (w *worker) covered() int64 {
+	if w.pending != nil {
+		return w.pending.covers
+	}
+	return w.snapped
+}
+
 // flushWait is how long the fetch may wait for a first record before a
-// snapshot is due (at most max).
+// snapshot is due or a waiting one may be written (at most limit).
 func (w *worker) flushWait(now time.Time, limit time.Duration) time.Duration {
-	if w.processed == w.snapped && len(w.dirty) == 0 {
+	switch {
+	case w.pending != nil:
+		return min(limit, 10*time.Millisecond)
+	case w.processed == w.snapped && len(w.dirty) == 0:
 		return limit
 	}
 	return min(limit, max(w.flushed.Add(w.p.cfg.SnapshotInterval).Sub(now), time.Millisecond))
 }
 
-// flush waits for the points in flight, writes the state of every station
-// changed since the last snapshot to the changelog (the snapshot then
-// covers every evaluated record: snapped = processed), then commits. So
-// the commit never runs ahead of the snapshot that covers it.
-func (w *worker) flush(ctx context.Context) error {
-	start := time.Now()
-	if err := w.drain(ctx); err != nil {
-		return err
-	}
-	if err := w.persist(ctx, w.dirty, w.processed); err != nil {
+// snapshot is the encoded state of the stations changed before covers,
+// taken at once when due, written once the records before covers have
+// their points stored (or in the landing).
+type snapshot struct {
+	msgs   []kafka.Message
+	covers int64
+	taken  time.Time
+}
+
+// takeSnapshot encodes the state of every station changed since the last
+// snapshot: it covers every evaluated record (whose alerts are produced).
+func (w *worker) takeSnapshot() error {
+	msgs, err := w.encodeStates(w.dirty, w.processed)
+	if err != nil {
 		return err
 	}
 	clear(w.dirty)
-	w.snapped, w.unflushed, w.flushed = w.processed, 0, time.Now()
+	w.pending = &snapshot{msgs: msgs, covers: w.processed, taken: time.Now()}
+	w.unflushed, w.flushed = 0, time.Now()
+	return nil
+}
+
+// settle retires the point batches already done (with wait, it waits for
+// them), then, if no batch before the waiting snapshot is in flight any
+// more, writes it to the changelog and commits. So the commit never runs
+// ahead of the snapshot that covers it, and a snapshot never waits for
+// points it does not cover; the evaluation never waits for either.
+func (w *worker) settle(ctx context.Context, wait bool) error {
+	if err := w.retireDone(ctx, wait); err != nil {
+		return err
+	}
+	sn := w.pending
+	if sn == nil {
+		return nil
+	}
+	if from := w.pipe.firstInFlight(); from >= 0 && from < sn.covers {
+		return nil // later: points of records it covers are in flight
+	}
+	if err := w.writeStates(ctx, sn.msgs, sn.covers); err != nil {
+		return err
+	}
+	w.snapped, w.pending = sn.covers, nil
 	if err := w.commit(ctx); err != nil {
 		return err
 	}
-	w.p.m.snapshotSeconds.Observe(time.Since(start).Seconds())
+	w.p.m.snapshotSeconds.Observe(time.Since(sn.taken).Seconds())
 	return nil
+}
+
+// flush takes a snapshot now and waits until it is written and committed
+// (a soft stop, a revoke, a tick that produced events).
+func (w *worker) flush(ctx context.Context) error {
+	if err := w.settle(ctx, true); err != nil { // an older one first
+		return err
+	}
+	if err := w.takeSnapshot(); err != nil {
+		return err
+	}
+	return w.settle(ctx, true)
 }
 
 // leave is run's result for a failed step: nil if hard was cancelled (the
@@ -409,21 +466,26 @@ func (w *worker) emit(ctx context.Context, events []schemas.AlertEvent, offset i
 	return nil
 }
 
-// persist writes the changed states to the changelog, on this partition.
-// Each message carries the header "covers": the readings offset up to
-// which (exclusive) the state has folded every record.
-func (w *worker) persist(ctx context.Context, dirty map[string]struct{}, covers int64) error {
-	if len(dirty) == 0 {
-		return nil
-	}
+// encodeStates encodes the states of dirty for the changelog, on this
+// partition. Each message carries the header "covers": the readings
+// offset up to which (exclusive) the state has folded every record.
+func (w *worker) encodeStates(dirty map[string]struct{}, covers int64) ([]kafka.Message, error) {
 	hdr := []kafka.Header{{Key: CoversHeader, Value: strconv.AppendInt(nil, covers, 10)}}
 	msgs := make([]kafka.Message, 0, len(dirty))
 	for id := range dirty {
 		b, err := w.states[id].MarshalBinary()
 		if err != nil {
-			return fmt.Errorf("processor: encode state station %s partition %d: %w", id, w.partition, err)
+			return nil, fmt.Errorf("processor: encode state station %s partition %d: %w", id, w.partition, err)
 		}
 		msgs = append(msgs, kafka.Message{Topic: w.p.deps.Topics.State, Key: []byte(id), Value: b, Headers: hdr})
+	}
+	return msgs, nil
+}
+
+// writeStates writes encoded states to the changelog.
+func (w *worker) writeStates(ctx context.Context, msgs []kafka.Message, covers int64) error {
+	if len(msgs) == 0 {
+		return nil
 	}
 	return w.retry(ctx, "changelog", covers-1, func(ctx context.Context) error { return w.p.deps.Writer.WriteMessages(ctx, msgs...) })
 }
