@@ -162,7 +162,7 @@
 // A station's state is bounded by design, whatever its reporting rate: at
 // most MaxHistory readings per sensor (thinned evenly beyond that), at
 // most MaxRules rules, so it encodes to at most MaxEncodedState bytes. The
-// traces of late readings add at most 48 bytes per reading within the
+// traces of late readings add at most 40 bytes per reading within the
 // lateness per rule, in memory only.
 //
 // # Concurrency

@@ -73,14 +73,15 @@ type shifter interface {
 type tstep struct {
 	pos, ts, runStart int64
 	v                 float64
-	raw, eff, run     int32
+	run               int32
+	raw, eff          uint8 // levels: at most rulespec.MaxLevels (traceable)
 	ok                bool
 }
 
 // entry is condition c folded at a sample with a value or not (ok).
 func entry(c *cond, ok bool) tstep {
 	return tstep{pos: c.Pos, ts: c.TS, runStart: c.RunStart, v: c.V,
-		raw: int32(c.Raw), eff: int32(c.Eff), run: int32(min(c.Run, math.MaxInt32)), ok: ok}
+		raw: uint8(c.Raw), eff: uint8(c.Eff), run: int32(min(c.Run, math.MaxInt32)), ok: ok}
 }
 
 func (e *tstep) ctl() ctl { return ctl{int(e.raw), int(e.eff), int(e.run), e.runStart} }
@@ -185,7 +186,7 @@ type shift struct {
 // traceable reports whether rule b keeps a trace.
 func traceable(b sensorRule) (local, bool) {
 	l, ok := b.sampler.(local)
-	if !ok || (l.rainRing() && b.sensor != schemas.Rainfall) {
+	if !ok || (l.rainRing() && b.sensor != schemas.Rainfall) || len(b.levels) > math.MaxUint8 {
 		return nil, false
 	}
 	return l, true
@@ -260,7 +261,7 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 	if shr, ok := b.sampler.(shifter); ok && sh.on && sh.d > 0 {
 		until = shr.shiftUntil(sh.tIns, x.c.bucket)
 	}
-	top := int32(len(b.levels))
+	top := uint8(len(b.levels))
 	// sync: pc is the condition the entry was folded from before.
 	sync := false
 	for i := p; i < len(tr.ent); i, j = i+1, j+1 {
@@ -310,7 +311,7 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 			pc.Pos, pc.TS, pc.V = ts, ts, v
 			if !sync || e.raw != top || e.eff != top || b.neg {
 				b.gate(&pc, ts, v)
-				e.raw, e.eff, e.run, e.runStart = int32(pc.Raw), int32(pc.Eff), int32(min(pc.Run, math.MaxInt32)), pc.RunStart
+				e.raw, e.eff, e.run, e.runStart = uint8(pc.Raw), uint8(pc.Eff), int32(min(pc.Run, math.MaxInt32)), pc.RunStart
 			} else {
 				pc.Raw, pc.Eff, pc.Run, pc.RunStart = int(e.raw), int(e.eff), int(e.run), e.runStart
 			}
@@ -323,7 +324,7 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 			if settled && oldCtl == ctlOf(&pc) {
 				return i, true
 			}
-			e.raw, e.eff, e.run, e.runStart = int32(pc.Raw), int32(pc.Eff), int32(min(pc.Run, math.MaxInt32)), pc.RunStart
+			e.raw, e.eff, e.run, e.runStart = uint8(pc.Raw), uint8(pc.Eff), int32(min(pc.Run, math.MaxInt32)), pc.RunStart
 		}
 		sync = oldCtl == e.ctl()
 	}
@@ -336,7 +337,7 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 // value, at the top level, outside d's spans), at least the first, and
 // returns how many and the sample of the last; ok is false if an entry
 // does not match h.
-func (x *applyCtx) shiftRun(ent []tstep, h []sample, j, skip int, until int64, top int32, dt *dirty, d int64) (n, last int, ok bool) {
+func (x *applyCtx) shiftRun(ent []tstep, h []sample, j, skip int, until int64, top uint8, dt *dirty, d int64) (n, last int, ok bool) {
 	for last = j; n < len(ent); n, j = n+1, j+1 {
 		if j == skip {
 			j++

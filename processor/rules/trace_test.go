@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -185,4 +186,12 @@ func FuzzTracesMatchReplay(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed, order uint64) {
 		sameAsReplay(t, e, ref, randomScenario(seed, order))
 	})
+}
+
+// TestTraceEntrySize: a trace entry is 40 bytes (the memory bound the
+// package documentation states, and what a late reading moves per entry).
+func TestTraceEntrySize(t *testing.T) {
+	if got := unsafe.Sizeof(tstep{}); got != 40 {
+		t.Errorf("tstep is %d bytes, want 40", got)
+	}
 }
