@@ -88,14 +88,9 @@ func (k *Kafka) Refresh(ctx context.Context) error {
 }
 
 func (k *Kafka) refreshPartition(ctx context.Context, p int) error {
-	conn, err := kafkax.DialLeader(ctx, k.dialer, k.o.Brokers, k.o.Topic, p)
+	first, last, err := kafkax.PartitionOffsets(ctx, k.dialer, k.o.Brokers, k.o.Topic, p)
 	if err != nil {
 		return err
-	}
-	first, last, err := conn.ReadOffsets()
-	conn.Close()
-	if err != nil {
-		return fmt.Errorf("offsets: %w", err)
 	}
 	from := k.next[p]
 	if from < first {

@@ -93,14 +93,9 @@ func OpenKafka(ctx context.Context, o KafkaOptions) (*KafkaLog, error) {
 
 // load reads partition 0 from its start to its current end.
 func (k *KafkaLog) load(ctx context.Context) error {
-	conn, err := kafkax.DialLeader(ctx, k.dialer, k.o.Brokers, k.o.Topic, 0)
+	first, last, err := kafkax.PartitionOffsets(ctx, k.dialer, k.o.Brokers, k.o.Topic, 0)
 	if err != nil {
 		return err
-	}
-	first, last, err := conn.ReadOffsets()
-	conn.Close()
-	if err != nil {
-		return fmt.Errorf("offsets: %w", err)
 	}
 	k.next = first
 	if first >= last {

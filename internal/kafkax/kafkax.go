@@ -169,3 +169,20 @@ func DialLeader(ctx context.Context, dialer *kafka.Dialer, brokers []string, top
 	}
 	return nil, fmt.Errorf("kafka: leader of topic %s partition %d: %w", topic, partition, errors.Join(errs...))
 }
+
+// PartitionOffsets is the first offset and the end (the next offset to be
+// written) of a partition, read from its leader (dialled as DialLeader
+// does); the partition is empty when first >= last. The dial's error is
+// DialLeader's; the read's is wrapped "offsets:".
+func PartitionOffsets(ctx context.Context, dialer *kafka.Dialer, brokers []string, topic string, partition int) (first, last int64, err error) {
+	conn, err := DialLeader(ctx, dialer, brokers, topic, partition)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.Close()
+	first, last, err = conn.ReadOffsets()
+	if err != nil {
+		return 0, 0, fmt.Errorf("offsets: %w", err)
+	}
+	return first, last, nil
+}
