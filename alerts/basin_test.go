@@ -40,15 +40,7 @@ func TestBasinAlertsOnKafka(t *testing.T) {
 	}
 	w := kafkax.NewWriter(kafkax.WriterOptions{Brokers: env.KafkaBrokers})
 	defer w.Close()
-	produce := func(evs ...schemas.AlertEvent) {
-		for _, e := range evs {
-			m := msg(t, e)
-			m.Topic = topics.Alerts
-			if err := w.WriteMessages(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	produce := func(evs ...schemas.AlertEvent) { writeEvents(t, ctx, w, topics.Alerts, evs...) }
 	const rule = "level:water_level"
 	run := func() (*store.Store, func()) {
 		st := store.New()

@@ -140,6 +140,18 @@ func (r *recordingChannel) alertsNotified() map[string]int {
 	return out
 }
 
+// writeEvents writes each event, keyed by station, to topic in order.
+func writeEvents(t *testing.T, ctx context.Context, w *kafkax.Writer, topic string, es ...schemas.AlertEvent) {
+	t.Helper()
+	for _, e := range es {
+		m := msg(t, e)
+		m.Topic = topic
+		if err := w.WriteMessages(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // muteStack is the alerts service with a real dispatcher (file
 // notification log), the default inhibition rules and the service's
 // silence set, on kfake, notifying a recording channel.
@@ -206,16 +218,7 @@ func TestSilencedStationIsNotNotified(t *testing.T) {
 	}
 	muted := event("VG-AINGHIA", "water_level", now, schemas.AlertFired, 3, now)
 	other := event("TB-HOIAN", "water_level", now, schemas.AlertFired, 3, now)
-	write := func(es ...schemas.AlertEvent) {
-		t.Helper()
-		for _, e := range es {
-			m := msg(t, e)
-			m.Topic = topics.Alerts
-			if err := w.WriteMessages(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	write := func(es ...schemas.AlertEvent) { t.Helper(); writeEvents(t, ctx, w, topics.Alerts, es...) }
 	write(muted, other) // same producer, keyed by station: the muted one is folded first on its partition
 	waitFor(t, "the other station notified", time.Minute, func() bool { return rec.alertsNotified()[other.ID] == 1 })
 	waitFor(t, "the silenced alert in the store", time.Minute, func() bool {
@@ -254,16 +257,7 @@ func TestOfflineStationInhibitsItsHazards(t *testing.T) {
 	offline := event("VG-AINGHIA", inhibit.OfflineRule, now, schemas.AlertFired, 1, now)
 	hazard := event("VG-AINGHIA", "water_level", now, schemas.AlertFired, 3, now.Add(time.Second))
 	other := event("TB-HOIAN", "water_level", now, schemas.AlertFired, 3, now.Add(2*time.Second))
-	write := func(es ...schemas.AlertEvent) {
-		t.Helper()
-		for _, e := range es {
-			m := msg(t, e)
-			m.Topic = topics.Alerts
-			if err := w.WriteMessages(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	write := func(es ...schemas.AlertEvent) { t.Helper(); writeEvents(t, ctx, w, topics.Alerts, es...) }
 	write(offline)
 	waitFor(t, "the offline alert notified", time.Minute, func() bool { return rec.alertsNotified()[offline.ID] == 1 })
 	write(hazard, other)
