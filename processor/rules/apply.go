@@ -472,7 +472,7 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 		}
 		if tr := rs.tr; tr != nil {
 			if tr.c == x.c && tr.aligned(h[:idx], after(h, rs.Base.Pos), -1) {
-				tr.ent = append(tr.ent, entry(&rs.Cur, s.ok))
+				tr.push(entry(&rs.Cur, s.ok))
 			} else {
 				rs.tr = nil
 			}

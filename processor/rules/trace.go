@@ -101,8 +101,13 @@ func (e *tstep) full(base *cond, h []sample) cond {
 // trace is the fold of one rule from its Base over every later sample of
 // its sensor's history.
 type trace struct {
-	c   *compiled // the rules it was folded with
+	c *compiled // the rules it was folded with
+	// ent is buf[off:]: the entries. Entries leave and enter at either
+	// end of the shorter side (remove, insert), so thinning an old
+	// sample or inserting a reading moves at most half of them.
 	ent []tstep
+	buf []tstep
+	off int
 	// stale: the conditions of entries at or after condFrom, and the
 	// values of entries within [valLo, valHi], may be out of date.
 	stale                  bool
@@ -199,10 +204,61 @@ func (t *trace) entryAt(ts int64) int {
 
 // popBase drops the entries that advance folded into Base.
 func (t *trace) popBase(base int64) {
-	n := t.entryAt(base + 1)
-	if n > 0 {
-		t.ent = append(t.ent[:0], t.ent[n:]...)
+	if n := t.entryAt(base + 1); n > 0 {
+		t.off += n
+		t.ent = t.buf[t.off:]
 	}
+}
+
+// reset empties the trace, keeping its buffer.
+func (t *trace) reset() {
+	t.buf, t.off = t.buf[:0], 0
+	t.ent = t.buf
+}
+
+// compact moves the entries to the front of the buffer when it is full
+// and has room there (before it grows).
+func (t *trace) compact() {
+	if len(t.buf) == cap(t.buf) && t.off > 0 {
+		n := copy(t.buf, t.ent)
+		t.buf, t.off = t.buf[:n], 0
+		t.ent = t.buf
+	}
+}
+
+// push appends e.
+func (t *trace) push(e tstep) {
+	t.compact()
+	t.buf = append(t.buf, e)
+	t.ent = t.buf[t.off:]
+}
+
+// insert makes e entry p, moving the entries before it one down where
+// there is room and they are fewer, else those from p up.
+func (t *trace) insert(p int, e tstep) {
+	if t.off > 0 && p < len(t.ent)-p {
+		t.off--
+		t.ent = t.buf[t.off:]
+		copy(t.ent[:p], t.ent[1:p+1])
+		t.ent[p] = e
+		return
+	}
+	t.compact()
+	t.buf = slices.Insert(t.buf, t.off+p, e)
+	t.ent = t.buf[t.off:]
+}
+
+// remove drops entry i, moving the fewer of the entries before and after
+// it.
+func (t *trace) remove(i int) {
+	if i < len(t.ent)-1-i {
+		copy(t.ent[1:i+1], t.ent[:i])
+		t.off++
+		t.ent = t.buf[t.off:]
+		return
+	}
+	t.buf = append(t.buf[:t.off+i], t.buf[t.off+i+1:]...)
+	t.ent = t.buf[t.off:]
 }
 
 // aligned reports whether the entries are the samples of h after Base
@@ -222,14 +278,15 @@ func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *tra
 	if tr == nil {
 		tr = &trace{}
 	}
-	*tr = trace{c: x.c, ent: tr.ent[:0]}
+	*tr = trace{c: x.c, buf: tr.buf}
+	tr.reset()
 	c := rs.Base
 	for j := after(h, c.Pos); j < len(h); j++ {
 		if j == skip {
 			continue
 		}
 		s := x.fold(b, &c, h, j, skip)
-		tr.ent = append(tr.ent, entry(&c, s.ok))
+		tr.push(entry(&c, s.ok))
 	}
 	rs.tr = tr
 	return tr
@@ -430,7 +487,7 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 	}
 	tIns := h[idx].TS
 	p := idx - first
-	tr.ent = slices.Insert(tr.ent, p, tstep{pos: tIns})
+	tr.insert(p, tstep{pos: tIns})
 	// The samples whose own value may change: the new one, those whose
 	// flag changed (for a hazard rule, which a suspect flag silences),
 	// those whose run changed (for a rule that reads it).
@@ -516,7 +573,7 @@ func (x *applyCtx) thinned(rules []sensorRule, h []sample, k int) {
 		}
 		if tsK > rs.Base.Pos {
 			if i := tr.entryAt(tsK); i < len(tr.ent) && tr.ent[i].pos == tsK {
-				tr.ent = append(tr.ent[:i], tr.ent[i+1:]...)
+				tr.remove(i)
 			}
 			tr.markStale(tsK, lo, hi)
 		} else if lo <= hi && hi > rs.Base.Pos {

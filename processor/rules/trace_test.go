@@ -38,7 +38,8 @@ func checkTraces(t *testing.T, e *Engine, st *State, where string) int {
 				// engine cleans when it next reads the trace)
 				orig := rs.tr
 				cp := *orig
-				cp.ent = slices.Clone(orig.ent)
+				cp.buf, cp.off = slices.Clone(orig.ent), 0
+				cp.ent = cp.buf
 				rs.tr = &cp
 				defer func() { rs.tr = orig }()
 				if cp.c != c {
