@@ -60,46 +60,10 @@ func startRealAlerts(t *testing.T, smtpAddr, maildir string, rt realRouting) *re
 	must(t, os.WriteFile(filepath.Join(e.dir, "webhook.secret"), secret, 0o600))
 	r := &realAlerts{e: e, station: e.stations[0], stations: e.stations, duty: newHookServer(t, secret), committee: newHookServer(t, secret),
 		smtpAddr: smtpAddr, maildir: maildir, sirens: map[string]*sirenDevice{}, seq: map[string]uint64{}}
-	escalation := ""
-	if rt.Escalation {
-		escalation = fmt.Sprintf(`      escalation:
-        - {receivers: [committee], after: %s}
-        - {receivers: [city], after: %s}
-`, e2eTierAfter, e2eTier2After)
-	}
-	routes := fmt.Sprintf(`receivers:
-  - name: other
-    webhook:
-      - {url: %q, secret_file: webhook.secret}
-  - name: duty-webhook
-    webhook:
-      - {url: %q, secret_file: webhook.secret}
-  - name: duty-email
-    email:
-      - {to: [truc.ban@example.invalid], lang: vi}
-      - {to: [duty.officer@example.invalid], lang: en}
-  - name: sirens
-    siren:
-      - {alert_station: true}
-  - name: committee
-    webhook:
-      - {url: %q, secret_file: webhook.secret}
-  - name: city
-    webhook:
-      - {url: %q, secret_file: webhook.secret}
-route:
-  receivers: [other]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-  routes:
-    - matchers: {station: [%s], rule: ["level:water_level"]}
-      receivers: [duty-webhook, duty-email, sirens]
-      group_wait: %s
-      group_interval: 1s
-      repeat_interval: %s
-%s`, r.committee.srv.URL+"/other", r.duty.srv.URL+"/duty", r.committee.srv.URL+"/committee", r.committee.srv.URL+"/city",
-		strings.Join(r.stations, ", "), e2eGroupWait, e2eRepeatInterval, escalation)
+	routes := alertRoutes(alertRouting{Other: r.committee.srv.URL + "/other", Duty: r.duty.srv.URL + "/duty",
+		Committee: r.committee.srv.URL + "/committee", City: r.committee.srv.URL + "/city",
+		Emails:   []string{"{to: [truc.ban@example.invalid], lang: vi}", "{to: [duty.officer@example.invalid], lang: en}"},
+		Stations: r.stations, Escalation: rt.Escalation})
 	routesFile := filepath.Join(e.dir, "routes.yaml")
 	must(t, os.WriteFile(routesFile, []byte(routes), 0o600))
 	e.writeConfig()

@@ -271,15 +271,35 @@ type alertStack struct {
 	seq                uint64
 }
 
-// startAlertStack writes the secret and the routing file, starts the
-// receivers and `resilience run --dev` with them.
-func startAlertStack(t *testing.T) *alertStack {
-	t.Helper()
-	dir := t.TempDir()
-	secret := []byte("e2e-webhook-secret-0123456789abcdef")
-	must(t, os.WriteFile(filepath.Join(dir, "webhook.secret"), secret, 0o600))
-	s := &alertStack{duty: newHookServer(t, secret), committee: newHookServer(t, secret), other: newHookServer(t, secret), mail: newSMTPSink(t)}
-	routes := fmt.Sprintf(`receivers:
+// alertRouting is what the e2e routing files differ in: the webhook URLs of
+// the receivers other, duty-webhook, committee and city, the duty-email
+// targets (YAML flow mappings), the stations of the water-level route and
+// whether it escalates (to committee after e2eTierAfter, city after
+// e2eTier2After).
+type alertRouting struct {
+	Other, Duty, Committee, City string
+	Emails                       []string
+	Stations                     []string
+	Escalation                   bool
+}
+
+// alertRoutes is the routing file of the e2e alert tests: the root route
+// notifies other; the stations' water-level alerts go to duty-webhook,
+// duty-email and sirens (group_wait e2eGroupWait, repeat_interval
+// e2eRepeatInterval).
+func alertRoutes(r alertRouting) string {
+	var emails strings.Builder
+	for _, e := range r.Emails {
+		fmt.Fprintf(&emails, "      - %s\n", e)
+	}
+	escalation := ""
+	if r.Escalation {
+		escalation = fmt.Sprintf(`      escalation:
+        - {receivers: [committee], after: %s}
+        - {receivers: [city], after: %s}
+`, e2eTierAfter, e2eTier2After)
+	}
+	return fmt.Sprintf(`receivers:
   - name: other
     webhook:
       - {url: %q, secret_file: webhook.secret}
@@ -288,8 +308,7 @@ func startAlertStack(t *testing.T) *alertStack {
       - {url: %q, secret_file: webhook.secret}
   - name: duty-email
     email:
-      - {to: [truc.ban@example.invalid], lang: vi}
-  - name: sirens
+%s  - name: sirens
     siren:
       - {alert_station: true}
   - name: committee
@@ -309,11 +328,20 @@ route:
       group_wait: %s
       group_interval: 1s
       repeat_interval: %s
-      escalation:
-        - {receivers: [committee], after: %s}
-        - {receivers: [city], after: %s}
-`, s.other.srv.URL+"/other", s.duty.srv.URL+"/duty", s.committee.srv.URL+"/committee", s.committee.srv.URL+"/city",
-		e2eStation, e2eGroupWait, e2eRepeatInterval, e2eTierAfter, e2eTier2After)
+%s`, r.Other, r.Duty, emails.String(), r.Committee, r.City, strings.Join(r.Stations, ", "), e2eGroupWait, e2eRepeatInterval, escalation)
+}
+
+// startAlertStack writes the secret and the routing file, starts the
+// receivers and `resilience run --dev` with them.
+func startAlertStack(t *testing.T) *alertStack {
+	t.Helper()
+	dir := t.TempDir()
+	secret := []byte("e2e-webhook-secret-0123456789abcdef")
+	must(t, os.WriteFile(filepath.Join(dir, "webhook.secret"), secret, 0o600))
+	s := &alertStack{duty: newHookServer(t, secret), committee: newHookServer(t, secret), other: newHookServer(t, secret), mail: newSMTPSink(t)}
+	routes := alertRoutes(alertRouting{Other: s.other.srv.URL + "/other", Duty: s.duty.srv.URL + "/duty",
+		Committee: s.committee.srv.URL + "/committee", City: s.committee.srv.URL + "/city",
+		Emails: []string{"{to: [truc.ban@example.invalid], lang: vi}"}, Stations: []string{e2eStation}, Escalation: true})
 	routesFile := filepath.Join(dir, "routes.yaml")
 	must(t, os.WriteFile(routesFile, []byte(routes), 0o600))
 	s.mqttAddr, s.httpAddr = startEmbedded(t, []string{"--dev"}, "RESILIENCE_ALERTS_ROUTES_FILE="+routesFile,
