@@ -41,6 +41,22 @@ type applyCtx struct {
 	sums *rainSums
 	// replay: no traces (Engine.replay).
 	replay bool
+	// firstOK: firstIdx is after(h, firstPos) in the history of the
+	// current reading (see first).
+	firstOK  bool
+	firstPos int64
+	firstIdx int
+}
+
+// first is after(h, pos), remembered: the rules of a sensor share their
+// checkpoint, whose first later sample the traced paths look up several
+// times per rule. h is the history of the current reading, unchanged
+// between its insert and its thinning (reading resets it).
+func (x *applyCtx) first(h []sample, pos int64) int {
+	if !x.firstOK || x.firstPos != pos {
+		x.firstOK, x.firstPos, x.firstIdx = true, pos, after(h, pos)
+	}
+	return x.firstIdx
 }
 
 // Apply folds one record into st and returns what it did.
@@ -134,6 +150,7 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 	inOrder := len(ss.Hist) == 0 || ts > ss.Hist[len(ss.Hist)-1].TS
 	idx := ss.insert(sample{TS: ts, Seq: seq, V: m.Value})
 	x.sums.moved() // indexes moved
+	x.firstOK = false
 	rules := sr.bySensor[m.Sensor]
 	// Checkpoints and, out of order, the levels as they were without
 	// this sample: before its flags and rain change anything.
@@ -165,6 +182,7 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 		x.eval(b, x.st.rules[b.name], ss.Hist, idx, inOrder, old, lastQ, lastRun, sh, ring)
 	}
 	ss.trim(x.wm - sr.keep)
+	x.firstOK = false
 	x.thin(rules, ss)
 	return q
 }
@@ -471,7 +489,7 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 			peak = s
 		}
 		if tr := rs.tr; tr != nil {
-			if tr.c == x.c && tr.aligned(h[:idx], after(h, rs.Base.Pos), -1) {
+			if tr.c == x.c && tr.aligned(h[:idx], x.first(h, rs.Base.Pos), -1) {
 				tr.push(entry(&rs.Cur, s.ok))
 			} else {
 				rs.tr = nil

@@ -309,7 +309,7 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 		e := &tr.ent[p-1]
 		pc = cond{Pos: e.pos, TS: e.ts, Raw: int(e.raw), Eff: int(e.eff), Run: int(e.run), RunStart: e.runStart, V: e.v}
 	}
-	first := after(h, rs.Base.Pos)
+	first := x.first(h, rs.Base.Pos)
 	j := first + p
 	if skip >= first && j >= skip {
 		j++
@@ -447,7 +447,7 @@ func (x *applyCtx) clean(b sensorRule, rs *ruleState, h []sample, skip int) {
 // flags and rain not applied yet).
 func (x *applyCtx) tracedOld(b sensorRule, rs *ruleState, h []sample, idx int) int {
 	tr := rs.tr
-	first := after(h, rs.Base.Pos)
+	first := x.first(h, rs.Base.Pos)
 	switch {
 	case tr == nil || tr.c != x.c || !tr.aligned(h, first, idx):
 		tr = x.build(b, rs, h, idx)
@@ -481,7 +481,7 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 	if tr == nil || tr.c != x.c || tr.stale {
 		return peak, drop, false
 	}
-	first := after(h, rs.Base.Pos)
+	first := x.first(h, rs.Base.Pos)
 	if idx < first || !tr.aligned(h, first, idx) {
 		return peak, drop, false
 	}
