@@ -97,14 +97,7 @@ func (s *capStack) stop(t *testing.T) {
 	}
 	s.cancel()
 	s.cancel = nil
-	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("RunStack after a stop = %v, want nil", err)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("RunStack did not return after its context ended")
-	}
+	awaitRunStack(t, s.done)
 	s.cl.CloseIdleConnections()
 }
 

@@ -135,14 +135,7 @@ func startConsoleStack(tb testing.TB) *consoleStack {
 		apiCalls: &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}}
 	tb.Cleanup(func() {
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("RunStack after the stop: %v", err)
-			}
-		case <-time.After(2 * time.Minute):
-			tb.Errorf("RunStack did not return within 2 min of its stop")
-		}
+		awaitRunStack(tb, done)
 		cs.apiCalls.CloseIdleConnections()
 		logFile.Close()
 		if tb.Failed() {

@@ -63,12 +63,19 @@ func TestRunStackEmbeddedStartsAndStopsClean(t *testing.T) {
 		t.Errorf("Stack not filled in: %+v", st)
 	}
 	cancel()
+	awaitRunStack(t, done)
+}
+
+// awaitRunStack waits for RunStack's result on done once its context has
+// ended: an error fails the test, and so does no return within 2 min.
+func awaitRunStack(tb testing.TB, done <-chan error) {
+	tb.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("RunStack after a stop = %v, want nil", err)
+			tb.Errorf("RunStack after a stop = %v, want nil", err)
 		}
 	case <-time.After(2 * time.Minute):
-		t.Fatal("RunStack did not return after its context ended")
+		tb.Errorf("RunStack did not return within 2 min after its context ended")
 	}
 }
