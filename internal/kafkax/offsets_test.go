@@ -8,12 +8,14 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/goleak"
 )
 
 // PartitionOffsets reads a partition's first offset and end from its
 // leader: equal while it is empty, the end one past the last record after
 // writes; a dial that reaches no broker is DialLeader's error.
 func TestPartitionOffsets(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "log"))
 	if err != nil {
 		t.Fatal(err)
