@@ -58,6 +58,11 @@ type Dispatcher struct {
 	wake    chan struct{}
 	workers map[string]*worker // target → worker
 	metrics metrics
+	// carry are the decisions whose intent a Run could not write when it
+	// returned (its ctx ended mid-write: the lease was lost): the grouper
+	// counts them as decided, so the next Run must intend them, or they
+	// would never be notified (guarded by mu).
+	carry []Decision
 }
 
 type metrics struct {
@@ -185,7 +190,8 @@ type Refresher interface {
 // be called again after it returned (a replica that regains the dispatch
 // lease, alerts/lease): each call first reads the log to its end (a
 // Refresher: what another replica notified or left pending in between)
-// and queues only what the log lists as pending.
+// and queues only what the log lists as pending, then intends what the
+// previous call decided but could not write to the log before its ctx ended.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if r, ok := d.cfg.Log.(Refresher); ok {
 		if err := retry.Do(ctx, retry.Policy{Min: d.cfg.RetryMin, Max: d.cfg.RetryMax, OnRetry: func(attempt int, err error, wait time.Duration) {
@@ -221,12 +227,18 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(d.cfg.Tick)
 	defer t.Stop()
-	var carry []Decision // decisions whose intent could not be written yet
+	d.mu.Lock()
+	carry := d.carry // decisions whose intent could not be written yet
+	d.carry = nil
+	d.mu.Unlock()
 	for {
 		carry = d.decide(ctx, carry)
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			d.mu.Lock()
+			d.carry = append(d.carry, carry...)
+			d.mu.Unlock()
 			return nil
 		case <-t.C:
 		case <-d.wake:

@@ -348,3 +348,73 @@ route:
 		t.Fatalf("district got %+v, want tier 1 with A long before the 24h timeout", n)
 	}
 }
+
+// cutLog holds every Intend until its ctx ends while cut is set, as a Kafka
+// write cancelled by the end of a lease term before it reached the log.
+type cutLog struct {
+	*nflog.File
+	mu      sync.Mutex
+	cut     bool
+	entered chan struct{}
+}
+
+func (l *cutLog) Intend(ctx context.Context, e nflog.Entry) error {
+	l.mu.Lock()
+	cut := l.cut
+	l.mu.Unlock()
+	if cut {
+		select {
+		case l.entered <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return fmt.Errorf("nflog key %s: %w", e.ID, ctx.Err())
+	}
+	return l.File.Intend(ctx, e)
+}
+
+// TestDecisionCutByTermEndNotifiedNextTerm (issue 8): a term (Run) that
+// ends while the intent of a decision is being written must not lose the
+// decision: the grouper counts it as decided, so the next term of the same
+// replica (it regained the dispatch lease) has to intend and send it. It
+// was dropped with the term, and the notification was never sent.
+func TestDecisionCutByTermEndNotifiedNextTerm(t *testing.T) {
+	tr := tree(t, immediate)
+	a := newFake("a", nil)
+	l := &cutLog{File: openLog(t, filepath.Join(t.TempDir(), "nflog.jsonl")), cut: true, entered: make(chan struct{}, 1)}
+	d, err := dispatch.New(dispatch.Config{Routes: func() *route.Tree { return tr }, Log: l, Tick: 10 * time.Millisecond,
+		Channels: map[string][]notify.Channel{"duty": {a}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx1) }()
+	d.Submit(event("A", "VG-AINGHIA", "level:water_level", schemas.AlertFired, 2, 0))
+	select {
+	case <-l.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no intent written within 30s")
+	}
+	cancel1() // the lease term ends mid-write
+	if err := <-done; err != nil {
+		t.Fatalf("first term: %v", err)
+	}
+	l.mu.Lock()
+	l.cut = false
+	l.mu.Unlock()
+	r := &running{d: d, done: make(chan error, 1)}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	r.cancel = cancel2
+	go func() { r.done <- d.Run(ctx2) }()
+	t.Cleanup(r.stop)
+	n := a.next(t)
+	if len(n.Alerts) != 1 || n.Alerts[0].ID != "A" {
+		t.Fatalf("second term sent %+v, want the notification of A", n.Alerts)
+	}
+	waitFor(t, func() bool { e, ok := l.Get(n.ID); return ok && e.State == nflog.Sent }, "A marked sent")
+	r.stop()
+	if c := a.count(); c != 1 {
+		t.Fatalf("A sent %d times, want once", c)
+	}
+}
