@@ -1,6 +1,7 @@
 package alerts_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -71,9 +72,34 @@ type replica struct {
 	stop  func()
 }
 
-func startReplica(t *testing.T, ctx context.Context, name string, brokers []string, topics schemas.KafkaTopics, tree *route.Tree, url string) *replica {
+// failureLog collects the replicas' log lines and writes them to the test
+// log only if the test failed (a flaky failure comes with its story).
+type failureLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (f *failureLog) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.buf.Write(p)
+}
+
+func newFailureLog(t *testing.T) *failureLog {
+	f := &failureLog{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			t.Log("replica logs:\n" + f.buf.String())
+		}
+	})
+	return f
+}
+
+func startReplica(t *testing.T, ctx context.Context, name string, brokers []string, topics schemas.KafkaTopics, tree *route.Tree, url string, logs io.Writer) *replica {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil)).With("replica", name)
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("replica", name)
 	nl, err := nflog.OpenKafka(ctx, nflog.KafkaOptions{Brokers: brokers, Topic: topics.Alerts + ".nflog"})
 	if err != nil {
 		t.Fatal(err)
@@ -151,8 +177,9 @@ route:
 			}
 		}
 	}
-	a := startReplica(t, ctx, "a", brokers, topics, tree, srv.URL)
-	b := startReplica(t, ctx, "b", brokers, topics, tree, srv.URL)
+	logs := newFailureLog(t)
+	a := startReplica(t, ctx, "a", brokers, topics, tree, srv.URL, logs)
+	b := startReplica(t, ctx, "b", brokers, topics, tree, srv.URL, logs)
 	stopped := map[*replica]bool{}
 	defer func() {
 		for _, r := range []*replica{a, b} {
