@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -227,10 +228,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(d.cfg.Tick)
 	defer t.Stop()
-	d.mu.Lock()
-	carry := d.carry // decisions whose intent could not be written yet
-	d.carry = nil
-	d.mu.Unlock()
+	carry := d.takeCarry() // decisions whose intent could not be written yet
 	for {
 		carry = d.decide(ctx, carry)
 		select {
@@ -244,6 +242,26 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-d.wake:
 		}
 	}
+}
+
+// takeCarry returns the decisions a previous Run could not intend, less the
+// alerts the log (just refreshed) lists as given to the receiver meanwhile:
+// the cut write reached the log after all (then it is pending and queued
+// from Pending), or another replica notified them while it held the lease.
+func (d *Dispatcher) takeCarry() []Decision {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Decision
+	for _, dec := range d.carry {
+		dec.Alerts = slices.DeleteFunc(slices.Clone(dec.Alerts), func(e schemas.AlertEvent) bool {
+			return d.seen(dec.Receiver, nflog.Member(e.ID, e.EventID))
+		})
+		if len(dec.Alerts) > 0 {
+			out = append(out, dec)
+		}
+	}
+	d.carry = nil
+	return out
 }
 
 // decide takes the due decisions and hands them to their workers.

@@ -418,3 +418,53 @@ func TestDecisionCutByTermEndNotifiedNextTerm(t *testing.T) {
 		t.Fatalf("A sent %d times, want once", c)
 	}
 }
+
+// TestCutDecisionNotifiedMeanwhileNotResent (issue 8): a decision cut by
+// the end of a term is not sent by the next term when the log shows its
+// alert was given to the receiver in between (by the other replica, which
+// held the lease meanwhile, under its own notification key).
+func TestCutDecisionNotifiedMeanwhileNotResent(t *testing.T) {
+	tr := tree(t, immediate)
+	a := newFake("a", nil)
+	l := &cutLog{File: openLog(t, filepath.Join(t.TempDir(), "nflog.jsonl")), cut: true, entered: make(chan struct{}, 1)}
+	d, err := dispatch.New(dispatch.Config{Routes: func() *route.Tree { return tr }, Log: l, Tick: 10 * time.Millisecond,
+		Channels: map[string][]notify.Channel{"duty": {a}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx1) }()
+	ea := event("A", "VG-AINGHIA", "level:water_level", schemas.AlertFired, 2, 0)
+	d.Submit(ea)
+	select {
+	case <-l.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no intent written within 30s")
+	}
+	cancel1()
+	if err := <-done; err != nil {
+		t.Fatalf("first term: %v", err)
+	}
+	// The other replica's term: it notified A under another key.
+	ctx := context.Background()
+	if err := l.File.Intend(ctx, nflog.Entry{ID: "other-replica", Target: "duty/a", Members: []string{nflog.Member(ea.ID, ea.EventID)},
+		At: time.Now(), Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.File.MarkSent(ctx, "other-replica", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	l.cut = false
+	l.mu.Unlock()
+	r := &running{d: d, done: make(chan error, 1)}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	r.cancel = cancel2
+	go func() { r.done <- d.Run(ctx2) }()
+	t.Cleanup(r.stop)
+	d.Submit(event("B", "TB-NONGSON", "level:water_level", schemas.AlertFired, 2, 0))
+	if n := a.next(t); len(n.Alerts) != 1 || n.Alerts[0].ID != "B" {
+		t.Fatalf("second term sent %+v first, want B (A was notified meanwhile)", n.Alerts)
+	}
+}
