@@ -382,7 +382,15 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, n notify.Notificati
 	err := retry.Do(ctx, retry.Policy{Min: d.cfg.RetryMin, Max: d.cfg.RetryMax, OnRetry: func(attempt int, err error, wait time.Duration) {
 		d.log.Warn("notification failed; retrying", "id", n.ID, "target", w.target, "attempt", attempt, "wait", wait, "err", err)
 	}}, func(attempt int) error {
-		err := w.ch.Send(ctx, n)
+		if err := ctx.Err(); err != nil {
+			return err // the term ended: no new send; the entry stays pending
+		}
+		// A send that started finishes (within finishGrace) even if the term
+		// ends meanwhile: cut off, it may still have reached the receiver
+		// and then be sent again by the next holder of the lease.
+		sctx, done := graceful(ctx)
+		err := w.ch.Send(sctx, n)
+		done()
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -408,20 +416,39 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, n notify.Notificati
 	case err == nil:
 		d.metrics.sent.WithLabelValues(w.target).Inc()
 		crashpoint.Hit(crashpoint.AfterNotify) // test knob, inert unless set
-		return d.finish(ctx, n, func() error { return d.cfg.Log.MarkSent(ctx, n.ID, d.cfg.Now()) })
+		return d.finish(ctx, n, func(fctx context.Context) error { return d.cfg.Log.MarkSent(fctx, n.ID, d.cfg.Now()) })
 	case abandoned != nil:
-		return d.finish(ctx, n, func() error { return d.cfg.Log.Abandon(ctx, n.ID, d.cfg.Now(), abandoned.Error()) })
+		return d.finish(ctx, n, func(fctx context.Context) error {
+			return d.cfg.Log.Abandon(fctx, n.ID, d.cfg.Now(), abandoned.Error())
+		})
 	}
 	return ctx.Err()
 }
 
-// finish writes the final record, retrying while the log is unavailable.
-func (d *Dispatcher) finish(ctx context.Context, n notify.Notification, write func() error) error {
-	err := retry.Do(ctx, retry.Policy{Min: d.cfg.RetryMin, Max: d.cfg.RetryMax, OnRetry: func(attempt int, err error, _ time.Duration) {
+// finishGrace is how long the final record of a notification that went
+// out may still be written after Run's context ends (the lease term ended,
+// a soft stop): the notification was sent, so recording it is what keeps
+// the next holder of the lease from sending it again.
+const finishGrace = 5 * time.Second
+
+// graceful returns a context that ends finishGrace after ctx ends (or when
+// done is called), for work that must not be cut off half-way.
+func graceful(ctx context.Context) (context.Context, func()) {
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(finishGrace, cancel) })
+	return gctx, func() { stop(); cancel() }
+}
+
+// finish writes the final record, retrying while the log is unavailable,
+// for at most finishGrace after ctx ends.
+func (d *Dispatcher) finish(ctx context.Context, n notify.Notification, write func(context.Context) error) error {
+	fctx, done := graceful(ctx)
+	defer done()
+	err := retry.Do(fctx, retry.Policy{Min: d.cfg.RetryMin, Max: d.cfg.RetryMax, OnRetry: func(attempt int, err error, _ time.Duration) {
 		d.log.Error("notification log: final record failed; retrying", "id", n.ID, "target", n.Target, "attempt", attempt, "err", err)
-	}}, func(int) error { return write() })
+	}}, func(int) error { return write(fctx) })
 	if err != nil {
-		return ctx.Err()
+		return fctx.Err()
 	}
 	return nil
 }

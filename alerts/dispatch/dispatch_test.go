@@ -468,3 +468,45 @@ func TestCutDecisionNotifiedMeanwhileNotResent(t *testing.T) {
 		t.Fatalf("second term sent %+v first, want B (A was notified meanwhile)", n.Alerts)
 	}
 }
+
+// ctxLog is a file log whose final records honour their context, as the
+// Kafka log's writes do.
+type ctxLog struct{ *nflog.File }
+
+func (l ctxLog) MarkSent(ctx context.Context, id string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.File.MarkSent(ctx, id, at)
+}
+
+// TestSentRecordedWhenTheTermEnds (issue 8): a notification being sent as
+// the lease term ends is neither cut off nor left unrecorded, so the next
+// holder of the lease does not send it again (two replicas: a rebalance
+// made a replica resend it, the same id twice at the receiver).
+func TestSentRecordedWhenTheTermEnds(t *testing.T) {
+	tr := tree(t, immediate)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The term ends while the notification is being sent; a channel that
+	// honours its context (as an HTTP request does) is not cut off: it
+	// goes out and is recorded.
+	a := newFake("a", func(sctx context.Context, _ notify.Notification) error { cancel(); return sctx.Err() })
+	l := ctxLog{openLog(t, filepath.Join(t.TempDir(), "nflog.jsonl"))}
+	d, err := dispatch.New(dispatch.Config{Routes: func() *route.Tree { return tr }, Log: l, Tick: 10 * time.Millisecond,
+		Channels: map[string][]notify.Channel{"duty": {a}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	d.Submit(event("A", "VG-AINGHIA", "level:water_level", schemas.AlertFired, 2, 0))
+	n := a.next(t)
+	if err := <-done; err != nil {
+		t.Fatalf("term: %v", err)
+	}
+	e, ok := l.Get(n.ID)
+	if !ok || e.State != nflog.Sent {
+		t.Fatalf("notification %s after the term: state %q (found %v), want it recorded as sent", n.ID, e.State, ok)
+	}
+}
