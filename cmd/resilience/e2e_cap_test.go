@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,15 +70,35 @@ func startCAPStackMode(t *testing.T, mode Mode, dataDir, logKind string, tokens 
 		edit(&cfg)
 	}
 	must(t, cfg.Validate())
+	// freeAddr's ports were free a moment ago; on a busy machine another
+	// process can take one first: start again on new ones.
+	for attempt := 1; ; attempt++ {
+		s, err := tryCAPStack(t, mode, cfg, tokens)
+		if err == nil {
+			return s
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("RunStack returned before it was ready: %v", err)
+		}
+		cfg.MQTT.Embedded.Listen, cfg.HTTP.Listen = freeAddr(t), freeAddr(t)
+	}
+}
+
+// tryCAPStack starts cfg and waits until it is ready; it returns RunStack's
+// error if the stack ends first.
+func tryCAPStack(t *testing.T, mode Mode, cfg Config, tokens map[string]string) (*capStack, error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &capStack{cfg: cfg, cancel: cancel, done: make(chan error, 1), tokens: tokens,
 		cl: &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}}
 	go func() { s.done <- RunStack(ctx, mode, cfg, slog.New(slog.DiscardHandler), nil) }()
-	t.Cleanup(func() { s.stop(t) })
+	var early error
+	ended := false
 	waitUntil(t, "the stack is ready", 2*time.Minute, func() bool {
 		select {
-		case err := <-s.done:
-			t.Fatalf("RunStack returned before it was ready: %v", err)
+		case early = <-s.done:
+			ended = true
+			return true
 		default:
 		}
 		resp, err := s.cl.Get("http://" + cfg.HTTP.Listen + "/readyz")
@@ -87,7 +108,15 @@ func startCAPStackMode(t *testing.T, mode Mode, dataDir, logKind string, tokens 
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return s
+	if ended {
+		cancel()
+		if early == nil {
+			early = errors.New("RunStack returned nil before it was ready")
+		}
+		return nil, early
+	}
+	t.Cleanup(func() { s.stop(t) })
+	return s, nil
 }
 
 func (s *capStack) stop(t *testing.T) {
