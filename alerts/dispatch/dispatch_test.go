@@ -379,14 +379,9 @@ func (l *cutLog) Intend(ctx context.Context, e nflog.Entry) error {
 // replica (it regained the dispatch lease) has to intend and send it. It
 // was dropped with the term, and the notification was never sent.
 func TestDecisionCutByTermEndNotifiedNextTerm(t *testing.T) {
-	tr := tree(t, immediate)
 	a := newFake("a", nil)
 	l := &cutLog{File: openLog(t, filepath.Join(t.TempDir(), "nflog.jsonl")), cut: true, entered: make(chan struct{}, 1)}
-	d, err := dispatch.New(dispatch.Config{Routes: func() *route.Tree { return tr }, Log: l, Tick: 10 * time.Millisecond,
-		Channels: map[string][]notify.Channel{"duty": {a}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := dutyDispatcher(t, l, a)
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx1) }()
@@ -424,14 +419,9 @@ func TestDecisionCutByTermEndNotifiedNextTerm(t *testing.T) {
 // alert was given to the receiver in between (by the other replica, which
 // held the lease meanwhile, under its own notification key).
 func TestCutDecisionNotifiedMeanwhileNotResent(t *testing.T) {
-	tr := tree(t, immediate)
 	a := newFake("a", nil)
 	l := &cutLog{File: openLog(t, filepath.Join(t.TempDir(), "nflog.jsonl")), cut: true, entered: make(chan struct{}, 1)}
-	d, err := dispatch.New(dispatch.Config{Routes: func() *route.Tree { return tr }, Log: l, Tick: 10 * time.Millisecond,
-		Channels: map[string][]notify.Channel{"duty": {a}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := dutyDispatcher(t, l, a)
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx1) }()
@@ -485,7 +475,6 @@ func (l ctxLog) MarkSent(ctx context.Context, id string, at time.Time) error {
 // holder of the lease does not send it again (two replicas: a rebalance
 // made a replica resend it, the same id twice at the receiver).
 func TestSentRecordedWhenTheTermEnds(t *testing.T) {
-	tr := tree(t, immediate)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The term ends while the notification is being sent; a channel that
@@ -493,11 +482,7 @@ func TestSentRecordedWhenTheTermEnds(t *testing.T) {
 	// goes out and is recorded.
 	a := newFake("a", func(sctx context.Context, _ notify.Notification) error { cancel(); return sctx.Err() })
 	l := ctxLog{openLog(t, filepath.Join(t.TempDir(), "nflog.jsonl"))}
-	d, err := dispatch.New(dispatch.Config{Routes: func() *route.Tree { return tr }, Log: l, Tick: 10 * time.Millisecond,
-		Channels: map[string][]notify.Channel{"duty": {a}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := dutyDispatcher(t, l, a)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	d.Submit(event("A", "VG-AINGHIA", "level:water_level", schemas.AlertFired, 2, 0))
@@ -509,4 +494,17 @@ func TestSentRecordedWhenTheTermEnds(t *testing.T) {
 	if !ok || e.State != nflog.Sent {
 		t.Fatalf("notification %s after the term: state %q (found %v), want it recorded as sent", n.ID, e.State, ok)
 	}
+}
+
+// dutyDispatcher is a dispatcher that sends every alert at once to the
+// receiver duty's one channel a, with log l.
+func dutyDispatcher(t *testing.T, l nflog.Log, a notify.Channel) *dispatch.Dispatcher {
+	t.Helper()
+	tr := tree(t, immediate)
+	d, err := dispatch.New(dispatch.Config{Routes: func() *route.Tree { return tr }, Log: l, Tick: 10 * time.Millisecond,
+		Channels: map[string][]notify.Channel{"duty": {a}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
