@@ -70,15 +70,20 @@ func (x *applyCtx) rain(ss *sensorState, idx int) shift {
 // the State), never Apply's context, which so stays on the stack.
 type rainSums struct {
 	gen  uint64
-	sums []bucketSum
+	pre  prefix
 	part partial
 }
 
-// bucketSum is the ring's sum over buckets start..end at ring generation gen.
-type bucketSum struct {
-	gen        uint64
-	start, end int64
-	sum        uint64
+// prefix holds the ring's running sums at one generation: pre[i] is the
+// rain of the buckets base..base+i-1, so that any window is one
+// subtraction. A late reading's refold reads the windows ending at many
+// buckets; summing each one slot by slot made that O(window) per sample.
+type prefix struct {
+	ok   bool
+	gen  uint64
+	r    *ring
+	base int64 // first bucket summed (the ring's oldest, at least 0)
+	pre  []uint64
 }
 
 // partial is the rain of bucket (start ns) up to sample j of the rainfall
@@ -100,13 +105,14 @@ func (e *Engine) getSums() *rainSums {
 
 // putSums resets c, keeping its buffer, and returns it to the pool.
 func (e *Engine) putSums(c *rainSums) {
-	*c = rainSums{sums: c.sums[:0]}
+	*c = rainSums{pre: prefix{pre: c.pre.pre[:0]}}
 	e.sums.Put(c)
 }
 
 // changed: the ring changed (new generation).
 func (c *rainSums) changed() {
 	c.gen++
+	c.pre.ok = false
 	c.part.ok = false
 }
 
@@ -131,22 +137,40 @@ func (c *rainSums) rainfall(s *State, window int64, counter bool, h []sample, j,
 	return c.bucketSum(s, r, end-window/r.Bucket+1, end-1) + c.partial(s, counter, h, j, skip, h[j].TS-h[j].TS%r.Bucket)
 }
 
-// bucketSum is r.sumBuckets(start, end), cached per ring generation.
+// bucketSum is r.sumBuckets(start, end), read from the running sums of
+// the ring's generation (built on the first read of one).
 func (c *rainSums) bucketSum(s *State, r *ring, start, end int64) uint64 {
-	for _, b := range c.sums {
-		if b.gen == c.gen && b.start == start && b.end == end {
-			return b.sum
-		}
+	p := &c.pre
+	if !p.ok || p.gen != c.gen || p.r != r {
+		s.steps += uint64(len(r.Slots))
+		p.build(r, c.gen)
 	}
-	if len(c.sums) >= 64 || (len(c.sums) > 0 && c.sums[0].gen != c.gen) {
-		c.sums = c.sums[:0]
+	s.steps++
+	return p.sum(start, end)
+}
+
+// build fills p with the running sums of r's buckets.
+func (p *prefix) build(r *ring, gen uint64) {
+	n := int64(len(r.Slots))
+	p.ok, p.gen, p.r = true, gen, r
+	p.base = max(r.Head-n+1, 0)
+	p.pre = append(p.pre[:0], 0)
+	var acc uint64
+	for b := p.base; b <= r.Head; b++ {
+		acc += uint64(r.Slots[b%n])
+		p.pre = append(p.pre, acc)
 	}
-	if end >= start {
-		s.steps += uint64(end - start + 1)
+}
+
+// sum is the rain of the buckets start..end that the ring holds
+// (ring.sumBuckets).
+func (p *prefix) sum(start, end int64) uint64 {
+	start = max(start, p.base)
+	end = min(end, p.base+int64(len(p.pre))-2)
+	if end < start {
+		return 0
 	}
-	sum := r.sumBuckets(start, end)
-	c.sums = append(c.sums, bucketSum{gen: c.gen, start: start, end: end, sum: sum})
-	return sum
+	return p.pre[end-p.base+1] - p.pre[start-p.base]
 }
 
 // partial is the rain of the readings of bucket bs (start, ns) up to
