@@ -140,6 +140,9 @@ func (p *pahoClient) Connect(ctx context.Context, filters []string, handle func(
 	if p.cfg.TLS {
 		o.SetTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12})
 	}
+	if batchable(p.cfg.URL) {
+		o.SetCustomOpenConnectionFn(openBatchConn) // acks of a batch in one write (batchconn.go)
+	}
 	o.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { handle(m) })
 	// The handlers only record the transition: subscribing waits for a
 	// SUBACK, so it runs on the subscriber goroutine, never on paho's.
