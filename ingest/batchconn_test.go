@@ -10,10 +10,15 @@ import (
 	"time"
 )
 
-// countingConn counts the writes that reach the socket.
+// countingConn counts the writes and reads that reach the socket.
 type countingConn struct {
 	net.Conn
-	writes atomic.Int64
+	writes, reads atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.Conn.Read(p)
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
@@ -146,6 +151,47 @@ func TestBatchConnFailedSendIsReported(t *testing.T) {
 	buf := make([]byte, 1)
 	if _, rerr := b.Read(buf); rerr == nil {
 		t.Fatal("Read succeeded on a connection whose send failed")
+	}
+}
+
+// TestBatchConnReadsAhead: paho reads a packet as its type byte, its
+// length byte and its body. 1,000 PUBACKs read so take a few socket
+// reads, not 3,000, and come out intact.
+func TestBatchConnReadsAhead(t *testing.T) {
+	raw, peer := tcpPair(t)
+	b := newBatchConn(raw, time.Millisecond, 1024)
+	defer b.Close()
+	var sent bytes.Buffer
+	for _, p := range pubacks(1000) {
+		sent.Write(p)
+	}
+	if _, err := peer.Write(sent.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var got bytes.Buffer
+	for i := 0; i < 1000; i++ {
+		head := make([]byte, 1)
+		if _, err := io.ReadFull(b, head); err != nil {
+			t.Fatalf("packet %d type: %v", i, err)
+		}
+		n := make([]byte, 1)
+		if _, err := io.ReadFull(b, n); err != nil {
+			t.Fatalf("packet %d length: %v", i, err)
+		}
+		body := make([]byte, n[0])
+		if _, err := io.ReadFull(b, body); err != nil {
+			t.Fatalf("packet %d body: %v", i, err)
+		}
+		got.Write(head)
+		got.Write(n)
+		got.Write(body)
+	}
+	if !bytes.Equal(got.Bytes(), sent.Bytes()) {
+		t.Fatal("the packets read differ from those sent")
+	}
+	if r := raw.reads.Load(); r > 100 {
+		t.Fatalf("%d socket reads for 3,000 small reads of 4,000 bytes, want a few (read-ahead)", r)
 	}
 }
 
