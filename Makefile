@@ -71,6 +71,7 @@ FUZZ := -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 fuzz:
 	$(GO) test $(FUZZ) -fuzz FuzzDecode ./schemas/
 	$(GO) test $(FUZZ) -fuzz FuzzParseRegistry ./schemas/
+	$(GO) test $(FUZZ) -fuzz FuzzAppendJSON ./schemas/
 	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./schemas/rulespec/
 	$(GO) test $(FUZZ) -fuzz FuzzParseConfig ./cmd/resilience/
 	$(GO) test $(FUZZ) -fuzz FuzzParseCredentials ./internal/embedded/

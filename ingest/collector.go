@@ -301,6 +301,9 @@ var errNotSent = errors.New("not sent: another message of the write was too larg
 func (c *Collector) forward(ctx context.Context, batch []held) error {
 	now := c.deps.Now()
 	msgs := make([]outMsg, 0, len(batch))
+	// The batch's keys and values share one buffer (a new one per batch:
+	// Kafka holds the messages until written).
+	arena := make([]byte, 0, 256*len(batch))
 	var rejected, accepted int
 	for i, h := range batch {
 		m := h.m
@@ -325,11 +328,14 @@ func (c *Collector) forward(ctx context.Context, batch []held) error {
 		}
 		accepted++
 		for j := range recs {
-			b, err := json.Marshal(&recs[j])
-			if err != nil { // cannot happen: records are finite and well-formed
+			start := len(arena)
+			arena = append(arena, recs[j].Station...)
+			key := len(arena)
+			if arena, err = recs[j].AppendJSON(arena); err != nil { // cannot happen: records are finite and well-formed
 				return fmt.Errorf("ingest: encode record station %s seq %d: %w", recs[j].Station, recs[j].Seq, err)
 			}
-			msgs = append(msgs, outMsg{src: i, km: kafka.Message{Topic: c.deps.Topics.Readings, Key: []byte(recs[j].Station), Value: b, Time: now}})
+			msgs = append(msgs, outMsg{src: i, km: kafka.Message{Topic: c.deps.Topics.Readings,
+				Key: arena[start:key:key], Value: arena[key:len(arena):len(arena)], Time: now}})
 		}
 	}
 	records, err := c.write(ctx, batch, msgs, now)
