@@ -11,12 +11,14 @@
 //  1. FetchMessage a batch (no auto-commit): up to batch_size records
 //     within batch_wait, each decoded and folded into its station's state
 //     (rules.Apply) as it arrives; the station is marked dirty.
-//  2. A record that raises alert events ends the batch there, so that its
-//     events are not held back by batch_wait.
-//  3. Produce the batch's alert events to `alerts` (acks=all, synchronous,
-//     retried until produced) before anything else of the batch: an alert
-//     never waits for a telemetry write.
-//  4. Hand the batch's points (readings, alerts, notices) to the
+//  2. The alert events a record raises go at once, before the next record
+//     is fetched, to the partition's alert lane (alertlane.go), which
+//     produces them to `alerts` (acks=all, in offset order, retried until
+//     produced; events raised meanwhile go together): an alert waits
+//     neither for batch_wait nor for a telemetry write, and the evaluation
+//     does not wait for the alert (an alert storm, one alert per ten
+//     readings, does not cut the batches short).
+//  3. Hand the batch's points (readings, alerts, notices) to the
 //     partition's point writer, which offers each batch to the point sink
 //     once, in offset order, while the next batches are evaluated; at most
 //     processor.max_in_flight (4) batches are handed on and not yet
@@ -28,28 +30,28 @@
 // produced events, on a soft stop and on a revoke (the generation ended),
 // a snapshot:
 //
-//  5. Encode, at once, the state of every station changed since the last
+//  4. Encode, at once, the state of every station changed since the last
 //     snapshot: it covers every evaluated record (the offset after the
-//     last one), whose alert events are produced.
-//  6. Once no batch before that offset has its points in flight (each
+//     last one).
+//  5. Once the alert lane has produced every event of the records before
+//     that offset and no batch before it has its points in flight (each
 //     stored, or joined to the landing gap below; the evaluation goes on
 //     meanwhile and never waits for it, except on a stop, a revoke or a
 //     tick), write those states to the compacted `processor.state`
 //     changelog, on the same partition number as the readings; each
 //     message carries the header "covers" (CoversHeader) with the offset.
-//  7. Commit: that offset, or the first record whose points are not yet
+//  6. Commit: that offset, or the first record whose points are not yet
 //     durable (in InfluxDB, the file sink or the InfluxDB spool).
 //
 // The invariant: a committed offset never runs ahead of the snapshot that
 // covers it (commit <= covers, by construction: the commit is taken after
 // the changelog write and never above it), and a snapshot never holds an
-// alert that is not produced (events are produced in step 3, before the
-// batch counts as evaluated). So a crash replays from the commit over the
+// alert that is not produced (step 5 waits for the alert lane). So a crash replays from the commit over the
 // last snapshot: records after the snapshot are evaluated again (the same
 // events with the same EventIDs, points rewritten idempotently, as before
 // the snapshots were coalesced, only over up to one interval of records);
-// records between the commit and the snapshot (a crash after step 6,
-// before step 7) are duplicates to the restored state: no event again,
+// records between the commit and the snapshot (a crash after step 5,
+// before step 6) are duplicates to the restored state: no event again,
 // points rewritten with quality 2. A batch cut off mid-way (hard close)
 // is never snapshotted.
 //
@@ -71,7 +73,7 @@
 // Alert ids are deterministic (station + rule + start), event ids too. A
 // crash anywhere replays from the last commit against the state of the
 // last changelog write, which is never newer than the alerts already
-// produced (step 3 before 6). So no alert is lost; a replay may produce an
+// produced (step 2 before 5). So no alert is lost; a replay may produce an
 // alert event again, with the same EventID, which consumers deduplicate
 // (the alerts store drops a repeated event id).
 // After a crash during a landing gap the replay starts at the gap: the

@@ -40,7 +40,8 @@ type Deps struct {
 	Writer EventWriter
 	// View, if set, is updated after each evaluated batch (HTTP API).
 	View *View
-	// OnEvent, if set, is called with every alert event after it is produced.
+	// OnEvent, if set, is called with every alert event after it is produced,
+	// in offset order per partition, from the partitions' goroutines at once.
 	OnEvent func(schemas.AlertEvent)
 	Now     func() time.Time
 	// Dialer is used by the consumer group and readers (TLS/SASL).

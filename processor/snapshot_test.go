@@ -159,8 +159,8 @@ func TestCrashAfterSnapshotBeforeCommit(t *testing.T) {
 	e.failCommit.Store(true)
 	e.produce("ST-A", 31, 40, func(uint64) float64 { return 5.8 })
 	end := topicEnd(t, ctx, e.cl, e.topics.Readings)
-	// The alert ends its batch, so the snapshot may cover only the records
-	// up to it: any snapshot past the commit, then a refused commit.
+	// A snapshot may cover only part of the records (those evaluated when
+	// it was due): any snapshot past the commit, then a refused commit.
 	e.wait("a snapshot past the commit, then a refused commit", func() bool {
 		steps := e.log.snapshot()
 		i := slices.IndexFunc(steps, func(s string) bool {

@@ -43,6 +43,7 @@ type worker struct {
 	flushed   time.Time
 	pending   *snapshot
 	pipe      pipeline
+	lane      *alertLane
 	land      landing
 }
 
@@ -69,6 +70,8 @@ func (w *worker) run(hard, soft context.Context, offset int64, running func()) e
 	}()
 	stopPipe := w.startPipeline(hard)
 	defer stopPipe()
+	stopLane := w.startAlertLane(hard)
+	defer stopLane()
 	r := w.reader()
 	defer r.Close()
 	if err := r.SetOffset(offset); err != nil {
@@ -98,6 +101,9 @@ func (w *worker) run(hard, soft context.Context, offset int64, running func()) e
 // waiting points, takes a snapshot and commits when due, and runs the
 // time-driven rules when due.
 func (w *worker) step(hard context.Context, r *kafka.Reader, ev *evaluation, tick <-chan time.Time) error {
+	if err := w.lane.failed(); err != nil {
+		return w.leave(hard, "alerts (replayed from the commit)", err)
+	}
 	if ev.pb != nil {
 		if err := w.process(hard, ev); err != nil {
 			return w.leave(hard, "batch (replayed from the commit)", err)
@@ -174,7 +180,8 @@ type snapshot struct {
 }
 
 // takeSnapshot encodes the state of every station changed since the last
-// snapshot: it covers every evaluated record (whose alerts are produced).
+// snapshot: it covers every evaluated record (written once their alerts
+// are produced and their points stored: settle).
 func (w *worker) takeSnapshot() error {
 	msgs, err := w.encodeStates(w.dirty, w.processed)
 	if err != nil {
@@ -195,12 +202,20 @@ func (w *worker) settle(ctx context.Context, wait bool) error {
 	if err := w.retireDone(ctx, wait); err != nil {
 		return err
 	}
+	if wait {
+		if err := w.lane.wait(ctx); err != nil {
+			return err
+		}
+	}
 	sn := w.pending
 	if sn == nil {
 		return nil
 	}
 	if from := w.pipe.firstInFlight(); from >= 0 && from < sn.covers {
 		return nil // later: points of records it covers are in flight
+	}
+	if from := w.lane.oldest(); from >= 0 && from < sn.covers {
+		return nil // later: alert events of records it covers are not produced yet
 	}
 	if err := w.writeStates(ctx, sn.msgs, sn.covers); err != nil {
 		return err
@@ -250,8 +265,8 @@ func (w *worker) reader() *kafka.Reader {
 // fetch fetches and evaluates up to BatchSize messages into ev: it waits
 // for the first at most TickInterval (so that ticks run on time when
 // idle), until a snapshot is due, or until a stop or revoke, then at most
-// BatchWait for more. A record that raises alert events ends the batch,
-// so that they are produced at once.
+// BatchWait for more. A record's alert events go to the alert lane as it
+// is evaluated (evaluate): they never wait for the batch.
 func (w *worker) fetch(hard, soft context.Context, r *kafka.Reader, ev *evaluation) {
 	cfg := w.p.cfg
 	wait := w.flushWait(time.Now(), cfg.TickInterval)
@@ -265,17 +280,19 @@ func (w *worker) fetch(hard, soft context.Context, r *kafka.Reader, ev *evaluati
 	stop()
 	stopGone()
 	cancel()
-	if err != nil || w.evaluate(ev, m) {
+	if err != nil {
 		return
 	}
+	w.evaluate(ev, m)
 	more, cancel2 := context.WithTimeout(hard, cfg.BatchWait)
 	defer cancel2()
 	defer context.AfterFunc(w.gone, cancel2)()
 	for ev.records < cfg.BatchSize {
 		m, err := r.FetchMessage(more)
-		if err != nil || w.evaluate(ev, m) {
+		if err != nil {
 			return
 		}
+		w.evaluate(ev, m)
 	}
 }
 
@@ -295,10 +312,10 @@ type seen struct {
 	quality []int
 }
 
-// evaluate decodes one record, folds it into its station's state and adds
-// its points to the batch. It reports whether the record raised alert
-// events.
-func (w *worker) evaluate(ev *evaluation, m kafka.Message) bool {
+// evaluate decodes one record, folds it into its station's state, hands
+// the alert events it raised to the alert lane and adds its points to the
+// batch.
+func (w *worker) evaluate(ev *evaluation, m kafka.Message) {
 	p := w.p
 	if ev.pb == nil {
 		ev.pb, ev.start = w.pipe.newBatch(m.Offset, m.Offset), time.Now()
@@ -310,7 +327,7 @@ func (w *worker) evaluate(ev *evaluation, m kafka.Message) bool {
 	if err != nil {
 		p.m.records.WithLabelValues("bad").Inc()
 		w.logger.Error("skipping bad record", "err", err)
-		return false
+		return
 	}
 	var res rules.Result
 	known := p.deps.Registry.Lookup(rec.Station) != nil
@@ -353,27 +370,25 @@ func (w *worker) evaluate(ev *evaluation, m kafka.Message) bool {
 	default:
 		p.m.records.WithLabelValues("ok").Inc()
 	}
-	ev.events = append(ev.events, res.Events...)
+	if len(res.Events) > 0 {
+		w.lane.raise(res.Events, m.Offset)
+		ev.events = append(ev.events, res.Events...)
+	}
 	if p.deps.View != nil {
 		ev.observed = append(ev.observed, seen{rec, q})
 	}
-	return len(res.Events) > 0
 }
 
-// process finishes an evaluated batch: it produces its alert events
-// (before any telemetry of the batch is written, and without waiting for
-// the points of earlier batches), then hands its points to the pipeline.
-// The state and the commit follow at the next snapshot (flush).
+// process finishes an evaluated batch, whose alert events are on the
+// alert lane already: it hands its points (the readings', the alerts' and
+// the notices') to the pipeline. The state and the commit follow at the
+// next snapshot, written once the lane produced the events it covers
+// (settle).
 func (w *worker) process(ctx context.Context, ev *evaluation) error {
 	p, pb := w.p, ev.pb
 	for i := range ev.events {
 		line := lineproto.AppendAlert(nil, &ev.events[i])
 		pb.lines, pb.extra = append(pb.lines, line...), append(pb.extra, line...)
-	}
-	// Alerts first: produced (acks=all) before the batch counts as
-	// evaluated, so a snapshot never holds an alert not yet produced.
-	if err := w.emit(ctx, ev.events, pb.last); err != nil {
-		return err
 	}
 	w.processed = pb.last + 1
 	w.unflushed += ev.records
@@ -425,6 +440,10 @@ func (w *worker) tick(ctx context.Context) error {
 	}
 	if len(events) == 0 {
 		return nil
+	}
+	// After the events of the records before (the lane keeps offset order).
+	if err := w.lane.wait(ctx); err != nil {
+		return err
 	}
 	if err := w.emit(ctx, events, -1); err != nil {
 		return err
