@@ -10,6 +10,13 @@ import (
 // DefaultFeedInterval is how often RunEventFeed looks for changes.
 const DefaultFeedInterval = 100 * time.Millisecond
 
+// stationEventEvery is, in feed intervals, how often at most one station's
+// changes are published (1 s by default): a console needs no more, and a
+// backlog drain, every station changing at every look, made the station
+// events a quarter of the processor's CPU. A change held back is published
+// at the first look after that (the latest state; none is lost).
+const stationEventEvery = 10
+
 // alertKey is what tells that an alert changed: every lifecycle step and
 // operator action moves one of these.
 type alertKey struct {
@@ -50,9 +57,9 @@ func (s *Server) RunEventFeed(ctx context.Context, interval time.Duration) error
 	if interval <= 0 {
 		interval = DefaultFeedInterval
 	}
-	alerts := map[string]alertKey{}
-	stations := map[string]stationKey{}
-	s.feedOnce(alerts, stations, false)
+	f := &feed{alerts: map[string]alertKey{}, stations: map[string]stationKey{},
+		published: map[string]time.Time{}, every: stationEventEvery * interval}
+	s.feedOnce(f, false)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -60,14 +67,24 @@ func (s *Server) RunEventFeed(ctx context.Context, interval time.Duration) error
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			s.feedOnce(alerts, stations, true)
+			s.feedOnce(f, true)
 		}
 	}
 }
 
+// feed is what RunEventFeed last saw and when it last published each
+// station (monotonic time).
+type feed struct {
+	alerts    map[string]alertKey
+	stations  map[string]stationKey
+	published map[string]time.Time
+	every     time.Duration
+}
+
 // feedOnce compares the readers with the last keys and, if publish is
-// set, publishes what changed.
-func (s *Server) feedOnce(alerts map[string]alertKey, stations map[string]stationKey, publish bool) {
+// set, publishes what changed (a station at most once per f.every).
+func (s *Server) feedOnce(f *feed, publish bool) {
+	alerts, stations := f.alerts, f.stations
 	if s.o.Alerts != nil {
 		seen := make(map[string]bool, len(alerts))
 		for _, a := range s.o.Alerts.ListAlerts(AlertFilter{}) {
@@ -110,10 +127,15 @@ func (s *Server) feedOnce(alerts map[string]alertKey, stations map[string]statio
 			if old, ok := stations[x.ID]; ok && old == k {
 				continue
 			}
-			stations[x.ID] = k
 			if publish {
+				mono := time.Now()
+				if last, ok := f.published[x.ID]; ok && mono.Sub(last) < f.every {
+					continue // held back: still a change at the next look
+				}
+				f.published[x.ID] = mono
 				s.publish(EventStation, s.station(x, now))
 			}
+			stations[x.ID] = k
 		}
 	}
 }

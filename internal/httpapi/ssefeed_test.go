@@ -125,3 +125,64 @@ func TestEventFeed(t *testing.T) {
 		t.Fatalf("last id %d, want 1003: a change was published more than once", last)
 	}
 }
+
+// TestEventFeedHoldsBackAStationsChanges: a station changing at every look
+// (a backlog drain) is published at most once per ten looks, and its last
+// state is published once it stops changing: nothing is lost, the latest
+// state arrives.
+func TestEventFeedHoldsBackAStationsChanges(t *testing.T) {
+	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
+	src := &feedSource{stations: []schemas.StationStatus{{ID: "VG-AINGHIA", LastSeen: &t0, LastSeq: 1}}}
+	hub, err := httpapi.NewEvents(httpapi.EventsOptions{FirstID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Options{Alerts: src, Stations: src, Events: hub, Now: func() time.Time { return t0 }})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); hub.Run(ctx) }()
+	const interval = 5 * time.Millisecond // a station at most every 50 ms
+	go func() { defer wg.Done(); srv.RunEventFeed(ctx, interval) }()
+	defer func() { cancel(); wg.Wait() }()
+	hs := httptest.NewServer(hub.Stream(nil))
+	t.Cleanup(hs.Close)
+	_, r := openStream(t, hs.URL+"?last_event_id=1", nil)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		src.mu.Lock()
+		n := src.looks
+		src.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the feed never looked")
+		}
+	}
+	start := time.Now()
+	const changes = 300
+	for seq := uint64(2); seq <= changes+1; seq++ {
+		src.change(func() { src.stations[0].LastSeq = seq })
+		time.Sleep(time.Millisecond)
+	}
+	events := 0
+	for {
+		ev := readN(t, r, 1)[0]
+		var st schemas.StationStatus
+		if err := json.Unmarshal([]byte(ev.Data), &st); err != nil || ev.Kind != "station" {
+			t.Fatalf("event %+v: want a station (%v)", ev, err)
+		}
+		events++
+		if st.LastSeq == changes+1 {
+			break
+		}
+	}
+	elapsed := time.Since(start)
+	if most := int(elapsed/(10*interval)) + 2; events > most {
+		t.Fatalf("%d station events in %v, want at most %d (one per 10 looks)", events, elapsed, most)
+	}
+	if events >= changes {
+		t.Fatalf("%d station events for %d changes: nothing held back", events, changes)
+	}
+	t.Logf("%d changes in %v published as %d events, the last with the last state", changes, elapsed, events)
+}
