@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -54,6 +55,39 @@ func (f *feedSource) change(fn func()) {
 	fn()
 }
 
+// startFeed runs an event hub and the feed over src (looking every
+// interval, the API's clock at now) until the test ends, opens a stream
+// from firstID and returns once the feed has taken its baseline (looked
+// twice: nothing that was there at start is published).
+func startFeed(t *testing.T, src *feedSource, firstID uint64, interval time.Duration, now time.Time) (*httpapi.Events, *sseReader) {
+	t.Helper()
+	hub, err := httpapi.NewEvents(httpapi.EventsOptions{FirstID: firstID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Options{Alerts: src, Stations: src, Events: hub, Now: func() time.Time { return now }})
+	hs := httptest.NewServer(hub.Stream(nil))
+	t.Cleanup(hs.Close) // after the hub ended its streams (the cleanup below)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); hub.Run(ctx) }()
+	go func() { defer wg.Done(); srv.RunEventFeed(ctx, interval) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	_, r := openStream(t, fmt.Sprintf("%s?last_event_id=%d", hs.URL, firstID), nil)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		src.mu.Lock()
+		n := src.looks
+		src.mu.Unlock()
+		if n >= 2 {
+			return hub, r
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the feed never looked at the alerts")
+		}
+	}
+}
+
 // TestEventFeed: the feed publishes nothing for what was there at start,
 // then one event per change: an acknowledged alert (with its history, as
 // GET /api/v1/alerts/{id}), a new alert, a station's new reading.
@@ -63,35 +97,7 @@ func TestEventFeed(t *testing.T) {
 		alerts:   []httpapi.Alert{{ID: "A1", Station: "VG-AINGHIA", Rule: "level:water_level", State: httpapi.AlertFiring, Level: 3, UpdatedAt: t0, Events: 1}},
 		stations: []schemas.StationStatus{{ID: "VG-AINGHIA", LastSeen: &t0, LastSeq: 1}},
 	}
-	hub, err := httpapi.NewEvents(httpapi.EventsOptions{FirstID: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httpapi.New(httpapi.Options{Alerts: src, Stations: src, Events: hub, Now: func() time.Time { return t0 }})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); hub.Run(ctx) }()
-	go func() { defer wg.Done(); srv.RunEventFeed(ctx, 5*time.Millisecond) }()
-	defer func() { cancel(); wg.Wait() }()
-	hs := httptest.NewServer(hub.Stream(nil))
-	t.Cleanup(hs.Close) // after the hub ended its streams (the defer above)
-	_, r := openStream(t, hs.URL+"?last_event_id=1000", nil)
-	// The baseline is the first look: change nothing before the feed
-	// has looked twice.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		src.mu.Lock()
-		n := src.looks
-		src.mu.Unlock()
-		if n >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the feed never looked at the alerts")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	hub, r := startFeed(t, src, 1000, 5*time.Millisecond, t0)
 
 	t1 := t0.Add(time.Minute)
 	src.change(func() {
@@ -133,32 +139,8 @@ func TestEventFeed(t *testing.T) {
 func TestEventFeedHoldsBackAStationsChanges(t *testing.T) {
 	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
 	src := &feedSource{stations: []schemas.StationStatus{{ID: "VG-AINGHIA", LastSeen: &t0, LastSeq: 1}}}
-	hub, err := httpapi.NewEvents(httpapi.EventsOptions{FirstID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httpapi.New(httpapi.Options{Alerts: src, Stations: src, Events: hub, Now: func() time.Time { return t0 }})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); hub.Run(ctx) }()
 	const interval = 5 * time.Millisecond // a station at most every 50 ms
-	go func() { defer wg.Done(); srv.RunEventFeed(ctx, interval) }()
-	defer func() { cancel(); wg.Wait() }()
-	hs := httptest.NewServer(hub.Stream(nil))
-	t.Cleanup(hs.Close)
-	_, r := openStream(t, hs.URL+"?last_event_id=1", nil)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
-		src.mu.Lock()
-		n := src.looks
-		src.mu.Unlock()
-		if n >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the feed never looked")
-		}
-	}
+	_, r := startFeed(t, src, 1, interval, t0)
 	start := time.Now()
 	const changes = 300
 	for seq := uint64(2); seq <= changes+1; seq++ {
