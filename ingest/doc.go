@@ -11,6 +11,11 @@
 //     while no collector is connected.
 //   - Auto-ack is off. A message is acknowledged to the broker only after
 //     Kafka has confirmed (acks=all) the record or dead letter it became.
+//     The PUBACKs of a batch leave together: the connection (batchconn.go,
+//     tcp and TLS schemes) sends what paho writes at most 1 ms later, in
+//     one send, and reads ahead. A send that fails closes the connection;
+//     the broker redelivers what was not acknowledged (duplicates, never
+//     a loss).
 //   - At most MaxUndelivered messages are held unacknowledged. When that
 //     many are waiting (Kafka slow or down) the collector stops taking new
 //     ones; the broker's in-flight window then fills and the broker keeps the
