@@ -237,3 +237,37 @@ func TestOlderResolvedStillResolves(t *testing.T) {
 		t.Errorf("state=%s resolved_at=%v, want resolved at %s", a.State, a.ResolvedAt, resolved.At)
 	}
 }
+
+// TestVersionMovesWithEveryChange: an event, an action and a sweep that
+// drops an alert each move Version; reads and a sweep that drops nothing
+// do not.
+func TestVersionMovesWithEveryChange(t *testing.T) {
+	const st, rule = "VG-AINGHIA", "water_level"
+	now := t0
+	s := store.NewWithOptions(store.Options{ResolvedRetention: time.Hour, Now: func() time.Time { return now }})
+	v := s.Version()
+	moved := func(what string, want bool) {
+		t.Helper()
+		if got := s.Version(); (got != v) != want {
+			t.Fatalf("%s: version %d → %d, moved want %v", what, v, got, want)
+		}
+		v = s.Version()
+	}
+	fired := ev(st, rule, t0, schemas.AlertFired, 1, t0)
+	s.Apply(fired)
+	moved("an event", true)
+	s.List(store.Filter{})
+	s.Get(fired.ID)
+	moved("reads", false)
+	s.ApplyAction(act(t, fired.ID, schemas.ActionAck, "lan", "", t0.Add(time.Minute)))
+	moved("an ack", true)
+	s.Sweep()
+	moved("a sweep that drops nothing", false)
+	s.Apply(ev(st, rule, t0, schemas.AlertResolved, 0, t0.Add(2*time.Minute)))
+	moved("the all-clear", true)
+	now = t0.Add(3 * time.Hour)
+	if n := s.Sweep(); n != 1 {
+		t.Fatalf("Sweep dropped %d, want 1", n)
+	}
+	moved("a sweep that drops the resolved alert", true)
+}

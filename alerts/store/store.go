@@ -113,6 +113,8 @@ type Store struct {
 	gone    map[string]time.Time // aged-out alert id → when it was resolved
 	orphans map[string][]schemas.AlertAction
 	norphan int
+	// version counts the calls that may have changed an alert (Version).
+	version uint64
 }
 
 // New returns an empty store that keeps resolved alerts for ever.
@@ -131,6 +133,7 @@ func NewWithOptions(o Options) *Store {
 func (s *Store) Apply(e schemas.AlertEvent) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.version++
 	if _, gone := s.gone[e.ID]; gone {
 		return false
 	}
@@ -174,6 +177,7 @@ func (s *Store) Apply(e schemas.AlertEvent) bool {
 func (s *Store) ApplyAction(x schemas.AlertAction) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.version++
 	if _, gone := s.gone[x.AlertID]; gone {
 		return false
 	}
@@ -305,6 +309,9 @@ func (s *Store) Sweep() int {
 	for _, en := range s.alerts {
 		s.ageOut(en)
 	}
+	if len(s.alerts) != n {
+		s.version++
+	}
 	cutoff := s.o.Now().Add(-2 * r)
 	for id, at := range s.gone {
 		if at.Before(cutoff) {
@@ -312,6 +319,16 @@ func (s *Store) Sweep() int {
 		}
 	}
 	return n - len(s.alerts)
+}
+
+// Version changes whenever an alert may have changed (an event or action
+// applied, an alert aged out): a reader that saw version v and reads v
+// again has nothing new to read. The API's event feed looks every 100 ms
+// and lists the store only when it moved.
+func (s *Store) Version() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.version
 }
 
 // Len is the number of alerts held.

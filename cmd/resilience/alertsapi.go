@@ -40,6 +40,10 @@ func (a alertsAPI) ListAlerts(f httpapi.AlertFilter) []httpapi.Alert {
 	return out
 }
 
+// Version is the store's change counter (httpapi's feed skips a look at
+// an unchanged store).
+func (a alertsAPI) Version() uint64 { return a.s.Version() }
+
 // GetAlert returns one alert of the store with its sirens' acks.
 func (a alertsAPI) GetAlert(id string) (httpapi.Alert, bool) {
 	al, ok := a.s.Get(id)

@@ -79,13 +79,31 @@ type feed struct {
 	stations  map[string]stationKey
 	published map[string]time.Time
 	every     time.Duration
+	// version is the alert reader's Version at the last listing (when it
+	// has one: VersionedAlerts), seen whether that listing happened.
+	version uint64
+	seen    bool
+}
+
+// VersionedAlerts is an AlertReader that counts its changes: the feed
+// lists the alerts only when Version moved (a listing of every alert
+// every 100 ms was a tenth of resilience run's CPU in an alert storm).
+type VersionedAlerts interface {
+	Version() uint64
 }
 
 // feedOnce compares the readers with the last keys and, if publish is
 // set, publishes what changed (a station at most once per f.every).
 func (s *Server) feedOnce(f *feed, publish bool) {
 	alerts, stations := f.alerts, f.stations
-	if s.o.Alerts != nil {
+	if v, ok := s.o.Alerts.(VersionedAlerts); ok {
+		cur := v.Version() // before the listing: a change during it is seen next time
+		if f.seen && cur == f.version {
+			alerts = nil // nothing changed
+		}
+		f.version, f.seen = cur, true
+	}
+	if s.o.Alerts != nil && alerts != nil {
 		seen := make(map[string]bool, len(alerts))
 		for _, a := range s.o.Alerts.ListAlerts(AlertFilter{}) {
 			seen[a.ID] = true

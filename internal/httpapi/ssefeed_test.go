@@ -61,11 +61,18 @@ func (f *feedSource) change(fn func()) {
 // twice: nothing that was there at start is published).
 func startFeed(t *testing.T, src *feedSource, firstID uint64, interval time.Duration, now time.Time) (*httpapi.Events, *sseReader) {
 	t.Helper()
+	return startFeedOn(t, src, src, 2, firstID, interval, now)
+}
+
+// startFeedOn is startFeed with the alerts read from alerts, returning
+// once src counted looks listings.
+func startFeedOn(t *testing.T, alerts httpapi.AlertReader, src *feedSource, looks int, firstID uint64, interval time.Duration, now time.Time) (*httpapi.Events, *sseReader) {
+	t.Helper()
 	hub, err := httpapi.NewEvents(httpapi.EventsOptions{FirstID: firstID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httpapi.New(httpapi.Options{Alerts: src, Stations: src, Events: hub, Now: func() time.Time { return now }})
+	srv := httpapi.New(httpapi.Options{Alerts: alerts, Stations: src, Events: hub, Now: func() time.Time { return now }})
 	hs := httptest.NewServer(hub.Stream(nil))
 	t.Cleanup(hs.Close) // after the hub ended its streams (the cleanup below)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -79,7 +86,7 @@ func startFeed(t *testing.T, src *feedSource, firstID uint64, interval time.Dura
 		src.mu.Lock()
 		n := src.looks
 		src.mu.Unlock()
-		if n >= 2 {
+		if n >= looks {
 			return hub, r
 		}
 		if time.Now().After(deadline) {
@@ -167,4 +174,45 @@ func TestEventFeedHoldsBackAStationsChanges(t *testing.T) {
 		t.Fatalf("%d station events for %d changes: nothing held back", events, changes)
 	}
 	t.Logf("%d changes in %v published as %d events, the last with the last state", changes, elapsed, events)
+}
+
+// versionedSource is a feedSource that counts its changes.
+type versionedSource struct {
+	*feedSource
+	version uint64
+}
+
+func (v *versionedSource) Version() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.version
+}
+
+// TestEventFeedListsAlertsOnlyWhenTheyMoved: with an alert reader that
+// counts its changes, the feed does not list the alerts while the count
+// stands still, and publishes a change once it moves.
+func TestEventFeedListsAlertsOnlyWhenTheyMoved(t *testing.T) {
+	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
+	src := &versionedSource{feedSource: &feedSource{
+		alerts: []httpapi.Alert{{ID: "A1", Station: "VG-AINGHIA", State: httpapi.AlertFiring, Level: 2, UpdatedAt: t0, Events: 1}}}}
+	// The baseline lists once; then 100 ms is up to 50 looks, none of
+	// which may list.
+	_, r := startFeedOn(t, src, src.feedSource, 1, 1, 2*time.Millisecond, t0)
+	time.Sleep(100 * time.Millisecond)
+	src.mu.Lock()
+	looks := src.looks
+	src.mu.Unlock()
+	if looks != 1 {
+		t.Fatalf("%d listings while the version stood still, want the baseline's only", looks)
+	}
+	t1 := t0.Add(time.Minute)
+	src.change(func() {
+		src.alerts[0].State, src.alerts[0].UpdatedAt = httpapi.AlertAcknowledged, t1
+		src.version++
+	})
+	ev := readN(t, r, 1)[0]
+	var a httpapi.Alert
+	if err := json.Unmarshal([]byte(ev.Data), &a); err != nil || ev.Kind != "alert" || a.State != httpapi.AlertAcknowledged {
+		t.Fatalf("event %+v (%v), want alert A1 acknowledged once the version moved", ev, err)
+	}
 }
