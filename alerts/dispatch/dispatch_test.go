@@ -87,11 +87,43 @@ func start(t *testing.T, cfg dispatch.Config) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return run(t, d)
+}
+
+// run starts a term of d (Run) until the test ends or stop.
+func run(t *testing.T, d *dispatch.Dispatcher) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{d: d, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- d.Run(ctx) }()
 	t.Cleanup(r.stop)
 	return r
+}
+
+// cutTerm runs a term of d, submits e and ends the term while the intent
+// of its decision is being written (l cuts it), then lets l write again.
+func cutTerm(t *testing.T, l *cutLog, d *dispatch.Dispatcher, e schemas.AlertEvent) {
+	t.Helper()
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx1) }()
+	d.Submit(e)
+	select {
+	case <-l.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no intent written within 30s")
+	}
+	cancel1() // the lease term ends mid-write
+	if err := <-done; err != nil {
+		t.Fatalf("first term: %v", err)
+	}
+}
+
+// uncut lets l write intents again.
+func (l *cutLog) uncut() {
+	l.mu.Lock()
+	l.cut = false
+	l.mu.Unlock()
 }
 
 func (r *running) stop() {
@@ -382,27 +414,9 @@ func TestDecisionCutByTermEndNotifiedNextTerm(t *testing.T) {
 	a := newFake("a", nil)
 	l := &cutLog{File: openLog(t, filepath.Join(t.TempDir(), "nflog.jsonl")), cut: true, entered: make(chan struct{}, 1)}
 	d := dutyDispatcher(t, l, a)
-	ctx1, cancel1 := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx1) }()
-	d.Submit(event("A", "VG-AINGHIA", "level:water_level", schemas.AlertFired, 2, 0))
-	select {
-	case <-l.entered:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no intent written within 30s")
-	}
-	cancel1() // the lease term ends mid-write
-	if err := <-done; err != nil {
-		t.Fatalf("first term: %v", err)
-	}
-	l.mu.Lock()
-	l.cut = false
-	l.mu.Unlock()
-	r := &running{d: d, done: make(chan error, 1)}
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	r.cancel = cancel2
-	go func() { r.done <- d.Run(ctx2) }()
-	t.Cleanup(r.stop)
+	cutTerm(t, l, d, event("A", "VG-AINGHIA", "level:water_level", schemas.AlertFired, 2, 0))
+	l.uncut()
+	r := run(t, d)
 	n := a.next(t)
 	if len(n.Alerts) != 1 || n.Alerts[0].ID != "A" {
 		t.Fatalf("second term sent %+v, want the notification of A", n.Alerts)
@@ -422,20 +436,8 @@ func TestCutDecisionNotifiedMeanwhileNotResent(t *testing.T) {
 	a := newFake("a", nil)
 	l := &cutLog{File: openLog(t, filepath.Join(t.TempDir(), "nflog.jsonl")), cut: true, entered: make(chan struct{}, 1)}
 	d := dutyDispatcher(t, l, a)
-	ctx1, cancel1 := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx1) }()
 	ea := event("A", "VG-AINGHIA", "level:water_level", schemas.AlertFired, 2, 0)
-	d.Submit(ea)
-	select {
-	case <-l.entered:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no intent written within 30s")
-	}
-	cancel1()
-	if err := <-done; err != nil {
-		t.Fatalf("first term: %v", err)
-	}
+	cutTerm(t, l, d, ea)
 	// The other replica's term: it notified A under another key.
 	ctx := context.Background()
 	if err := l.File.Intend(ctx, nflog.Entry{ID: "other-replica", Target: "duty/a", Members: []string{nflog.Member(ea.ID, ea.EventID)},
@@ -445,14 +447,8 @@ func TestCutDecisionNotifiedMeanwhileNotResent(t *testing.T) {
 	if err := l.File.MarkSent(ctx, "other-replica", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	l.mu.Lock()
-	l.cut = false
-	l.mu.Unlock()
-	r := &running{d: d, done: make(chan error, 1)}
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	r.cancel = cancel2
-	go func() { r.done <- d.Run(ctx2) }()
-	t.Cleanup(r.stop)
+	l.uncut()
+	run(t, d)
 	d.Submit(event("B", "TB-NONGSON", "level:water_level", schemas.AlertFired, 2, 0))
 	if n := a.next(t); len(n.Alerts) != 1 || n.Alerts[0].ID != "B" {
 		t.Fatalf("second term sent %+v first, want B (A was notified meanwhile)", n.Alerts)
