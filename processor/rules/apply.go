@@ -187,14 +187,26 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 	return q
 }
 
-// thin thins the history of ss to MaxHistory samples, marking in the
-// traces of rules what each removal may change.
+// thin thins the history of ss, once it holds more than MaxHistory
+// samples, to thinTo, marking in the traces of rules what each removal
+// may change. Thinning in chunks lets the traces of a sensor with late
+// readings be refolded once per chunk rather than once per reading.
 func (x *applyCtx) thin(rules []sensorRule, ss *sensorState) {
-	for len(ss.Hist) > MaxHistory {
+	if len(ss.Hist) <= MaxHistory {
+		return
+	}
+	var buf [16]*ruleState
+	states := buf[:0]
+	if ss.traced {
+		for _, b := range rules {
+			states = append(states, x.st.rules[b.name])
+		}
+	}
+	for len(ss.Hist) > thinTo {
 		x.st.steps += uint64(len(ss.Hist))
 		k := ss.thinIndex()
 		if ss.traced {
-			x.thinned(rules, ss.Hist, k)
+			x.thinned(rules, states, ss.Hist, k)
 		}
 		ss.Hist = append(ss.Hist[:k], ss.Hist[k+1:]...)
 	}
@@ -490,7 +502,7 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 		}
 		if tr := rs.tr; tr != nil {
 			if tr.c == x.c && tr.aligned(h[:idx], x.first(h, rs.Base.Pos), -1) {
-				tr.push(entry(&rs.Cur, s.ok))
+				tr.push(tr.entry(&rs.Cur, s.ok))
 			} else {
 				rs.tr = nil
 			}

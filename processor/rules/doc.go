@@ -120,7 +120,9 @@
 // not encoded). A late reading refolds only the readings whose value it
 // can change (its own, the later readings of its rate window whose oldest
 // reading it becomes, the reading after it for a spike, the readings
-// whose flags it changed; rolling rain sums are shifted by its rain), and
+// whose flags it changed; rolling rain sums are shifted by its rain, and
+// where every later reading of the rule is at its top level, the shift of
+// all of them is one pending offset rather than one addition each), and
 // stops at the first later reading whose condition comes out unchanged.
 // The result is exactly the replay's, record by record (tests
 // TestArrivalOrderGolden against the replaying engine's output,
@@ -160,7 +162,9 @@
 // The encoding is explicit and versioned (see stateVersion): bytes of any
 // other version are ErrBadState, never a state with fields silently zero.
 // A station's state is bounded by design, whatever its reporting rate: at
-// most MaxHistory readings per sensor (thinned evenly beyond that), at
+// most MaxHistory readings per sensor (thinned evenly beyond that, in
+// chunks of MaxHistory/8, so that the traces of a sensor with late
+// readings are refolded once per chunk rather than once per reading), at
 // most MaxRules rules, so it encodes to at most MaxEncodedState bytes. The
 // traces of late readings add at most 40 bytes per reading within the
 // lateness per rule, in memory only.

@@ -10,12 +10,17 @@ import (
 // MaxHistory is the most readings the engine keeps per sensor of a
 // station. History reaches back the longest rate window plus the allowed
 // lateness; a sensor that reports more often than that allows is thinned
-// evenly (the reading whose removal leaves the smallest gap goes), so the
+// evenly (the reading whose removal leaves the smallest gap goes, down to
+// thinTo once the history passes MaxHistory), so the
 // state of the busiest station stays bounded whatever its reporting rate
 // and the work of one out-of-order reading is O(MaxHistory). Order
 // independence (see the package documentation) holds for sensors that
 // report at most MaxHistory readings per rate window plus lateness.
 const MaxHistory = 256
+
+// thinTo is the length thinning leaves (applyCtx.thin): a chunk of
+// MaxHistory/8 samples below MaxHistory.
+const thinTo = MaxHistory - MaxHistory/8
 
 // Memory bounds per station.
 const (

@@ -3,7 +3,6 @@ package rules
 import (
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -69,27 +68,109 @@ type shifter interface {
 
 // tstep is one trace entry: the condition after folding the sample at
 // pos (without its Ref, the reading at ts: see full), and whether the
-// sample had a value (then v).
+// sample had a value (then v). v is the condition's V as the trace
+// stores values (trace.enc, trace.val).
 type tstep struct {
 	pos, ts, runStart int64
 	v                 float64
 	run               int32
 	raw, eff          uint8 // levels: at most rulespec.MaxLevels (traceable)
 	ok                bool
+	// vstale: the value may be out of date (markStale); the next clean
+	// recomputes it.
+	vstale bool
 }
 
 // entry is condition c folded at a sample with a value or not (ok).
-func entry(c *cond, ok bool) tstep {
-	return tstep{pos: c.Pos, ts: c.TS, runStart: c.RunStart, v: c.V,
+func (t *trace) entry(c *cond, ok bool) tstep {
+	return tstep{pos: c.Pos, ts: c.TS, runStart: c.RunStart, v: t.enc(c.V, c.Pos),
 		raw: uint8(c.Raw), eff: uint8(c.Eff), run: int32(min(c.Run, math.MaxInt32)), ok: ok}
+}
+
+// enc is value v as the trace stores it in the entry at pos: in
+// hundredths for a trace of rolling rain sums (centi), whose values are
+// exact hundredths (a sum of hundredths of a mm divided by 100), so that
+// shifting one by late rain is one exact addition, less the pending
+// shift of the entries from sfrom on; as it is otherwise.
+func (t *trace) enc(v float64, pos int64) float64 {
+	if !t.centi {
+		return v
+	}
+	c := math.Floor(v*100 + 0.5) // v >= 0: a sum of rain
+	if pos >= t.sfrom {
+		c -= t.sd
+	}
+	return c
+}
+
+// val is the value stored in e (enc's inverse: for a rolling sum the
+// same division its evaluator makes, so bit for bit its value).
+func (t *trace) val(e *tstep) float64 {
+	if !t.centi {
+		return e.v
+	}
+	c := e.v
+	if e.pos >= t.sfrom {
+		c += t.sd
+	}
+	return c / 100
+}
+
+// shiftSuffix adds d (hundredths) to the values of entries i.. of a
+// centi trace: it moves the start of the pending shift (sfrom, sd) to
+// entry i, changing only the entries between the two starts.
+func (t *trace) shiftSuffix(i int, d float64) {
+	q := t.ent[i].pos
+	switch {
+	case t.sfrom == math.MaxInt64:
+		t.sfrom, t.sd = q, d
+		return
+	case q <= t.sfrom:
+		// entries [q, sfrom) join the pending region
+		for k := i; k < len(t.ent) && t.ent[k].pos < t.sfrom; k++ {
+			t.ent[k].v -= t.sd
+		}
+		t.sfrom = q
+	default:
+		// entries [sfrom, q) keep their values
+		for k := t.entryAt(t.sfrom); k < i; k++ {
+			t.ent[k].v -= d
+		}
+	}
+	t.sd += d
+}
+
+// touched keeps the topFrom claim true after entry e's condition was
+// written: an entry from topFrom on that is not at the top level ends it.
+func (t *trace) touched(e *tstep) {
+	if e.pos >= t.topFrom && !(e.ok && e.raw == t.top && e.eff == t.top) {
+		t.topFrom = math.MaxInt64
+	}
+}
+
+// put makes e the entry of condition c folded with a value or not (ok).
+func (t *trace) put(e *tstep, c *cond, ok bool) {
+	*e = t.entry(c, ok)
+	t.touched(e)
+}
+
+// setCtl writes the gating part of condition c into e.
+func (t *trace) setCtl(e *tstep, c *cond) {
+	e.raw, e.eff, e.run, e.runStart = uint8(c.Raw), uint8(c.Eff), int32(min(c.Run, math.MaxInt32)), c.RunStart
+	t.touched(e)
+}
+
+// cond is the condition of entry e without its Ref.
+func (t *trace) cond(e *tstep) cond {
+	return cond{Pos: e.pos, TS: e.ts, Raw: int(e.raw), Eff: int(e.eff), Run: int(e.run), RunStart: e.runStart, V: t.val(e)}
 }
 
 func (e *tstep) ctl() ctl { return ctl{int(e.raw), int(e.eff), int(e.run), e.runStart} }
 
 // full is the condition of entry e, with the Ref of its reading (Base's
 // when it carries Base's).
-func (e *tstep) full(base *cond, h []sample) cond {
-	c := cond{Pos: e.pos, TS: e.ts, Raw: int(e.raw), Eff: int(e.eff), Run: int(e.run), RunStart: e.runStart, V: e.v}
+func (t *trace) full(e *tstep, base *cond, h []sample) cond {
+	c := t.cond(e)
 	if e.ts == base.TS {
 		c.Ref = base.Ref
 	} else if j, ok := (&sensorState{Hist: h}).find(e.ts); ok {
@@ -102,6 +183,17 @@ func (e *tstep) full(base *cond, h []sample) cond {
 // its sensor's history.
 type trace struct {
 	c *compiled // the rules it was folded with
+	// centi: values are stored in hundredths (enc), for a shifter rule;
+	// the values of the entries from sfrom on are stored sd hundredths
+	// below (a pending shift, shiftSuffix; sfrom MaxInt64: none).
+	centi bool
+	sfrom int64
+	sd    float64
+	// top is the rule's top level; every entry from topFrom on has a
+	// value and is at it (MaxInt64: no such claim), so that late rain
+	// shifts those entries at once (shiftRun).
+	top     uint8
+	topFrom int64
 	// ent is buf[off:]: the entries. Entries leave and enter at either
 	// end of the shorter side (remove, insert), so thinning an old
 	// sample or inserting a reading moves at most half of them.
@@ -109,32 +201,33 @@ type trace struct {
 	buf []tstep
 	off int
 	// stale: the conditions of entries at or after condFrom, and the
-	// values of entries within [valLo, valHi], may be out of date.
-	stale                  bool
-	condFrom, valLo, valHi int64
-	// holdTo: values up to it were changed in place (thinShift), so the
-	// refold of the conditions goes at least that far.
+	// values of the entries marked vstale, may be out of date.
+	stale    bool
+	condFrom int64
+	// holdTo: values up to it were changed in place (thinShift) or are
+	// vstale, or a sample up to it was removed, so the refold of the
+	// conditions goes at least that far.
 	holdTo int64
 }
 
+// markStale: the conditions of the entries from condFrom on, and the
+// values of the entries within [lo, hi] (none if lo > hi), may be out of
+// date. Each value is marked on its entry, so that marks far apart do
+// not make the clean recompute every value between them.
 func (t *trace) markStale(condFrom, lo, hi int64) {
 	if !t.stale {
-		t.stale, t.condFrom, t.valLo, t.valHi, t.holdTo = true, condFrom, lo, hi, math.MinInt64
-		if lo <= hi {
-			t.condFrom = min(t.condFrom, lo)
-		}
-		return
+		t.stale, t.condFrom, t.holdTo = true, condFrom, math.MinInt64
+	} else {
+		t.condFrom = min(t.condFrom, condFrom)
 	}
-	t.condFrom = min(t.condFrom, condFrom)
 	if lo > hi {
 		return
 	}
 	t.condFrom = min(t.condFrom, lo)
-	if t.valLo > t.valHi {
-		t.valLo, t.valHi = lo, hi
-		return
+	for i := t.entryAt(lo); i < len(t.ent) && t.ent[i].pos <= hi; i++ {
+		t.ent[i].vstale = true
+		t.holdTo = max(t.holdTo, t.ent[i].pos)
 	}
-	t.valLo, t.valHi = min(t.valLo, lo), max(t.valHi, hi)
 }
 
 // span is a closed interval of sample times.
@@ -197,13 +290,26 @@ func traceable(b sensorRule) (local, bool) {
 	return l, true
 }
 
-// entryAt is the index of the first entry at or after time ts.
+// entryAt is the index of the first entry at or after time ts (a binary
+// search written out: the traced paths make several per late reading).
 func (t *trace) entryAt(ts int64) int {
-	return sort.Search(len(t.ent), func(i int) bool { return t.ent[i].pos >= ts })
+	lo, hi := 0, len(t.ent)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if t.ent[m].pos < ts {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // popBase drops the entries that advance folded into Base.
 func (t *trace) popBase(base int64) {
+	if len(t.ent) == 0 || t.ent[0].pos > base {
+		return
+	}
 	if n := t.entryAt(base + 1); n > 0 {
 		t.off += n
 		t.ent = t.buf[t.off:]
@@ -231,10 +337,14 @@ func (t *trace) push(e tstep) {
 	t.compact()
 	t.buf = append(t.buf, e)
 	t.ent = t.buf[t.off:]
+	t.touched(&t.ent[len(t.ent)-1])
 }
 
 // insert makes e entry p, moving the entries before it one down where
 // there is room and they are fewer, else those from p up.
+//
+// The entry is a placeholder the caller refolds at once (tracedEval), so
+// it does not end the topFrom claim.
 func (t *trace) insert(p int, e tstep) {
 	if t.off > 0 && p < len(t.ent)-p {
 		t.off--
@@ -278,7 +388,8 @@ func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *tra
 	if tr == nil {
 		tr = &trace{}
 	}
-	*tr = trace{c: x.c, buf: tr.buf}
+	_, centi := b.sampler.(shifter)
+	*tr = trace{c: x.c, centi: centi, sfrom: math.MaxInt64, top: uint8(len(b.levels)), topFrom: math.MaxInt64, buf: tr.buf}
 	tr.reset()
 	c := rs.Base
 	for j := after(h, c.Pos); j < len(h); j++ {
@@ -286,7 +397,7 @@ func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *tra
 			continue
 		}
 		s := x.fold(b, &c, h, j, skip)
-		tr.push(entry(&c, s.ok))
+		tr.push(tr.entry(&c, s.ok))
 	}
 	rs.tr = tr
 	return tr
@@ -306,8 +417,7 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 	// a fold without a value carries it, and entries do not keep it)
 	pc := rs.Base
 	if p > 0 {
-		e := &tr.ent[p-1]
-		pc = cond{Pos: e.pos, TS: e.ts, Raw: int(e.raw), Eff: int(e.eff), Run: int(e.run), RunStart: e.runStart, V: e.v}
+		pc = tr.cond(&tr.ent[p-1])
 	}
 	first := x.first(h, rs.Base.Pos)
 	j := first + p
@@ -336,52 +446,51 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 		settled := ts > d.last
 		oldCtl := e.ctl()
 		switch {
-		case d.has(ts):
+		case e.vstale || d.has(ts):
 			ok := x.fold(b, &pc, h, j, skip).ok
-			*e = entry(&pc, ok)
+			tr.put(e, &pc, ok)
 		case !e.ok:
 			// no value: the condition carries over
 			x.st.steps++
 			pc.Pos = ts
-			if settled && oldCtl == ctlOf(&pc) && e.ts == pc.TS && e.v == pc.V {
+			if settled && oldCtl == ctlOf(&pc) && e.ts == pc.TS && e.v == tr.enc(pc.V, ts) {
 				return i, true
 			}
-			*e = entry(&pc, false)
+			tr.put(e, &pc, false)
 		case ts < until && sync && !b.neg && e.raw == top && e.eff == top:
 			// the stored sum plus the new rain: at the top level, folded
 			// from the condition it was folded from, it stays there
 			// (hyst is monotonic in the value), so only the value moves,
 			// here and at the following entries that are the same case
-			n, jl, ok := x.shiftRun(tr.ent[i:], h, j, skip, until, top, d, int64(sh.d))
+			n, jl, ok := x.shiftRun(tr, i, h, j, skip, until, d, int64(sh.d))
 			if !ok {
 				return 0, false
 			}
 			i, j = i+n-1, jl
-			e = &tr.ent[i]
-			pc.Pos, pc.TS, pc.V = e.pos, e.pos, e.v
-			pc.Raw, pc.Eff, pc.Run, pc.RunStart = int(e.raw), int(e.eff), int(e.run), e.runStart
+			pc = tr.cond(&tr.ent[i])
 			continue
 		case ts < until:
 			// as above, where the condition may move
 			x.st.steps++
-			v := float64(int64(e.v*100+0.5)+int64(sh.d)) / 100
+			e.v += float64(sh.d) // a shifter's trace is centi
+			v := tr.val(e)
 			pc.Pos, pc.TS, pc.V = ts, ts, v
 			if !sync || e.raw != top || e.eff != top || b.neg {
 				b.gate(&pc, ts, v)
-				e.raw, e.eff, e.run, e.runStart = uint8(pc.Raw), uint8(pc.Eff), int32(min(pc.Run, math.MaxInt32)), pc.RunStart
+				tr.setCtl(e, &pc)
 			} else {
 				pc.Raw, pc.Eff, pc.Run, pc.RunStart = int(e.raw), int(e.eff), int(e.run), e.runStart
 			}
-			e.v = v
 		default:
 			// the stored value: one gate step, in place
 			x.st.steps++
-			pc.Pos, pc.TS, pc.V = ts, ts, e.v
-			b.gate(&pc, ts, e.v)
+			v := tr.val(e)
+			pc.Pos, pc.TS, pc.V = ts, ts, v
+			b.gate(&pc, ts, v)
 			if settled && oldCtl == ctlOf(&pc) {
 				return i, true
 			}
-			e.raw, e.eff, e.run, e.runStart = uint8(pc.Raw), uint8(pc.Eff), int32(min(pc.Run, math.MaxInt32)), pc.RunStart
+			tr.setCtl(e, &pc)
 		}
 		sync = oldCtl == e.ctl()
 	}
@@ -389,12 +498,21 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 }
 
 // shiftRun adds d (hundredths) to the values of the leading entries of
-// ent that are shifted at the top level without a change of condition
-// (aligned with h from sample j, skipping skip: before until, with a
-// value, at the top level, outside d's spans), at least the first, and
-// returns how many and the sample of the last; ok is false if an entry
-// does not match h.
-func (x *applyCtx) shiftRun(ent []tstep, h []sample, j, skip int, until int64, top uint8, dt *dirty, d int64) (n, last int, ok bool) {
+// the centi trace tr from entry i on that are shifted at the top level
+// without a change of condition (aligned with h from sample j, skipping
+// skip: before until, with a value, at the top level, outside d's spans),
+// at least the first, and returns how many and the sample of the last;
+// ok is false if an entry does not match h. Where the run reaches the
+// entries from tr.topFrom on and they all qualify (the window holds the
+// newest, no span reaches them), their values move at once
+// (shiftSuffix). A run to the end makes its first entry topFrom.
+func (x *applyCtx) shiftRun(tr *trace, i int, h []sample, j, skip int, until int64, dt *dirty, d int64) (n, last int, ok bool) {
+	ent, top, fd := tr.ent[i:], tr.top, float64(d)
+	defer func() {
+		if ok && n == len(ent) {
+			tr.topFrom = ent[0].pos
+		}
+	}()
 	for last = j; n < len(ent); n, j = n+1, j+1 {
 		if j == skip {
 			j++
@@ -410,8 +528,21 @@ func (x *applyCtx) shiftRun(ent []tstep, h []sample, j, skip int, until int64, t
 		if n > 0 && (ts >= until || !e.ok || e.raw != top || e.eff != top || (ts <= dt.last && dt.has(ts))) {
 			break
 		}
+		if ts >= tr.topFrom && ent[len(ent)-1].pos < until && dt.last < ts {
+			// the rest is at the top level: shift it at once
+			last = len(h) - 1
+			if last == skip {
+				last--
+			}
+			if last < j || h[last].TS != ent[len(ent)-1].pos {
+				return 0, 0, false
+			}
+			tr.shiftSuffix(i+n, fd)
+			x.st.steps++
+			return len(ent), last, true
+		}
 		x.st.steps++
-		e.v = float64(int64(e.v*100+0.5)+d) / 100
+		e.v += fd // the trace is centi
 		last = j
 	}
 	return n, last, true
@@ -431,10 +562,7 @@ func (x *applyCtx) clean(b sensorRule, rs *ruleState, h []sample, skip int) {
 	if !tr.stale {
 		return
 	}
-	var d dirty
-	d.add(tr.valLo, tr.valHi)
-	d.settle(h)
-	d.last = max(d.last, tr.holdTo)
+	d := dirty{last: tr.holdTo} // the vstale entries are refolded with their values
 	p := tr.entryAt(tr.condFrom)
 	tr.stale = false
 	if _, ok := x.refold(b, rs, h, p, skip, &d, shift{}); !ok {
@@ -487,7 +615,15 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 	}
 	tIns := h[idx].TS
 	p := idx - first
-	tr.insert(p, tstep{pos: tIns})
+	// The placeholder carries the gating condition of the entry before
+	// it: the condition the entry after it was folded from, which is
+	// what refold compares the new sample's with (sync).
+	ph := tstep{pos: tIns, raw: uint8(rs.Base.Raw), eff: uint8(rs.Base.Eff), run: int32(min(rs.Base.Run, math.MaxInt32)), runStart: rs.Base.RunStart}
+	if p > 0 {
+		prev := &tr.ent[p-1]
+		ph.raw, ph.eff, ph.run, ph.runStart = prev.raw, prev.eff, prev.run, prev.runStart
+	}
+	tr.insert(p, ph)
 	// The samples whose own value may change: the new one, those whose
 	// flag changed (for a hazard rule, which a suspect flag silences),
 	// those whose run changed (for a rule that reads it).
@@ -524,7 +660,7 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 	for i := p; i < stop && old < len(b.levels); i++ {
 		x.st.steps++
 		if e := &tr.ent[i]; e.ok && int(e.eff) > max(peak.eff, old) {
-			peak, pi = step{ok: true, eff: int(e.eff), ts: e.ts, v: e.v}, i
+			peak, pi = step{ok: true, eff: int(e.eff), ts: e.ts, v: tr.val(e)}, i
 		}
 	}
 	if pi >= 0 {
@@ -537,16 +673,24 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 		}
 		_, peak.refs, peak.nref, _ = b.value(x.st, x.sums, h, first+pi, -1)
 	}
-	rs.Cur = tr.ent[len(tr.ent)-1].full(&rs.Base, h)
+	if e := &tr.ent[len(tr.ent)-1]; e.ts == rs.Cur.TS {
+		// the same reading last evaluated: the same Ref (a reading at a
+		// ts is never replaced)
+		ref := rs.Cur.Ref
+		rs.Cur = tr.cond(e)
+		rs.Cur.Ref = ref
+	} else {
+		rs.Cur = tr.full(e, &rs.Base, h)
+	}
 	return peak, drop, true
 }
 
 // thinned marks what removing sample k of h (still in h) may change in
-// the traces of the sensor's rules.
-func (x *applyCtx) thinned(rules []sensorRule, h []sample, k int) {
+// the traces of the sensor's rules (states: their states, in order).
+func (x *applyCtx) thinned(rules []sensorRule, states []*ruleState, h []sample, k int) {
 	tsK := h[k].TS
-	for _, b := range rules {
-		rs := x.st.rules[b.name]
+	for r, b := range rules {
+		rs := states[r]
 		if rs == nil || rs.tr == nil {
 			continue
 		}
@@ -557,13 +701,13 @@ func (x *applyCtx) thinned(rules []sensorRule, h []sample, k int) {
 			continue
 		}
 		lo, hi := l.deps(h, k, k, x.c.bucket)
-		if shr, can := b.sampler.(shifter); can {
+		if shr, can := b.sampler.(shifter); can && tr.centi {
 			if slo, shi, d, ok := shr.thinShift(h, k, x.c.bucket); ok {
 				// The values move by d: change them here and refold
 				// the conditions only.
 				for i := tr.entryAt(slo); i < len(tr.ent) && tr.ent[i].pos <= shi; i++ {
 					if e := &tr.ent[i]; e.ok {
-						e.v = float64(int64(math.Round(e.v*100))+d) / 100
+						e.v += float64(d)
 						tr.markStale(e.pos, 1, 0)
 						tr.holdTo = max(tr.holdTo, e.pos)
 					}
@@ -576,6 +720,9 @@ func (x *applyCtx) thinned(rules []sensorRule, h []sample, k int) {
 				tr.remove(i)
 			}
 			tr.markStale(tsK, lo, hi)
+			// The refold goes past every removal, not only the first:
+			// the entries after each were folded from the removed one.
+			tr.holdTo = max(tr.holdTo, tsK)
 		} else if lo <= hi && hi > rs.Base.Pos {
 			tr.markStale(lo, lo, hi)
 		}
