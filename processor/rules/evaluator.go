@@ -77,6 +77,12 @@ type (
 	sensorRule struct {
 		*bound
 		sampler
+		// loc, traced: the sampler as a traceable kind (traceable);
+		// shr: as a shifter, or nil. Resolved once at compile time: the
+		// traced paths ask for every late reading.
+		loc    local
+		traced bool
+		shr    shifter
 	}
 	derivedRule struct {
 		*bound
@@ -124,7 +130,10 @@ func (sr *stationRules) addSampler(b *bound, s sampler) {
 		return
 	}
 	b.evSensor = b.sensor
-	sr.bySensor[b.sensor] = append(sr.bySensor[b.sensor], sensorRule{b, s})
+	r := sensorRule{bound: b, sampler: s}
+	r.loc, r.traced = traceableKind(b, s)
+	r.shr, _ = s.(shifter)
+	sr.bySensor[b.sensor] = append(sr.bySensor[b.sensor], r)
 }
 
 // addCheck makes c a quality check of sensor's readings.

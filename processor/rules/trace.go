@@ -281,9 +281,14 @@ type shift struct {
 	d    uint32
 }
 
-// traceable reports whether rule b keeps a trace.
-func traceable(b sensorRule) (local, bool) {
-	l, ok := b.sampler.(local)
+// traceable reports whether rule b keeps a trace (traceableKind, as
+// compiled).
+func traceable(b sensorRule) (local, bool) { return b.loc, b.traced }
+
+// traceableKind reports whether a rule of common part b evaluated by s
+// can keep a trace.
+func traceableKind(b *bound, s sampler) (local, bool) {
+	l, ok := s.(local)
 	if !ok || (l.rainRing() && b.sensor != schemas.Rainfall) || len(b.levels) > math.MaxUint8 {
 		return nil, false
 	}
@@ -388,7 +393,7 @@ func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *tra
 	if tr == nil {
 		tr = &trace{}
 	}
-	_, centi := b.sampler.(shifter)
+	centi := b.shr != nil
 	*tr = trace{c: x.c, centi: centi, sfrom: math.MaxInt64, top: uint8(len(b.levels)), topFrom: math.MaxInt64, buf: tr.buf}
 	tr.reset()
 	c := rs.Base
@@ -425,8 +430,8 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 		j++
 	}
 	until := int64(math.MinInt64) // shifted values: samples before it
-	if shr, ok := b.sampler.(shifter); ok && sh.on && sh.d > 0 {
-		until = shr.shiftUntil(sh.tIns, x.c.bucket)
+	if b.shr != nil && sh.on && sh.d > 0 {
+		until = b.shr.shiftUntil(sh.tIns, x.c.bucket)
 	}
 	top := uint8(len(b.levels))
 	// sync: pc is the condition the entry was folded from before.
@@ -583,8 +588,9 @@ func (x *applyCtx) tracedOld(b sensorRule, rs *ruleState, h []sample, idx int) i
 		x.clean(b, rs, h, idx)
 		tr = rs.tr
 	}
-	tIns := h[idx].TS
-	p := tr.entryAt(tIns)
+	// The entries are the samples from first on without idx: those
+	// before idx come first.
+	p := max(idx-first, 0)
 	old := rs.Base.Eff
 	if p > 0 {
 		old = int(tr.ent[p-1].eff)
@@ -636,7 +642,7 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 	}
 	var d dirty
 	d.add(tIns, h[last].TS)
-	if _, can := b.sampler.(shifter); can && sh.on && ring {
+	if b.shr != nil && sh.on && ring {
 		// the later samples of the bucket, whose partial sums hold the
 		// new rain, are shifted like the rest of the window
 	} else {
@@ -701,8 +707,8 @@ func (x *applyCtx) thinned(rules []sensorRule, states []*ruleState, h []sample, 
 			continue
 		}
 		lo, hi := l.deps(h, k, k, x.c.bucket)
-		if shr, can := b.sampler.(shifter); can && tr.centi {
-			if slo, shi, d, ok := shr.thinShift(h, k, x.c.bucket); ok {
+		if b.shr != nil && tr.centi {
+			if slo, shi, d, ok := b.shr.thinShift(h, k, x.c.bucket); ok {
 				// The values move by d: change them here and refold
 				// the conditions only.
 				for i := tr.entryAt(slo); i < len(tr.ent) && tr.ent[i].pos <= shi; i++ {
