@@ -36,6 +36,9 @@ type Config struct {
 	// BatchSize is the most records per Kafka write.
 	BatchSize int `yaml:"batch_size"`
 	// BatchWait is how long a partial batch waits for more messages.
+	// Default 0: a batch is what queued while the previous write was in
+	// flight (up to BatchSize), so an idle collector forwards a reading at
+	// once and a busy one in full batches.
 	BatchWait time.Duration `yaml:"batch_wait"`
 	KeepAlive time.Duration `yaml:"keepalive"`
 	// MaxPayload and MaxFuture bound accepted payloads (see schemas.DecodeOptions).
@@ -66,7 +69,7 @@ func DefaultConfig() Config {
 		ShareGroup:     "resilience",
 		MaxUndelivered: 2000,
 		BatchSize:      500,
-		BatchWait:      5 * time.Millisecond,
+		BatchWait:      0,
 		KeepAlive:      30 * time.Second,
 		MaxPayload:     64 << 10,
 		MaxFuture:      5 * time.Minute,

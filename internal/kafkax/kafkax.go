@@ -28,6 +28,9 @@ func PartitionFor(key string, n int) int {
 	return Balancer().Balance(kafka.Message{Key: []byte(key)}, parts...)
 }
 
+// DefaultBatchTimeout is WriterOptions.BatchTimeout's default.
+const DefaultBatchTimeout = 250 * time.Microsecond
+
 // WriterOptions tune NewWriter.
 type WriterOptions struct {
 	Brokers []string
@@ -35,7 +38,14 @@ type WriterOptions struct {
 	// BatchSize is the most messages per partition batch; set it at least as
 	// large as the biggest slice passed to WriteMessages.
 	BatchSize int
-	// BatchTimeout bounds how long a partial batch waits (kafka-go default 1 s).
+	// BatchTimeout bounds how long a partial batch waits (kafka-go default
+	// 1 s; here 250 µs). kafka-go starts a partition's batch at the first
+	// message a WriteMessages call adds and sends it when it is full or
+	// this has passed; a call adds all its messages at once, so a short
+	// timeout still sends each call's messages together, and costs the
+	// writer's callers (collector, alert lane) no wait for company that
+	// does not come: they batch by themselves, taking what queued while
+	// their previous write was in flight.
 	BatchTimeout time.Duration
 	// Topic, if set, is the only topic the writer writes to.
 	Topic string
@@ -71,7 +81,7 @@ func NewWriter(o WriterOptions) *Writer {
 		o.BatchSize = 1000
 	}
 	if o.BatchTimeout <= 0 {
-		o.BatchTimeout = 2 * time.Millisecond
+		o.BatchTimeout = DefaultBatchTimeout
 	}
 	tr := &kafka.Transport{TLS: o.TLS, DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
 	return &Writer{tr: tr, Writer: &kafka.Writer{
