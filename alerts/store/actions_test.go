@@ -3,6 +3,7 @@ package store_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -270,4 +271,55 @@ func TestVersionMovesWithEveryChange(t *testing.T) {
 		t.Fatalf("Sweep dropped %d, want 1", n)
 	}
 	moved("a sweep that drops the resolved alert", true)
+}
+
+// TestChangedSince: the journal names each alert an event, an action or
+// a sweep changed after a version, once, and gives the version to ask
+// from next; a version older than the journal is refused (ok false).
+func TestChangedSince(t *testing.T) {
+	const st = "VG-AINGHIA"
+	now := t0
+	s := store.NewWithOptions(store.Options{ResolvedRetention: time.Hour, Now: func() time.Time { return now }})
+	changed := func(v uint64, want ...string) uint64 {
+		t.Helper()
+		ids, cur, ok := s.ChangedSince(v)
+		if !ok {
+			t.Fatalf("ChangedSince(%d): not ok", v)
+		}
+		slices.Sort(ids)
+		slices.Sort(want)
+		if !slices.Equal(ids, want) {
+			t.Fatalf("ChangedSince(%d) = %v, want %v", v, ids, want)
+		}
+		if cur != s.Version() {
+			t.Fatalf("ChangedSince(%d) version %d, Version %d", v, cur, s.Version())
+		}
+		return cur
+	}
+	v := changed(0)
+	a := ev(st, "water_level", t0, schemas.AlertFired, 1, t0)
+	b := ev(st, "rainfall", t0, schemas.AlertFired, 1, t0)
+	s.Apply(a)
+	s.Apply(b)
+	s.Apply(ev(st, "water_level", t0, schemas.AlertEscalated, 2, t0.Add(time.Minute)))
+	v = changed(v, a.ID, b.ID)
+	v = changed(v)
+	s.ApplyAction(act(t, b.ID, schemas.ActionAck, "lan", "", t0.Add(time.Minute)))
+	v = changed(v, b.ID)
+	s.Apply(ev(st, "rainfall", t0, schemas.AlertResolved, 0, t0.Add(2*time.Minute)))
+	v = changed(v, b.ID)
+	now = t0.Add(3 * time.Hour)
+	if n := s.Sweep(); n != 1 {
+		t.Fatalf("Sweep dropped %d, want 1", n)
+	}
+	changed(v, b.ID)
+	for i := 0; i < 9000; i++ {
+		s.ApplyAction(act(t, a.ID, schemas.ActionComment, "lan", fmt.Sprint(i), t0.Add(time.Duration(i)*time.Second)))
+	}
+	if _, _, ok := s.ChangedSince(v); ok {
+		t.Fatal("ChangedSince of a version 9,000 changes back: ok, want refused")
+	}
+	if ids, _, ok := s.ChangedSince(s.Version() - 10); !ok || !slices.Equal(ids, []string{a.ID}) {
+		t.Fatalf("ChangedSince of 10 changes back = %v, %v; want [%s]", ids, ok, a.ID)
+	}
 }

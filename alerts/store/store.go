@@ -113,8 +113,34 @@ type Store struct {
 	gone    map[string]time.Time // aged-out alert id → when it was resolved
 	orphans map[string][]schemas.AlertAction
 	norphan int
-	// version counts the calls that may have changed an alert (Version).
+	// version counts the calls that may have changed an alert (Version);
+	// journal holds the ids they changed, the latest maxJournal
+	// (ChangedSince).
 	version uint64
+	journal []change
+	jstart  int // index of the oldest change in journal (a ring once full)
+}
+
+// change is one journal entry: the alert id that version changed.
+type change struct {
+	version uint64
+	id      string
+}
+
+// maxJournal bounds the change journal: a reader that falls further
+// behind lists the store instead (ChangedSince's ok false).
+const maxJournal = 8192
+
+// touch moves the version for a change of alert id and journals it.
+func (s *Store) touch(id string) {
+	s.version++
+	c := change{s.version, id}
+	if len(s.journal) < maxJournal {
+		s.journal = append(s.journal, c)
+		return
+	}
+	s.journal[s.jstart] = c
+	s.jstart = (s.jstart + 1) % maxJournal
 }
 
 // New returns an empty store that keeps resolved alerts for ever.
@@ -133,7 +159,7 @@ func NewWithOptions(o Options) *Store {
 func (s *Store) Apply(e schemas.AlertEvent) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.version++
+	s.touch(e.ID)
 	if _, gone := s.gone[e.ID]; gone {
 		return false
 	}
@@ -177,7 +203,7 @@ func (s *Store) Apply(e schemas.AlertEvent) bool {
 func (s *Store) ApplyAction(x schemas.AlertAction) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.version++
+	s.touch(x.AlertID)
 	if _, gone := s.gone[x.AlertID]; gone {
 		return false
 	}
@@ -306,11 +332,11 @@ func (s *Store) Sweep() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := len(s.alerts)
-	for _, en := range s.alerts {
+	for id, en := range s.alerts {
 		s.ageOut(en)
-	}
-	if len(s.alerts) != n {
-		s.version++
+		if _, kept := s.alerts[id]; !kept {
+			s.touch(id)
+		}
 	}
 	cutoff := s.o.Now().Add(-2 * r)
 	for id, at := range s.gone {
@@ -329,6 +355,37 @@ func (s *Store) Version() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.version
+}
+
+// ChangedSince returns the ids of the alerts changed after version v (an
+// event or action applied, an alert aged out; each id once, in no set
+// order) and the current version. ok is false when the changes since v
+// are no longer all journaled (v is older than the latest 8,192
+// changes): the caller lists the store instead. A reader that keeps the
+// returned version and asks again sees every later change.
+func (s *Store) ChangedSince(v uint64) (ids []string, cur uint64, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	cur = s.version
+	if v >= cur {
+		return nil, cur, true
+	}
+	n := len(s.journal)
+	if n == 0 || s.journal[s.jstart].version > v+1 {
+		return nil, cur, false
+	}
+	seen := map[string]bool{}
+	for k := n - 1; k >= 0; k-- {
+		c := s.journal[(s.jstart+k)%n]
+		if c.version <= v {
+			break
+		}
+		if !seen[c.id] {
+			seen[c.id] = true
+			ids = append(ids, c.id)
+		}
+	}
+	return ids, cur, true
 }
 
 // Len is the number of alerts held.

@@ -44,6 +44,10 @@ func (a alertsAPI) ListAlerts(f httpapi.AlertFilter) []httpapi.Alert {
 // an unchanged store).
 func (a alertsAPI) Version() uint64 { return a.s.Version() }
 
+// ChangedSince names the alerts changed since version v (httpapi's feed
+// reads only those).
+func (a alertsAPI) ChangedSince(v uint64) ([]string, uint64, bool) { return a.s.ChangedSince(v) }
+
 // GetAlert returns one alert of the store with its sirens' acks.
 func (a alertsAPI) GetAlert(id string) (httpapi.Alert, bool) {
 	al, ok := a.s.Get(id)
@@ -135,3 +139,5 @@ func (a silencesAPI) Silences() []httpapi.Silence {
 	}
 	return out
 }
+
+var _ httpapi.ChangedAlerts = alertsAPI{}

@@ -216,3 +216,73 @@ func TestEventFeedListsAlertsOnlyWhenTheyMoved(t *testing.T) {
 		t.Fatalf("event %+v (%v), want alert A1 acknowledged once the version moved", ev, err)
 	}
 }
+
+// changedSource is a versionedSource that names the alerts each change
+// touched, or refuses (ok false) while refuse is set.
+type changedSource struct {
+	*versionedSource
+	touched map[uint64]string // version → the alert it changed
+	refuse  bool
+	asked   int // ChangedSince calls
+}
+
+func (c *changedSource) ChangedSince(v uint64) ([]string, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.asked++
+	if c.refuse {
+		return nil, c.version, false
+	}
+	var ids []string
+	for w := v + 1; w <= c.version; w++ {
+		ids = append(ids, c.touched[w])
+	}
+	return ids, c.version, true
+}
+
+// TestEventFeedReadsOnlyChangedAlerts: with a reader that names the
+// changed alerts, the feed publishes a change without listing the alerts
+// (one GetAlert of the changed one), and lists again when the reader can
+// no longer tell.
+func TestEventFeedReadsOnlyChangedAlerts(t *testing.T) {
+	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
+	var alerts []httpapi.Alert
+	for i := 0; i < 50; i++ {
+		alerts = append(alerts, httpapi.Alert{ID: fmt.Sprintf("A%02d", i), Station: "VG-AINGHIA", State: httpapi.AlertFiring, Level: 1, UpdatedAt: t0, Events: 1})
+	}
+	src := &changedSource{versionedSource: &versionedSource{feedSource: &feedSource{alerts: alerts}}, touched: map[uint64]string{}}
+	_, r := startFeedOn(t, src, src.feedSource, 1, 1, 2*time.Millisecond, t0)
+	change := func(i int, state httpapi.AlertState, at time.Time) {
+		src.change(func() {
+			src.alerts[i].State, src.alerts[i].UpdatedAt = state, at
+			src.version++
+			src.touched[src.version] = src.alerts[i].ID
+		})
+	}
+	change(7, httpapi.AlertAcknowledged, t0.Add(time.Minute))
+	ev := readN(t, r, 1)[0]
+	var a httpapi.Alert
+	if err := json.Unmarshal([]byte(ev.Data), &a); err != nil || a.ID != "A07" || a.State != httpapi.AlertAcknowledged {
+		t.Fatalf("event %+v (%v), want A07 acknowledged", ev, err)
+	}
+	src.mu.Lock()
+	looks, asked := src.looks, src.asked
+	src.mu.Unlock()
+	if looks != 1 || asked == 0 {
+		t.Fatalf("%d listings and %d ChangedSince calls: want the baseline's listing only, the change read from the journal", looks, asked)
+	}
+	// While the reader refuses, the feed lists, and still publishes a
+	// change once.
+	src.change(func() { src.refuse = true })
+	change(9, httpapi.AlertAcknowledged, t0.Add(2*time.Minute))
+	ev = readN(t, r, 1)[0]
+	if err := json.Unmarshal([]byte(ev.Data), &a); err != nil || a.ID != "A09" || a.State != httpapi.AlertAcknowledged {
+		t.Fatalf("event %+v (%v), want A09 acknowledged from a listing", ev, err)
+	}
+	src.mu.Lock()
+	looks = src.looks
+	src.mu.Unlock()
+	if looks < 2 {
+		t.Fatalf("%d listings while the reader refused, want a new one", looks)
+	}
+}
