@@ -61,6 +61,12 @@ type Evaluator struct {
 	// stations) per alert event, a tenth of `resilience run`'s CPU in
 	// an alert storm.
 	dirty map[string]bool
+	// terms lists, by station rule, the basin rule terms that read it;
+	// counts[term][basin] is how many stations of the basin meet the term
+	// (their level of its rule at least its min_level), kept by Observe,
+	// so that a condition is O(terms), not O(stations) (holds).
+	terms  map[string][]termRef
+	counts map[termRef]map[string]int
 	// state[basin station id + "\x00" + rule] is what was emitted last.
 	state map[string]emitted
 	// last is the time of the newest station event seen (event time).
@@ -69,10 +75,22 @@ type Evaluator struct {
 	cause schemas.AlertEvent
 }
 
+// termRef is term t of basin rule r (indexes into Evaluator.rules).
+type termRef struct{ r, t int }
+
 // New returns an evaluator for the basin rules of a rule set.
 func New(set *rulespec.RuleSet, reg *schemas.Registry) *Evaluator {
-	return &Evaluator{rules: set.WithDefaults().BasinRules(), reg: reg, all: registryBasins(reg),
-		levels: map[string]map[string]map[string]level{}, dirty: map[string]bool{}, state: map[string]emitted{}}
+	e := &Evaluator{rules: set.WithDefaults().BasinRules(), reg: reg, all: registryBasins(reg),
+		levels: map[string]map[string]map[string]level{}, dirty: map[string]bool{}, state: map[string]emitted{},
+		terms: map[string][]termRef{}, counts: map[termRef]map[string]int{}}
+	for ri, r := range e.rules {
+		for ti, t := range r.Of {
+			ref := termRef{ri, ti}
+			e.terms[t.Rule] = append(e.terms[t.Rule], ref)
+			e.counts[ref] = map[string]int{}
+		}
+	}
+	return e
 }
 
 // registryBasins lists the basins of the registry's stations, sorted.
@@ -126,7 +144,8 @@ func (e *Evaluator) Observe(ev schemas.AlertEvent) {
 		m = map[string]level{}
 		byBasin[basin] = m
 	}
-	if cur, ok := m[ev.Station]; ok && ev.At.Before(cur.at) {
+	cur, had := m[ev.Station]
+	if had && ev.At.Before(cur.at) {
 		return
 	}
 	l := ev.Level
@@ -134,6 +153,17 @@ func (e *Evaluator) Observe(ev schemas.AlertEvent) {
 		l = 0
 	}
 	m[ev.Station] = level{level: l, at: ev.At}
+	for _, ref := range e.terms[ev.Rule] {
+		need := e.rules[ref.r].Of[ref.t].MinLevel
+		was, is := had && cur.level >= need, l >= need
+		if was != is {
+			if is {
+				e.counts[ref][basin]++
+			} else {
+				e.counts[ref][basin]--
+			}
+		}
+	}
 	e.dirty[basin] = true
 	if ev.At.After(e.last) {
 		e.last = ev.At
@@ -150,12 +180,12 @@ func (e *Evaluator) Evaluate() []schemas.AlertEvent {
 	defer e.mu.Unlock()
 	var out []schemas.AlertEvent
 	defer clear(e.dirty)
-	for _, r := range e.rules {
+	for ri, r := range e.rules {
 		for _, basin := range e.basins(r) {
 			if !e.dirty[basin] {
 				continue // as it was at the last Evaluate
 			}
-			on, detail := e.holds(r, basin)
+			on := e.holds(ri, basin)
 			id := BasinStation(basin)
 			k := id + "\x00" + r.Name
 			cur := e.state[k]
@@ -166,6 +196,7 @@ func (e *Evaluator) Evaluate() []schemas.AlertEvent {
 			ev := schemas.AlertEvent{V: schemas.AlertEventVersion, Station: id, Rule: r.Name, Level: 1, LevelName: r.Name,
 				Severity: r.Severity, Basin: basin, At: at, Threshold: 1}
 			if on {
+				_, detail := e.explain(r, basin)
 				ev.Kind, ev.StartedAt, ev.Value = schemas.AlertFired, at, 1
 				ev.ID = schemas.AlertID(id, r.Name, at)
 				ev.Message = fmt.Sprintf("%s fired in basin %s: %s (after %s at %s)", r.Name, basin, detail, e.cause.Rule, e.cause.Station)
@@ -192,8 +223,24 @@ func (e *Evaluator) basins(r rulespec.Rule) []string {
 	return e.all
 }
 
-// holds evaluates rule r on basin.
-func (e *Evaluator) holds(r rulespec.Rule, basin string) (bool, string) {
+// holds evaluates basin rule ri on basin from the term counts.
+func (e *Evaluator) holds(ri int, basin string) bool {
+	r := &e.rules[ri]
+	result := r.Op == "and"
+	for ti, t := range r.Of {
+		ok := e.counts[termRef{ri, ti}][basin] >= t.MinStations
+		if r.Op == "and" {
+			result = result && ok
+		} else {
+			result = result || ok
+		}
+	}
+	return result
+}
+
+// explain evaluates rule r on basin from the stations' levels and says
+// which stations meet which terms (the fired event's message).
+func (e *Evaluator) explain(r rulespec.Rule, basin string) (bool, string) {
 	var parts []string
 	result := r.Op == "and"
 	for _, t := range r.Of {
