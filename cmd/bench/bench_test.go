@@ -469,3 +469,27 @@ func TestLockServers(t *testing.T) {
 	}
 	again()
 }
+
+// TestDeltaMS: a p50 that fell from the first slice to the last is a
+// negative growth (within the target), not an unmeasured one.
+func TestDeltaMS(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		ok   bool
+		want float64
+	}{
+		{-54500 * time.Microsecond, true, -54.5},
+		{12 * time.Millisecond, true, 12},
+	} {
+		if got := deltaMS(c.d, c.ok); got != c.want {
+			t.Errorf("deltaMS(%s) = %v, want %v", c.d, got, c.want)
+		}
+	}
+	if got := deltaMS(time.Second, false); !math.IsNaN(got) {
+		t.Errorf("deltaMS of an unmeasured growth = %v, want NaN (n/a)", got)
+	}
+	c := check{Got: deltaMS(-54500*time.Microsecond, true), Op: "<=", Want: 50}
+	if v := c.verdict(); v != "PASS" {
+		t.Errorf("a growth of -54.5 ms against <= 50: %s, want PASS", v)
+	}
+}
