@@ -149,9 +149,10 @@ func TestReportChecks(t *testing.T) {
 		tgProcess: mk(38200, 0.13), process: mk(60000, 0.12),
 		bytes: kafkaBytes{Readings: 100, ReadingBytes: 20000, Topics: []topicSize{{"alerts", 1000, 5}, {"processor.state", 30000, 10}}},
 		e2e: []e2eResult{{Rate: 1000, Parsed: true, P50: 86 * time.Millisecond, P99: 485 * time.Millisecond},
-			{Rate: 10000, Parsed: true, P50: 20 * time.Millisecond, P99: 200 * time.Millisecond, Slices: 10, FirstP50: 20 * time.Millisecond, LastP50: 30 * time.Millisecond}},
+			{Rate: 10000, Parsed: true, P50: 20 * time.Millisecond, P99: 200 * time.Millisecond, Slices: 10, FirstP50: 20 * time.Millisecond, LastP50: 30 * time.Millisecond},
+			{Mode: "embedded", Rate: 10000, Parsed: true, Throughput: 9973, AfterLast: 81 * time.Millisecond, P50: 180 * time.Millisecond}},
 	}
-	want := []string{"FAIL", "FAIL", "PASS", "PASS", "PASS", "PASS", "FAIL", "FAIL", "PASS", "PASS", "PASS"}
+	want := []string{"FAIL", "FAIL", "PASS", "PASS", "PASS", "PASS", "FAIL", "FAIL", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS"}
 	cs := r.checks()
 	if len(cs) != len(want) {
 		t.Fatalf("%d checks, want %d", len(cs), len(want))
@@ -163,7 +164,7 @@ func TestReportChecks(t *testing.T) {
 	}
 	var out bytes.Buffer
 	r.print(&out)
-	for _, s := range []string{"21.6k msg/s, 0.50 CPU-s/10k", "38.2k pts/s, 0.13", "processor Kafka bytes per reading: 310 (alerts 1000 B in 5 records, processor.state 30000 B in 10 records) for a 200-byte reading record"} {
+	for _, s := range []string{"21.6k msg/s, 0.50 CPU-s/10k", "38.2k pts/s, 0.13", "embedded  | 10000/s", "processor Kafka bytes per reading: 310 (alerts 1000 B in 5 records, processor.state 30000 B in 10 records) for a 200-byte reading record"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, out.String())
 		}
@@ -243,7 +244,7 @@ func TestParseRates(t *testing.T) {
 		{in: "-5", wantErr: true},
 	}
 	for _, tt := range tests {
-		got, err := parseRates(tt.in)
+		got, err := parseRates("-e2e-rates", tt.in)
 		if (err != nil) != tt.wantErr {
 			t.Fatalf("%q: err %v", tt.in, err)
 		}

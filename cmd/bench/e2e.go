@@ -15,6 +15,7 @@ import (
 
 // e2eResult is what one cmd/loadtest run reported (its summary parsed).
 type e2eResult struct {
+	Mode       string  // cmd/loadtest -mode: servers or embedded
 	Rate       float64 // target msg/s
 	Achieved   float64 // achieved publish rate, msg/s
 	Throughput float64 // end-to-end readings/s; 0 if it never finished
@@ -105,7 +106,8 @@ func parseMS(s string) (time.Duration, error) {
 	return time.Duration(f * float64(time.Millisecond)), nil
 }
 
-// e2e builds cmd/loadtest and runs it in mode servers at each rate.
+// e2e builds cmd/loadtest and runs it in mode servers at each rate, then
+// in mode embedded at each embedded rate.
 func (b *bench) e2e(ctx context.Context, rep *report) error {
 	bin := filepath.Join(b.dir, "loadtest")
 	b.logf("end to end: building ./cmd/loadtest")
@@ -114,14 +116,27 @@ func (b *bench) e2e(ctx context.Context, rep *report) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("end to end: build cmd/loadtest: %w", err)
 	}
-	for _, rate := range b.o.E2ERates {
-		b.logf("end to end: cmd/loadtest -mode servers -stations %d -rate %.0f -duration %s", b.o.E2EStations, rate, b.o.E2EDuration)
-		args := []string{"-mode", "servers", "-stations", strconv.Itoa(b.o.E2EStations), "-rate", strconv.FormatFloat(rate, 'f', -1, 64),
+	type run struct {
+		mode string
+		rate float64
+	}
+	var runs []run
+	for _, r := range b.o.E2ERates {
+		runs = append(runs, run{"servers", r})
+	}
+	for _, r := range b.o.E2EEmbeddedRates {
+		runs = append(runs, run{"embedded", r})
+	}
+	for _, rn := range runs {
+		rate := rn.rate
+		b.logf("end to end: cmd/loadtest -mode %s -stations %d -rate %.0f -duration %s", rn.mode, b.o.E2EStations, rate, b.o.E2EDuration)
+		args := []string{"-mode", rn.mode, "-stations", strconv.Itoa(b.o.E2EStations), "-rate", strconv.FormatFloat(rate, 'f', -1, 64),
 			"-duration", b.o.E2EDuration.String(), "-drain", b.o.E2EDrain.String(), "-partitions", strconv.Itoa(b.o.Partitions), "-go", b.o.Go}
 		cctx, cancel := context.WithTimeout(ctx, b.o.E2EDuration+b.o.E2EDrain+5*time.Minute)
 		out, err := runCmd(cctx, os.Stderr, nil, bin, args...)
 		cancel()
 		res, perr := parseLoadtest(rate, out)
+		res.Mode = rn.mode
 		if err != nil {
 			// A run with loss exits 1 after its summary: that is a
 			// result, not a failure of the benchmark.

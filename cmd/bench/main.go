@@ -23,6 +23,9 @@ type options struct {
 	SkipTelegraf bool
 	SkipE2E      bool
 	E2ERates     []float64
+	// E2EEmbeddedRates are the load tests run on the embedded stack
+	// (`run --dev`: the embedded MQTT broker and Kafka-protocol log).
+	E2EEmbeddedRates []float64
 	E2EDuration  time.Duration
 	E2EStations  int
 	E2EDrain     time.Duration
@@ -69,7 +72,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 // parseFlags reads and checks the flags.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
-	var rates string
+	var rates, embeddedRates string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.Readings, "readings", 200000, "backlog size: QoS 1 readings published while each drainer is offline")
@@ -79,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.SkipTelegraf, "skip-telegraf", false, "do not build or run Telegraf (its column and the ratios stay empty)")
 	fs.BoolVar(&o.SkipE2E, "skip-e2e", false, "do not run the end-to-end load tests")
 	fs.StringVar(&rates, "e2e-rates", "1000,5000,10000", "comma-separated msg/s of the end-to-end load tests")
+	fs.StringVar(&embeddedRates, "e2e-embedded-rates", "10000", "comma-separated msg/s of the end-to-end load tests on the embedded stack (empty: none)")
 	fs.DurationVar(&o.E2EDuration, "e2e-duration", 60*time.Second, "publishing time of each end-to-end load test")
 	fs.IntVar(&o.E2EStations, "e2e-stations", 1000, "stations of the end-to-end load tests")
 	fs.DurationVar(&o.E2EDrain, "e2e-drain", 2*time.Minute, "how long each load test waits for the backlog after publishing")
@@ -99,14 +103,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
-	if o.E2ERates, err = parseRates(rates); err != nil {
+	if o.E2ERates, err = parseRates("-e2e-rates", rates); err != nil {
+		return o, err
+	}
+	if o.E2EEmbeddedRates, err = parseRates("-e2e-embedded-rates", embeddedRates); err != nil {
 		return o, err
 	}
 	return o, o.validate()
 }
 
-// parseRates parses "1000,5000,10000".
-func parseRates(s string) ([]float64, error) {
+// parseRates parses "1000,5000,10000", the value of flag name.
+func parseRates(name, s string) ([]float64, error) {
 	var out []float64
 	for f := range strings.SplitSeq(s, ",") {
 		f = strings.TrimSpace(f)
@@ -115,7 +122,7 @@ func parseRates(s string) ([]float64, error) {
 		}
 		r, err := strconv.ParseFloat(f, 64)
 		if err != nil || r <= 0 {
-			return nil, fmt.Errorf("-e2e-rates: %q is not a positive rate", f)
+			return nil, fmt.Errorf("%s: %q is not a positive rate", name, f)
 		}
 		out = append(out, r)
 	}
