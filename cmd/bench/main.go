@@ -26,12 +26,12 @@ type options struct {
 	// E2EEmbeddedRates are the load tests run on the embedded stack
 	// (`run --dev`: the embedded MQTT broker and Kafka-protocol log).
 	E2EEmbeddedRates []float64
-	E2EDuration  time.Duration
-	E2EStations  int
-	E2EDrain     time.Duration
-	Timeout      time.Duration
-	Stall        time.Duration
-	Telegraf     string
+	E2EDuration      time.Duration
+	E2EStations      int
+	E2EDrain         time.Duration
+	Timeout          time.Duration
+	Stall            time.Duration
+	Telegraf         string
 	// TelegrafBatch1/2 are metric_batch_size of hop 1 and hop 2;
 	// TelegrafUndelivered max_undelivered_messages of both inputs.
 	TelegrafBatch1, TelegrafBatch2, TelegrafUndelivered int
