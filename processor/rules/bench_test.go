@@ -3,7 +3,10 @@ package rules
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,7 +81,10 @@ func BenchmarkApplyOutOfOrder(b *testing.B) {
 
 // BenchmarkStateMemory10k fills 10,000 stations x 4 sensors (water level,
 // rainfall, tilt, soil moisture) with 72 h of 10-minute readings and
-// reports the live heap and the marshalled (changelog) size per station.
+// reports the live heap of the engine (the default rules bound to every
+// station: rules-heap-bytes) and the states, per station, the marshalled
+// (changelog) size per station, and the benchmark process's RSS (which
+// also holds what the filling left for the GC).
 func BenchmarkStateMemory10k(b *testing.B) {
 	const stations, hours = 10000, 72
 	list := make([]schemas.Station, stations)
@@ -91,14 +97,16 @@ func BenchmarkStateMemory10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := NewEngine(DefaultRuleSet(), reg)
-	if err != nil {
-		b.Fatal(err)
-	}
 	for n := 0; n < b.N; n++ {
 		runtime.GC()
-		var before, after runtime.MemStats
+		var before, compiled, after runtime.MemStats
 		runtime.ReadMemStats(&before)
+		e, err := NewEngine(DefaultRuleSet(), reg) // the rules bound to every station count too
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&compiled)
 		states := make([]*State, stations)
 		steps := hours * 6
 		for i := range states {
@@ -127,10 +135,29 @@ func BenchmarkStateMemory10k(b *testing.B) {
 		}
 		heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)
 		b.ReportMetric(heap, "heap-bytes")
+		b.ReportMetric(float64(compiled.HeapAlloc)-float64(before.HeapAlloc), "rules-heap-bytes")
+		b.ReportMetric(float64(rss()), "process-rss-bytes")
 		b.ReportMetric(heap/stations, "heap-bytes/station")
 		b.ReportMetric(float64(enc)/stations, "marshalled-bytes/station")
 		runtime.KeepAlive(states)
+		runtime.KeepAlive(e)
 	}
+}
+
+// rss is the process's resident set size (VmRSS), 0 if unknown: the
+// whole benchmark process, the states of BenchmarkStateMemory10k alive.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" && f[2] == "kB" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // orderBatches is a river station reporting water level and rainfall every

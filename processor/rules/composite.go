@@ -14,7 +14,9 @@ type compositeRule struct {
 }
 
 func compileComposite(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
-	b.levels = []level{{thr: 1, name: r.Name, nameVI: "cảnh báo kết hợp", nameEN: "combined warning", sev: r.Severity}}
+	b.levels = sr.intern.get(levelKey{r, "composite"}, func() []level {
+		return []level{{thr: 1, name: r.Name, nameVI: "cảnh báo kết hợp", nameEN: "combined warning", sev: r.Severity}}
+	})
 	sr.addDerived(b, &compositeRule{and: r.Op == "and", terms: r.Of})
 }
 

@@ -14,7 +14,9 @@ type spikeRule struct {
 }
 
 func compileSpike(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
-	b.levels = []level{{thr: r.MaxJump, name: "spike", nameVI: "cảm biến nhảy giá trị", nameEN: "sensor spike", sev: r.Severity}}
+	b.levels = sr.intern.get(levelKey{r, "spike"}, func() []level {
+		return []level{{thr: r.MaxJump, name: "spike", nameVI: "cảm biến nhảy giá trị", nameEN: "sensor spike", sev: r.Severity}}
+	})
 	k := &spikeRule{maxJump: r.MaxJump}
 	sr.addCheck(r.Sensor, k)
 	sr.addSampler(b, k)

@@ -13,7 +13,9 @@ type stuckRule struct {
 }
 
 func compileStuck(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
-	b.levels = []level{{thr: float64(r.Count), name: "stuck", nameVI: "cảm biến kẹt giá trị", nameEN: "sensor stuck", sev: r.Severity}}
+	b.levels = sr.intern.get(levelKey{r, "stuck"}, func() []level {
+		return []level{{thr: float64(r.Count), name: "stuck", nameVI: "cảm biến kẹt giá trị", nameEN: "sensor stuck", sev: r.Severity}}
+	})
 	k := &stuckRule{count: r.Count}
 	sr.addCheck(r.Sensor, k)
 	sr.addSampler(b, k)
