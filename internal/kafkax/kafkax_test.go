@@ -136,7 +136,7 @@ func TestNewWriterOptions(t *testing.T) {
 	}
 	w2 := NewWriter(WriterOptions{Brokers: []string{"b:9092"}, BatchSize: -1, BatchTimeout: -time.Second})
 	defer w2.Close()
-	if w2.BatchSize != 1000 || w2.BatchTimeout != 2*time.Millisecond {
+	if w2.BatchSize != 1000 || w2.BatchTimeout != DefaultBatchTimeout {
 		t.Errorf("non-positive options must fall back to the defaults: BatchSize %d, BatchTimeout %v", w2.BatchSize, w2.BatchTimeout)
 	}
 }
