@@ -16,6 +16,10 @@
 //     one send, and reads ahead. A send that fails closes the connection;
 //     the broker redelivers what was not acknowledged (duplicates, never
 //     a loss).
+//   - Batches: one Kafka write at a time, each of what queued while the
+//     previous one was in flight (at most BatchSize; BatchWait, default 0,
+//     can make a partial batch wait for more), so an idle collector
+//     forwards a reading at once and a busy one in full batches.
 //   - At most MaxUndelivered messages are held unacknowledged. When that
 //     many are waiting (Kafka slow or down) the collector stops taking new
 //     ones; the broker's in-flight window then fills and the broker keeps the
