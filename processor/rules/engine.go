@@ -282,7 +282,7 @@ func common(r *RuleSpec, o *Override, st *schemas.Station, in levelIntern) *boun
 	if o.ClearMargin != nil {
 		margin = *o.ClearMargin
 	}
-	specs := levelSpecs(r, o, st)
+	specs, own := levelSpecs(r, o, st)
 	build := func() []level {
 		var out []level
 		for _, s := range specs {
@@ -301,7 +301,7 @@ func common(r *RuleSpec, o *Override, st *schemas.Station, in levelIntern) *boun
 		}
 		return out
 	}
-	if o.ClearMargin == nil && len(specs) > 0 && len(r.Levels) > 0 && &specs[0] == &r.Levels[0] {
+	if own && o.ClearMargin == nil {
 		b.levels = in.get(levelKey{r, "levels"}, build) // the rule's own: the same at every station
 	} else {
 		b.levels = build()
@@ -314,32 +314,31 @@ func common(r *RuleSpec, o *Override, st *schemas.Station, in levelIntern) *boun
 
 // levelSpecs are the levels of r at station st: the override's, else the
 // registry's (levels_from_registry, if the station has them), else the
-// rule's.
-func levelSpecs(r *RuleSpec, o *Override, st *schemas.Station) []LevelSpec {
+// rule's (own: the same at every station).
+func levelSpecs(r *RuleSpec, o *Override, st *schemas.Station) (specs []LevelSpec, own bool) {
 	if len(o.Levels) > 0 {
-		return o.Levels
+		return o.Levels, false
 	}
 	if !r.LevelsFromRegistry || st == nil {
-		return r.Levels
+		return r.Levels, true
 	}
 	l := st.FloodDepthLevelsCM
 	if r.Sensor == schemas.WaterLevel {
 		l = st.AlarmLevelsM
 	}
 	if !l.Set() {
-		return r.Levels
+		return r.Levels, true
 	}
 	names := r.RegistryLevelNames // all three or none (validated)
 	if len(names) != 3 {
 		names = []string{"I", "II", "III"}
 	}
 	sevs := []schemas.Severity{schemas.SeverityModerate, schemas.SeveritySevere, schemas.SeverityExtreme}
-	var specs []LevelSpec
 	for j, v := range []float64{l.I, l.II, l.III} {
 		specs = append(specs, LevelSpec{Name: names[j], NameVI: nth(r.RegistryLevelNamesVI, j), NameEN: nth(r.RegistryLevelNamesEN, j),
 			Threshold: v, Severity: sevs[j]})
 	}
-	return specs
+	return specs, false
 }
 
 // nth is list[j], or "" when the list is empty (validated: all or none).

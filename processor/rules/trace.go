@@ -433,7 +433,7 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 	if b.shr != nil && sh.on && sh.d > 0 {
 		until = b.shr.shiftUntil(sh.tIns, x.c.bucket)
 	}
-	top := uint8(len(b.levels))
+	top := tr.top
 	// sync: pc is the condition the entry was folded from before.
 	sync := false
 	for i := p; i < len(tr.ent); i, j = i+1, j+1 {
@@ -624,12 +624,11 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 	// The placeholder carries the gating condition of the entry before
 	// it: the condition the entry after it was folded from, which is
 	// what refold compares the new sample's with (sync).
-	ph := tstep{pos: tIns, raw: uint8(rs.Base.Raw), eff: uint8(rs.Base.Eff), run: int32(min(rs.Base.Run, math.MaxInt32)), runStart: rs.Base.RunStart}
+	prev := tr.entry(&rs.Base, false)
 	if p > 0 {
-		prev := &tr.ent[p-1]
-		ph.raw, ph.eff, ph.run, ph.runStart = prev.raw, prev.eff, prev.run, prev.runStart
+		prev = tr.ent[p-1]
 	}
-	tr.insert(p, ph)
+	tr.insert(p, tstep{pos: tIns, raw: prev.raw, eff: prev.eff, run: prev.run, runStart: prev.runStart})
 	// The samples whose own value may change: the new one, those whose
 	// flag changed (for a hazard rule, which a suspect flag silences),
 	// those whose run changed (for a rule that reads it).
