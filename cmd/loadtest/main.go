@@ -34,6 +34,7 @@ type options struct {
 	Keep       bool
 	NoSync     bool
 	Influx     bool
+	Timings    string
 }
 
 func main() {
@@ -57,6 +58,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Go, "go", "go", "go command used to build ./cmd/resilience")
 	fs.BoolVar(&o.NoSync, "embedded-no-sync", false, "mode embedded: kafka.embedded.no_sync (the log does not fsync; the MQTT broker's store still does)")
 	fs.BoolVar(&o.Influx, "influx", true, "mode servers: write points to a new InfluxDB bucket (false: to line-protocol files, as in mode embedded)")
+	fs.StringVar(&o.Timings, "timings", "", "write every measured alert's times (station, seq, publish, alerts record, receipt; unix µs) to this CSV file")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (config, binary log) and, in mode servers, the topics and bucket")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -70,6 +72,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	rep, err := run(ctx, o, stderr)
 	if rep != nil {
 		rep.print(stdout)
+		if o.Timings != "" {
+			if err := rep.writeTimings(o.Timings); err != nil {
+				fmt.Fprintln(stderr, "loadtest:", err)
+				return 1
+			}
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "loadtest:", err)
@@ -293,7 +301,7 @@ func measure(ctx context.Context, o options, st stackSetup, p *harness.Proc, log
 		pub.Last.Sub(pub.First).Round(time.Millisecond), o.Drain)
 	rep.prog = poll.wait(pub.Sent, o.Drain)
 	awaitFired(watch, len(pat.cycles(pub.High)))
-	rep.alertsRecv, rep.alertKinds = alertsSeen(watch)
+	rep.alertsRecv, rep.alertsProduced, rep.alertKinds = alertsSeen(watch)
 	if m, err := harness.Scrape(context.Background(), st.httpAddr); err == nil {
 		rep.final = m
 	}
@@ -343,7 +351,7 @@ func awaitFired(watch *harness.AlertWatch, want int) {
 
 // firedCount is the number of measured fired events seen so far.
 func firedCount(w *harness.AlertWatch) int {
-	fired, _ := alertsSeen(w)
+	fired, _, _ := alertsSeen(w)
 	return len(fired)
 }
 
@@ -410,8 +418,10 @@ type report struct {
 	pub        pubResult
 	prog       progress
 	alertsRecv map[key]time.Time
-	alertKinds map[string]int
-	final      harness.Metrics
+	// alertsProduced is the alerts record's Kafka time per measured event.
+	alertsProduced map[key]time.Time
+	alertKinds     map[string]int
+	final          harness.Metrics
 }
 
 // latencies are the publish->alert latencies of the measured fired
@@ -496,6 +506,7 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "publish->alert        p50 %s  p90 %s  p99 %s  max %s\n",
 			ms(percentile(lat, 0.50)), ms(percentile(lat, 0.90)), ms(percentile(lat, 0.99)), ms(lat[len(lat)-1]))
 	}
+	r.printHops(w)
 	r.printOverTime(w)
 	var kinds []string
 	for k, n := range r.alertKinds {
@@ -520,6 +531,56 @@ func (r *report) print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "loss                  none (every reading acknowledged and processed, every expected alert seen)\n")
 	}
+}
+
+// printHops splits the publish->alert latency at the alerts record's
+// Kafka time: publish->produced is the collector, Kafka and the
+// processor; produced->received is Kafka and this tool's reader.
+func (r *report) printHops(w io.Writer) {
+	var toProd, toRecv []time.Duration
+	for k, rt := range r.alertsRecv {
+		pt, ok := r.pub.High[k]
+		at := r.alertsProduced[k]
+		if !ok || at.IsZero() {
+			continue
+		}
+		toProd, toRecv = append(toProd, at.Sub(pt)), append(toRecv, rt.Sub(at))
+	}
+	if len(toProd) == 0 {
+		return
+	}
+	for _, d := range [][]time.Duration{toProd, toRecv} {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	}
+	fmt.Fprintf(w, "  publish->produced   p50 %s  p99 %s  max %s (the alerts record's Kafka time)\n",
+		ms(percentile(toProd, 0.5)), ms(percentile(toProd, 0.99)), ms(toProd[len(toProd)-1]))
+	fmt.Fprintf(w, "  produced->received  p50 %s  p99 %s  max %s\n",
+		ms(percentile(toRecv, 0.5)), ms(percentile(toRecv, 0.99)), ms(toRecv[len(toRecv)-1]))
+}
+
+// writeTimings writes the measured alerts' times to a CSV file, ordered
+// by publish time.
+func (r *report) writeTimings(path string) error {
+	type row struct {
+		k           key
+		pub, at, rt time.Time
+	}
+	var rows []row
+	for k, rt := range r.alertsRecv {
+		if pt, ok := r.pub.High[k]; ok {
+			rows = append(rows, row{k, pt, r.alertsProduced[k], rt})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].pub.Before(rows[j].pub) })
+	var b strings.Builder
+	b.WriteString("station,seq,published_us,produced_us,received_us\n")
+	for _, x := range rows {
+		fmt.Fprintf(&b, "%s,%d,%d,%d,%d\n", x.k.Station, x.k.Seq, x.pub.UnixMicro(), x.at.UnixMicro(), x.rt.UnixMicro())
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("-timings: %w", err)
+	}
+	return nil
 }
 
 // printOverTime prints the latency by publish time, in up to 10 slices

@@ -13,11 +13,11 @@ type accumRule struct {
 	counter bool
 }
 
-func compileAccumulation(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules) {
+func compileAccumulation(b *bound, r *RuleSpec, st *schemas.Station, rc *ruleClass) {
 	b.hazard = true
 	b.label = rulespec.WindowLabel(r.Window)
-	sr.keepRain(int64(r.Window))
-	sr.addSampler(b, &accumRule{window: int64(r.Window), counter: st != nil && st.RainCounter})
+	rc.keepRain(int64(r.Window))
+	rc.addSampler(b, &accumRule{window: int64(r.Window), counter: st != nil && st.RainCounter})
 }
 
 func (k *accumRule) value(st *State, sums *rainSums, h []sample, j, skip int) (float64, [2]schemas.ReadingRef, int, bool) {

@@ -13,11 +13,11 @@ type compositeRule struct {
 	terms []Term
 }
 
-func compileComposite(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
-	b.levels = sr.intern.get(levelKey{r, "composite"}, func() []level {
+func compileComposite(b *bound, r *RuleSpec, _ *schemas.Station, rc *ruleClass) {
+	b.levels = rc.intern.get(levelKey{r, "composite"}, func() []level {
 		return []level{{thr: 1, name: r.Name, nameVI: "cảnh báo kết hợp", nameEN: "combined warning", sev: r.Severity}}
 	})
-	sr.addDerived(b, &compositeRule{and: r.Op == "and", terms: r.Of})
+	rc.addDerived(b, &compositeRule{and: r.Op == "and", terms: r.Of})
 }
 
 func (k *compositeRule) holds(rules map[string]*ruleState) bool {

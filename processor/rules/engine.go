@@ -41,14 +41,23 @@ type bound struct {
 	wind bool
 }
 
-// stationRules are the rules that apply to one station, by the role their
-// kind gave them when compiled (see evaluator.go).
+// stationRules are the rules that apply to one station: its class's, and
+// what its events name (id, district, basin).
 type stationRules struct {
 	id       string
 	district string
 	basin    string
-	interval time.Duration
-	counter  bool
+	*ruleClass
+}
+
+// ruleClass is the rules that apply to a class of stations, by the role
+// their kind gave them when compiled (see evaluator.go). Stations that no
+// rule names (no override, no station list that lists them) and that are
+// alike in every registry field a kind compiles from (classKey) share one
+// ruleClass: compiled once, read-only afterwards. A class per station was
+// most of the engine's memory for 10,000 stations.
+type ruleClass struct {
+	counter bool
 	// bySensor lists the rules each sensor's readings drive, in file order;
 	// quality the checks that flag its readings suspect.
 	bySensor map[schemas.Sensor][]sensorRule
@@ -63,12 +72,29 @@ type stationRules struct {
 	keep, rainWindow int64
 	// ringLen is the number of rainfall buckets (0: no accumulation rule).
 	ringLen int
-	// names are the names of every rule bound to the station.
+	// names are the names of every rule of the class.
 	names map[string]bool
 	// intern shares station-independent levels while compiling (nil
 	// after, and for a station outside the registry).
 	intern levelIntern
 	nrules int
+}
+
+// classKey is every registry field of a station that a kind's compile
+// function reads (compileFunc's st), so stations equal in it, and named by
+// no rule, bind equal rules. A kind that reads a further field adds it
+// here (TestStationsOfOneClassBindEqualRules checks each field).
+type classKey struct {
+	alarm, flood schemas.Levels
+	interval     time.Duration
+	counter      bool
+	saturation   float64
+	zone         int
+}
+
+func keyOf(st *schemas.Station) classKey {
+	return classKey{alarm: st.AlarmLevelsM, flood: st.FloodDepthLevelsCM, interval: st.Interval,
+		counter: st.RainCounter, saturation: st.SaturationPct, zone: st.HazardZone}
 }
 
 // compiled is an immutable RuleSet bound to a registry.
@@ -78,6 +104,13 @@ type compiled struct {
 	bucket   int64
 	byID     map[string]*stationRules
 	reg      *schemas.Registry
+}
+
+// binder binds the registry's stations during one compile, sharing what
+// stations have in common.
+type binder struct {
+	levels  levelIntern
+	classes map[classKey]*ruleClass
 }
 
 // levelIntern shares, between the stations of one compile, the levels of
@@ -176,9 +209,9 @@ func compile(set *RuleSet, reg *schemas.Registry) (*compiled, error) {
 		reg:      reg,
 	}
 	if reg != nil {
-		in := levelIntern{}
+		bd := &binder{levels: levelIntern{}, classes: map[classKey]*ruleClass{}}
 		for _, id := range reg.IDs() {
-			c.byID[id] = c.bind(id, reg.Lookup(id), in)
+			c.byID[id] = c.bind(id, reg.Lookup(id), bd)
 		}
 	}
 	return c, nil
@@ -191,6 +224,18 @@ func (c *compiled) station(id string) *stationRules {
 		return sr
 	}
 	return c.bind(id, nil, nil)
+}
+
+// named reports whether a rule names station id: lists it among its
+// stations or has an override for it. Such a station has a class of its own.
+func (c *compiled) named(id string) bool {
+	for i := range c.set.Rules {
+		r := &c.set.Rules[i]
+		if _, ok := r.Overrides[id]; ok || contains(r.Stations, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // cut shortens a registry label (district, basin) to maxLabelLen bytes at
@@ -215,13 +260,38 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// bind compiles the rules that apply to station id (st: its registry
-// entry, nil outside the registry): the common part of each, then its
-// kind's compile function (kinds), which gives it its role.
-func (c *compiled) bind(id string, st *schemas.Station, in levelIntern) *stationRules {
-	sr := &stationRules{id: id, bySensor: map[schemas.Sensor][]sensorRule{}, quality: map[schemas.Sensor][]checker{}, intern: in}
+// bind returns the rules of station id (st: its registry entry, nil
+// outside the registry): the class of the stations like it that bd has
+// compiled already, or a new one; a station a rule names, or bound
+// outside a compile (bd nil), gets a class of its own.
+func (c *compiled) bind(id string, st *schemas.Station, bd *binder) *stationRules {
+	sr := &stationRules{id: id}
 	if st != nil {
-		sr.district, sr.basin, sr.interval, sr.counter = cut(st.District), cut(st.Basin), st.Interval, st.RainCounter
+		sr.district, sr.basin = cut(st.District), cut(st.Basin)
+	}
+	if st == nil || bd == nil || c.named(id) {
+		var in levelIntern
+		if bd != nil {
+			in = bd.levels
+		}
+		sr.ruleClass = c.compileClass(id, st, in)
+		return sr
+	}
+	k := keyOf(st)
+	if sr.ruleClass = bd.classes[k]; sr.ruleClass == nil {
+		sr.ruleClass = c.compileClass(id, st, bd.levels)
+		bd.classes[k] = sr.ruleClass
+	}
+	return sr
+}
+
+// compileClass compiles the rules that apply to station id (st: its
+// registry entry, nil outside the registry): the common part of each, then
+// its kind's compile function (kinds), which gives it its role.
+func (c *compiled) compileClass(id string, st *schemas.Station, in levelIntern) *ruleClass {
+	rc := &ruleClass{bySensor: map[schemas.Sensor][]sensorRule{}, quality: map[schemas.Sensor][]checker{}, intern: in}
+	if st != nil {
+		rc.counter = st.RainCounter
 	}
 	for i := range c.set.Rules {
 		r := &c.set.Rules[i]
@@ -235,29 +305,29 @@ func (c *compiled) bind(id string, st *schemas.Station, in levelIntern) *station
 		if o.Disabled {
 			continue
 		}
-		kinds[r.Kind](common(r, &o, st, in), r, st, sr)
+		kinds[r.Kind](common(r, &o, st, in), r, st, rc)
 	}
-	sr.intern = nil
-	sr.names = map[string]bool{}
-	for _, rs := range sr.bySensor {
+	rc.intern = nil
+	rc.names = map[string]bool{}
+	for _, rs := range rc.bySensor {
 		for _, r := range rs {
-			sr.names[r.name] = true
+			rc.names[r.name] = true
 		}
 	}
-	for _, r := range sr.composites {
-		sr.names[r.name] = true
+	for _, r := range rc.composites {
+		rc.names[r.name] = true
 	}
-	if sr.offline != nil {
-		sr.names[sr.offline.name] = true
+	if rc.offline != nil {
+		rc.names[rc.offline.name] = true
 	}
-	sr.nrules = len(sr.names)
-	if sr.rainWindow > 0 {
-		sr.ringLen = int((sr.rainWindow+c.lateness)/c.bucket) + 2
-		if sr.keep < c.bucket {
-			sr.keep = c.bucket // a bucket's readings are summed from the history
+	rc.nrules = len(rc.names)
+	if rc.rainWindow > 0 {
+		rc.ringLen = int((rc.rainWindow+c.lateness)/c.bucket) + 2
+		if rc.keep < c.bucket {
+			rc.keep = c.bucket // a bucket's readings are summed from the history
 		}
 	}
-	return sr
+	return rc
 }
 
 // common compiles what every kind shares: name, sensor, severity, the

@@ -10,7 +10,7 @@ import (
 // accumulation.go, offline.go, quality_stuck.go, quality_spike.go,
 // composite.go) and one entry of the kinds table below. Its compile
 // function gives the compiled rule its role on the station through the
-// stationRules methods at the end of this file: driven by its sensor's
+// ruleClass methods at the end of this file: driven by its sensor's
 // readings (a sampler, maybe also a checker), derived from other rules (a
 // deriver) or driven by the processor's clock (a timer). The engine calls
 // only these interfaces; it never switches on kind.
@@ -95,8 +95,8 @@ type (
 )
 
 // compileFunc compiles rule r (defaults filled in), whose common part is
-// b, for station st (nil outside the registry) and adds it to sr.
-type compileFunc func(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules)
+// b, for station st (nil outside the registry) and adds it to rc.
+type compileFunc func(b *bound, r *RuleSpec, st *schemas.Station, rc *ruleClass)
 
 // kinds maps every rule kind of the rules file to its compile function.
 // It is never modified. Validation (package rulespec) guarantees that a
@@ -119,13 +119,13 @@ var qualityChecks = map[string]compileFunc{
 	CheckSpike: compileSpike,
 }
 
-func compileQuality(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules) {
-	qualityChecks[r.Check](b, r, st, sr)
+func compileQuality(b *bound, r *RuleSpec, st *schemas.Station, rc *ruleClass) {
+	qualityChecks[r.Check](b, r, st, rc)
 }
 
 // addSampler makes b, evaluated by s, a rule of its sensor's readings,
 // unless it has no levels at this station (e.g. registry levels missing).
-func (sr *stationRules) addSampler(b *bound, s sampler) {
+func (rc *ruleClass) addSampler(b *bound, s sampler) {
 	if len(b.levels) == 0 {
 		return
 	}
@@ -133,37 +133,37 @@ func (sr *stationRules) addSampler(b *bound, s sampler) {
 	r := sensorRule{bound: b, sampler: s}
 	r.loc, r.traced = traceableKind(b, s)
 	r.shr, _ = s.(shifter)
-	sr.bySensor[b.sensor] = append(sr.bySensor[b.sensor], r)
+	rc.bySensor[b.sensor] = append(rc.bySensor[b.sensor], r)
 }
 
 // addCheck makes c a quality check of sensor's readings.
-func (sr *stationRules) addCheck(sensor schemas.Sensor, c checker) {
-	sr.quality[sensor] = append(sr.quality[sensor], c)
+func (rc *ruleClass) addCheck(sensor schemas.Sensor, c checker) {
+	rc.quality[sensor] = append(rc.quality[sensor], c)
 }
 
 // addDerived makes b, evaluated by d, a rule evaluated after every record.
-func (sr *stationRules) addDerived(b *bound, d deriver) {
-	sr.composites = append(sr.composites, derivedRule{b, d})
+func (rc *ruleClass) addDerived(b *bound, d deriver) {
+	rc.composites = append(rc.composites, derivedRule{b, d})
 }
 
 // setTimed makes b, evaluated by t, the station's clock-driven rule.
-func (sr *stationRules) setTimed(b *bound, t timer) { sr.offline = &timedRule{b, t} }
+func (rc *ruleClass) setTimed(b *bound, t timer) { rc.offline = &timedRule{b, t} }
 
 // watchContext keeps the history of sensor k, which a rule driven by
 // another sensor's readings consults (a landslide rule's soil moisture).
-func (sr *stationRules) watchContext(k schemas.Sensor) {
-	if sr.context == nil {
-		sr.context = map[schemas.Sensor]bool{}
+func (rc *ruleClass) watchContext(k schemas.Sensor) {
+	if rc.context == nil {
+		rc.context = map[schemas.Sensor]bool{}
 	}
-	sr.context[k] = true
+	rc.context[k] = true
 }
 
 // keepHistory makes the sensor histories reach d (ns) behind the newest
 // reading.
-func (sr *stationRules) keepHistory(d int64) { sr.keep = max(sr.keep, d) }
+func (rc *ruleClass) keepHistory(d int64) { rc.keep = max(rc.keep, d) }
 
 // keepRain makes the station keep rainfall buckets for a window of d (ns).
-func (sr *stationRules) keepRain(d int64) { sr.rainWindow = max(sr.rainWindow, d) }
+func (rc *ruleClass) keepRain(d int64) { rc.rainWindow = max(rc.rainWindow, d) }
 
 // thresholdMessage is the message of a rule that watches what against
 // levels: "NAME fired: WHAT 9.1 reached BĐ III (9)" or "... back below".

@@ -26,7 +26,7 @@ type landslideRule struct {
 	points     int
 }
 
-func compileLandslide(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules) {
+func compileLandslide(b *bound, r *RuleSpec, st *schemas.Station, rc *ruleClass) {
 	b.hazard = true
 	b.label = rulespec.WindowLabel(r.Window)
 	k := &landslideRule{rate: rateRule{window: int64(r.Window), minSpan: int64(r.MinSpan), absolute: true},
@@ -35,10 +35,10 @@ func compileLandslide(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRul
 	if st != nil && st.SaturationPct > 0 {
 		k.wetPct = r.SaturationFraction * st.SaturationPct
 	}
-	sr.keepHistory(int64(r.Window))
-	sr.keepRain(k.rainWindow)
-	sr.watchContext(schemas.SoilMoisture)
-	sr.addSampler(b, k)
+	rc.keepHistory(int64(r.Window))
+	rc.keepRain(k.rainWindow)
+	rc.watchContext(schemas.SoilMoisture)
+	rc.addSampler(b, k)
 }
 
 func (k *landslideRule) value(st *State, sums *rainSums, h []sample, j, skip int) (float64, [2]schemas.ReadingRef, int, bool) {

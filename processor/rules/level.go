@@ -5,9 +5,9 @@ import "github.com/resilience-project/resilience/schemas"
 // levelRule is a level rule: the reading itself against the levels.
 type levelRule struct{}
 
-func compileLevel(b *bound, _ *RuleSpec, _ *schemas.Station, sr *stationRules) {
+func compileLevel(b *bound, _ *RuleSpec, _ *schemas.Station, rc *ruleClass) {
 	b.hazard = true
-	sr.addSampler(b, levelRule{})
+	rc.addSampler(b, levelRule{})
 }
 
 func (levelRule) value(_ *State, _ *rainSums, h []sample, j, _ int) (float64, [2]schemas.ReadingRef, int, bool) {

@@ -16,11 +16,11 @@ type offlineRule struct {
 
 // compileOffline binds the offline rule to stations with an interval
 // (registry stations); the last offline rule of the file wins.
-func compileOffline(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules) {
+func compileOffline(b *bound, r *RuleSpec, st *schemas.Station, rc *ruleClass) {
 	if st == nil || st.Interval <= 0 {
 		return
 	}
-	sr.setTimed(b, &offlineRule{k: r.K, interval: st.Interval})
+	rc.setTimed(b, &offlineRule{k: r.K, interval: st.Interval})
 }
 
 func (k *offlineRule) gradeNames() (vi, en string) {

@@ -13,13 +13,13 @@ type spikeRule struct {
 	maxJump float64
 }
 
-func compileSpike(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
-	b.levels = sr.intern.get(levelKey{r, "spike"}, func() []level {
+func compileSpike(b *bound, r *RuleSpec, _ *schemas.Station, rc *ruleClass) {
+	b.levels = rc.intern.get(levelKey{r, "spike"}, func() []level {
 		return []level{{thr: r.MaxJump, name: "spike", nameVI: "cảm biến nhảy giá trị", nameEN: "sensor spike", sev: r.Severity}}
 	})
 	k := &spikeRule{maxJump: r.MaxJump}
-	sr.addCheck(r.Sensor, k)
-	sr.addSampler(b, k)
+	rc.addCheck(r.Sensor, k)
+	rc.addSampler(b, k)
 }
 
 func (k *spikeRule) suspect(h []sample, j int) bool {

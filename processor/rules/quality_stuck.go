@@ -12,13 +12,13 @@ type stuckRule struct {
 	count int
 }
 
-func compileStuck(b *bound, r *RuleSpec, _ *schemas.Station, sr *stationRules) {
-	b.levels = sr.intern.get(levelKey{r, "stuck"}, func() []level {
+func compileStuck(b *bound, r *RuleSpec, _ *schemas.Station, rc *ruleClass) {
+	b.levels = rc.intern.get(levelKey{r, "stuck"}, func() []level {
 		return []level{{thr: float64(r.Count), name: "stuck", nameVI: "cảm biến kẹt giá trị", nameEN: "sensor stuck", sev: r.Severity}}
 	})
 	k := &stuckRule{count: r.Count}
-	sr.addCheck(r.Sensor, k)
-	sr.addSampler(b, k)
+	rc.addCheck(r.Sensor, k)
+	rc.addSampler(b, k)
 }
 
 func (k *stuckRule) suspect(h []sample, j int) bool { return int(h[j].Run) >= k.count }

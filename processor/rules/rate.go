@@ -19,11 +19,11 @@ type rateRule struct {
 	grades []float64
 }
 
-func compileRate(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules) {
+func compileRate(b *bound, r *RuleSpec, st *schemas.Station, rc *ruleClass) {
 	b.hazard = true
 	b.label = rulespec.WindowLabel(r.Window)
-	sr.keepHistory(int64(r.Window))
-	sr.addSampler(b, &rateRule{window: int64(r.Window), minSpan: int64(r.MinSpan), absolute: r.Absolute, grades: registryGrades(r.Sensor, st)})
+	rc.keepHistory(int64(r.Window))
+	rc.addSampler(b, &rateRule{window: int64(r.Window), minSpan: int64(r.MinSpan), absolute: r.Absolute, grades: registryGrades(r.Sensor, st)})
 }
 
 // registryGrades are the registry levels I, II, III of sensor k at st.

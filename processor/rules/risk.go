@@ -19,14 +19,14 @@ type riskRule struct {
 	counter bool
 }
 
-func compileRisk(b *bound, r *RuleSpec, st *schemas.Station, sr *stationRules) {
+func compileRisk(b *bound, r *RuleSpec, st *schemas.Station, rc *ruleClass) {
 	if st == nil || st.HazardZone < 1 {
 		return // no hazard zone: the table does not apply
 	}
 	b.hazard = true
 	b.label = "24h"
-	sr.keepRain(3 * day)
-	sr.addSampler(b, &riskRule{table: r.Risk, zone: st.HazardZone, counter: st.RainCounter})
+	rc.keepRain(3 * day)
+	rc.addSampler(b, &riskRule{table: r.Risk, zone: st.HazardZone, counter: st.RainCounter})
 }
 
 // rains are the rain (mm) of the last 24 h and of the two days before.

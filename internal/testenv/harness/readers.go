@@ -73,17 +73,20 @@ func scanPartition(ctx context.Context, brokers []string, topic string, part int
 // when each event was first seen (for publish-to-alert latency). Readers
 // survive broker outages: on an error they reconnect at the next offset.
 type AlertWatch struct {
-	mu     sync.Mutex
-	seen   map[string]time.Time // event id -> first receive time
-	events map[string]schemas.AlertEvent
-	wg     sync.WaitGroup
-	cancel context.CancelFunc
+	mu   sync.Mutex
+	seen map[string]time.Time // event id -> first receive time
+	// produced is the Kafka record time of that first receipt: when the
+	// processor's writer took the event (kafka-go stamps it).
+	produced map[string]time.Time
+	events   map[string]schemas.AlertEvent
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
 }
 
 // WatchAlerts starts reading every partition of topic from the beginning.
 func WatchAlerts(brokers []string, topic string, partitions int) *AlertWatch {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &AlertWatch{seen: map[string]time.Time{}, events: map[string]schemas.AlertEvent{}, cancel: cancel}
+	w := &AlertWatch{seen: map[string]time.Time{}, produced: map[string]time.Time{}, events: map[string]schemas.AlertEvent{}, cancel: cancel}
 	for p := 0; p < partitions; p++ {
 		w.wg.Add(1)
 		go w.read(ctx, brokers, topic, p)
@@ -112,6 +115,7 @@ func (w *AlertWatch) read(ctx context.Context, brokers []string, topic string, p
 				w.mu.Lock()
 				if _, ok := w.seen[ev.EventID]; !ok {
 					w.seen[ev.EventID] = now
+					w.produced[ev.EventID] = m.Time
 					w.events[ev.EventID] = ev
 				}
 				w.mu.Unlock()
@@ -131,6 +135,19 @@ func (w *AlertWatch) Seen() map[string]time.Time {
 	defer w.mu.Unlock()
 	out := make(map[string]time.Time, len(w.seen))
 	for k, v := range w.seen {
+		out[k] = v
+	}
+	return out
+}
+
+// Produced returns, for every event id seen so far, the Kafka record time
+// of the record first seen (the producer's clock: the same machine in the
+// load test), to tell the processor's share of a latency from the read's.
+func (w *AlertWatch) Produced() map[string]time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]time.Time, len(w.produced))
+	for k, v := range w.produced {
 		out[k] = v
 	}
 	return out
