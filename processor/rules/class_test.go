@@ -12,8 +12,8 @@ import (
 // so that every kind of the default rules binds to it.
 func classStation(id string) schemas.Station {
 	return schemas.Station{ID: id, Name: "n", River: "r", Basin: "b", District: "d", Lat: 16, Lon: 108,
-		Interval: 10 * time.Minute,
-		Sensors:  []schemas.Sensor{schemas.WaterLevel, schemas.Rainfall, schemas.Tilt, schemas.SoilMoisture, schemas.FloodDepth},
+		Interval:     10 * time.Minute,
+		Sensors:      []schemas.Sensor{schemas.WaterLevel, schemas.Rainfall, schemas.Tilt, schemas.SoilMoisture, schemas.FloodDepth},
 		AlarmLevelsM: schemas.Levels{I: 6.5, II: 8, III: 9}, FloodDepthLevelsCM: schemas.Levels{I: 20, II: 50, III: 80},
 		RainCounter: false, Verified: map[string]string{"I": "x"}, SaturationPct: 40, HazardZone: 2}
 }
