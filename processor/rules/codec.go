@@ -226,9 +226,10 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 	if r := s.rain; r != nil {
 		e.sv(r.Bucket)
 		e.sv(r.Head)
-		e.uv(uint64(len(r.Slots)))
-		for _, v := range r.Slots {
-			e.uv(uint64(v))
+		n := r.slots()
+		e.uv(uint64(n))
+		for i := range n {
+			e.uv(uint64(r.at(int64(i))))
 		}
 	}
 	return e.b, nil
@@ -471,12 +472,13 @@ func decodeState(data []byte) (*State, error) {
 		ns.rules[name] = rs
 	}
 	if d.flag() {
-		r := &ring{Bucket: d.sv(), Head: d.sv()}
-		r.Slots = make([]uint32, d.small("rain slots", maxRingSlots))
-		for i := range r.Slots {
-			r.Slots[i] = uint32(d.small("rain slot", math.MaxUint32))
+		bucket, head := d.sv(), d.sv()
+		r := newRing(bucket, d.small("rain slots", maxRingSlots))
+		r.Head = head
+		for i := range r.slots() {
+			r.put(int64(i), uint32(d.small("rain slot", math.MaxUint32)))
 		}
-		if d.err == nil && (r.Bucket <= 0 || len(r.Slots) == 0 || r.Head < 0) {
+		if d.err == nil && (r.Bucket <= 0 || r.slots() == 0 || r.Head < 0) {
 			d.fail("rainfall ring")
 		}
 		ns.rain = r

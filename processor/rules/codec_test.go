@@ -51,9 +51,10 @@ func worstState() *State {
 			Beaufort: rulespec.MaxBeaufort, Colour: longStr('c', maxShortLen), TimeToNext: math.Pi, TimeToFailure: math.Pi}
 		s.rules[fmt.Sprintf("%0*d", maxNameLen, i)] = rs
 	}
-	s.rain = &ring{Bucket: math.MaxInt64, Head: math.MaxInt64, Slots: make([]uint32, maxRingSlots)}
-	for i := range s.rain.Slots {
-		s.rain.Slots[i] = math.MaxUint32
+	s.rain = newRing(math.MaxInt64, maxRingSlots)
+	s.rain.Head = math.MaxInt64
+	for i := range s.rain.slots() {
+		s.rain.put(int64(i), math.MaxUint32)
 	}
 	return s
 }

@@ -36,7 +36,7 @@ func counterDelta(prev, cur float64) uint32 {
 func (x *applyCtx) rain(ss *sensorState, idx int) shift {
 	st := x.st
 	x.sums.changed()
-	if st.rain == nil || st.rain.Bucket != x.c.bucket || len(st.rain.Slots) != x.sr.ringLen {
+	if st.rain == nil || st.rain.Bucket != x.c.bucket || st.rain.slots() != x.sr.ringLen {
 		st.rain = st.rain.resize(x.c.bucket, x.sr.ringLen)
 	}
 	h := ss.Hist
@@ -142,7 +142,7 @@ func (c *rainSums) rainfall(s *State, window int64, counter bool, h []sample, j,
 func (c *rainSums) bucketSum(s *State, r *ring, start, end int64) uint64 {
 	p := &c.pre
 	if !p.ok || p.gen != c.gen || p.r != r {
-		s.steps += uint64(len(r.Slots))
+		s.steps += uint64(r.slots())
 		p.build(r, c.gen)
 	}
 	s.steps++
@@ -151,13 +151,13 @@ func (c *rainSums) bucketSum(s *State, r *ring, start, end int64) uint64 {
 
 // build fills p with the running sums of r's buckets.
 func (p *prefix) build(r *ring, gen uint64) {
-	n := int64(len(r.Slots))
+	n := int64(r.slots())
 	p.ok, p.gen, p.r = true, gen, r
 	p.base = max(r.Head-n+1, 0)
 	p.pre = append(p.pre[:0], 0)
 	var acc uint64
 	for b := p.base; b <= r.Head; b++ {
-		acc += uint64(r.Slots[b%n])
+		acc += uint64(r.at(b % n))
 		p.pre = append(p.pre, acc)
 	}
 }

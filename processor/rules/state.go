@@ -80,10 +80,51 @@ type ruleState struct {
 
 // ring holds rainfall in fixed event-time buckets (hundredths of a mm, so
 // sums are exact and order-independent). Head is the newest bucket number.
+// A bucket holds up to 655.35 mm in two bytes (more than any rain gauge has
+// measured in a day); the ring widens to four bytes a bucket the first time
+// one holds more, so sums stay exact: narrow is nil then.
 type ring struct {
 	Bucket int64
 	Head   int64
-	Slots  []uint32
+	narrow []uint16
+	wide   []uint32
+}
+
+// newRing returns an empty ring of n buckets of bucket ns.
+func newRing(bucket int64, n int) *ring {
+	return &ring{Bucket: bucket, narrow: make([]uint16, n)}
+}
+
+// slots is the number of buckets.
+func (r *ring) slots() int {
+	if r.wide != nil {
+		return len(r.wide)
+	}
+	return len(r.narrow)
+}
+
+// at is the rain of slot i.
+func (r *ring) at(i int64) uint32 {
+	if r.wide != nil {
+		return r.wide[i]
+	}
+	return uint32(r.narrow[i])
+}
+
+// put sets slot i to v, widening the ring if v needs it.
+func (r *ring) put(i int64, v uint32) {
+	if r.wide == nil && v > math.MaxUint16 {
+		r.wide = make([]uint32, len(r.narrow))
+		for j, x := range r.narrow {
+			r.wide[j] = uint32(x)
+		}
+		r.narrow = nil
+	}
+	if r.wide != nil {
+		r.wide[i] = v
+		return
+	}
+	r.narrow[i] = uint16(v)
 }
 
 // State is the rule state of one station.
@@ -207,21 +248,21 @@ func (r *ring) add(ts int64, v uint32) {
 		return
 	}
 	b := ts / r.Bucket
-	n := int64(len(r.Slots))
+	n := int64(r.slots())
 	if b > r.Head {
 		for k := r.Head + 1; k <= b && k <= r.Head+n; k++ {
-			r.Slots[k%n] = 0
+			r.put(k%n, 0)
 		}
 		r.Head = b
 	}
 	if b <= r.Head-n {
 		return
 	}
-	x := uint64(r.Slots[b%n]) + uint64(v)
+	x := uint64(r.at(b%n)) + uint64(v)
 	if x > 1<<32-1 {
 		x = 1<<32 - 1
 	}
-	r.Slots[b%n] = uint32(x)
+	r.put(b%n, uint32(x))
 }
 
 // slot is the rain of the bucket of ts and whether the ring holds it.
@@ -230,11 +271,11 @@ func (r *ring) slot(ts int64) (uint32, bool) {
 		return 0, false
 	}
 	b := ts / r.Bucket
-	n := int64(len(r.Slots))
+	n := int64(r.slots())
 	if b > r.Head || b <= r.Head-n {
 		return 0, false
 	}
-	return r.Slots[b%n], true
+	return r.at(b % n), true
 }
 
 func (r *ring) sub(ts int64, v uint32) {
@@ -242,15 +283,11 @@ func (r *ring) sub(ts int64, v uint32) {
 		return
 	}
 	b := ts / r.Bucket
-	n := int64(len(r.Slots))
+	n := int64(r.slots())
 	if b > r.Head || b <= r.Head-n {
 		return
 	}
-	if r.Slots[b%n] < v {
-		r.Slots[b%n] = 0
-		return
-	}
-	r.Slots[b%n] -= v
+	r.put(b%n, r.at(b%n)-min(v, r.at(b%n)))
 }
 
 // sum is the rainfall (hundredths of a mm) in the window buckets ending with
@@ -265,7 +302,7 @@ func (r *ring) sum(ts, window int64) uint64 {
 
 // sumBuckets adds the buckets numbered start..end that the ring holds.
 func (r *ring) sumBuckets(start, end int64) uint64 {
-	n := int64(len(r.Slots))
+	n := int64(r.slots())
 	if start < 0 {
 		start = 0
 	}
@@ -277,21 +314,21 @@ func (r *ring) sumBuckets(start, end int64) uint64 {
 	}
 	var s uint64
 	for b := start; b <= end; b++ {
-		s += uint64(r.Slots[b%n])
+		s += uint64(r.at(b % n))
 	}
 	return s
 }
 
 // resize makes the ring n slots of bucket ns, keeping what fits.
 func (r *ring) resize(bucket int64, n int) *ring {
-	nr := &ring{Bucket: bucket, Slots: make([]uint32, n)}
+	nr := newRing(bucket, n)
 	if r == nil || r.Bucket != bucket {
 		return nr
 	}
 	nr.Head = r.Head
-	old := int64(len(r.Slots))
+	old := int64(r.slots())
 	for b := r.Head; b > r.Head-old && b > r.Head-int64(n); b-- {
-		nr.Slots[b%int64(n)] = r.Slots[b%old]
+		nr.put(b%int64(n), r.at(b%old))
 	}
 	return nr
 }
