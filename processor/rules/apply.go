@@ -401,7 +401,7 @@ func (x *applyCtx) fold(b sensorRule, c *cond, h []sample, j, skip int) step {
 		return step{}
 	}
 	eff := b.gate(c, s.TS, v)
-	c.TS, c.V, c.Ref = s.TS, v, refs[nref-1]
+	c.TS, c.V, c.Ref = s.TS, v, rrefOf(refs[nref-1])
 	return step{ok: true, eff: eff, ts: s.TS, v: v, refs: refs, nref: nref}
 }
 
@@ -414,22 +414,22 @@ func (b *bound) gate(c *cond, ts int64, v float64) int {
 	if b.neg {
 		up = -v
 	}
-	raw := hyst(b.levels, c.Raw, up)
+	raw := hyst(b.levels, int(c.Raw), up)
 	if raw > 0 {
 		if c.Run == 0 && b.minDur > 0 {
 			c.RunStart = ts
 		}
-		if c.Run < b.minCount {
+		if int(c.Run) < b.minCount {
 			c.Run++
 		}
 	} else {
 		c.Run = 0
 	}
 	eff := raw
-	if c.Eff == 0 && raw > 0 && (c.Run < b.minCount || (b.minDur > 0 && ts-c.RunStart < b.minDur)) {
+	if c.Eff == 0 && raw > 0 && (int(c.Run) < b.minCount || (b.minDur > 0 && ts-c.RunStart < b.minDur)) {
 		eff = 0
 	}
-	c.Raw, c.Eff = raw, eff
+	c.Raw, c.Eff = int8(raw), int8(eff)
 	return eff
 }
 
@@ -464,13 +464,13 @@ func (x *applyCtx) oldLevel(b sensorRule, rs *ruleState, h []sample, idx int) in
 		if j == idx {
 			continue
 		}
-		if h[j].TS > tIns && c.Eff > old {
-			old = c.Eff
+		if h[j].TS > tIns && int(c.Eff) > old {
+			old = int(c.Eff)
 		}
 		x.fold(b, &c, h, j, idx)
 	}
-	if c.Eff > old {
-		old = c.Eff
+	if int(c.Eff) > old {
+		old = int(c.Eff)
 	}
 	return old
 }
@@ -540,7 +540,7 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 		}
 		x.emit(b.bound, b.sampler, rs, kind, peak.eff, peak.ts, peak.v, peak.refs[:peak.nref])
 	}
-	switch cur := rs.Cur.Eff; {
+	switch cur := int(rs.Cur.Eff); {
 	case cur < rs.Level:
 		kind := schemas.AlertDeescalated
 		if cur == 0 {
@@ -550,14 +550,14 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 		if drop >= 0 {
 			at = drop
 		}
-		x.emit(b.bound, b.sampler, rs, kind, cur, at, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
+		x.emit(b.bound, b.sampler, rs, kind, cur, at, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref.ref()})
 	case cur > rs.Level:
 		// Rules changed under an alert, or history replayed upwards.
 		kind := schemas.AlertEscalated
 		if rs.Level == 0 {
 			kind = schemas.AlertFired
 		}
-		x.emit(b.bound, b.sampler, rs, kind, cur, rs.Cur.TS, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref})
+		x.emit(b.bound, b.sampler, rs, kind, cur, rs.Cur.TS, rs.Cur.V, []schemas.ReadingRef{rs.Cur.Ref.ref()})
 	}
 }
 
@@ -622,6 +622,7 @@ func (x *applyCtx) emitMsg(b *bound, e evaluator, rs *ruleState, kind schemas.Al
 // alert through the same (kind, level, at) twice). It returns the event id
 // and the event's time.
 func (x *applyCtx) ids(b *bound, rs *ruleState, kind schemas.AlertKind, lvl int, at int64) (string, int64) {
+	rs.alert()
 	if kind == schemas.AlertFired {
 		rs.ID = schemas.AlertID(x.sr.id, b.name, ts2t(at))
 		for rs.ID == rs.PrevID {

@@ -114,7 +114,7 @@ func (e *encoder) cond(c *cond) {
 	e.uv(uint64(c.Run))
 	e.sv(c.RunStart)
 	e.f(c.V)
-	e.ref(c.Ref)
+	e.ref(c.Ref.ref())
 }
 
 func (e *encoder) event(ev *schemas.AlertEvent) {
@@ -206,21 +206,25 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		e.cond(&rs.Base)
 		e.cond(&rs.Cur)
 		e.uv(uint64(rs.Level))
-		e.str(rs.ID)
-		e.sv(rs.Start)
-		e.flag(rs.Last != nil)
-		if rs.Last != nil {
-			e.event(rs.Last)
+		var a alertState
+		if rs.alertState != nil {
+			a = *rs.alertState
 		}
-		e.uv(uint64(len(rs.Emitted)))
-		prefix := rs.ID + ":"
-		for _, id := range rs.Emitted {
-			if rs.ID == "" || !strings.HasPrefix(id, prefix) {
-				return nil, fmt.Errorf("rules: encode state of %s: rule %s: event id %q is not of alert %q", s.station, n, id, rs.ID)
+		e.str(a.ID)
+		e.sv(a.Start)
+		e.flag(a.Last != nil)
+		if a.Last != nil {
+			e.event(a.Last)
+		}
+		e.uv(uint64(len(a.Emitted)))
+		prefix := a.ID + ":"
+		for _, id := range a.Emitted {
+			if a.ID == "" || !strings.HasPrefix(id, prefix) {
+				return nil, fmt.Errorf("rules: encode state of %s: rule %s: event id %q is not of alert %q", s.station, n, id, a.ID)
 			}
 			e.str(id[len(prefix):])
 		}
-		e.str(rs.PrevID)
+		e.str(a.PrevID)
 	}
 	e.flag(s.rain != nil)
 	if r := s.rain; r != nil {
@@ -365,8 +369,8 @@ func (d *decoder) ref() schemas.ReadingRef {
 }
 
 func (d *decoder) cond() cond {
-	return cond{Pos: d.sv(), TS: d.sv(), Raw: d.small("raw level", MaxLevels), Eff: d.small("level", MaxLevels),
-		Run: d.small("run", math.MaxInt32), RunStart: d.sv(), V: d.f(), Ref: d.ref()}
+	return cond{Pos: d.sv(), TS: d.sv(), Raw: int8(d.small("raw level", MaxLevels)), Eff: int8(d.small("level", MaxLevels)),
+		Run: int32(d.small("run", math.MaxInt32)), RunStart: d.sv(), V: d.f(), Ref: rrefOf(d.ref())}
 }
 
 func (d *decoder) event() *schemas.AlertEvent {
@@ -449,22 +453,26 @@ func decodeState(data []byte) (*State, error) {
 			d.fail("rules not sorted")
 		}
 		prev = name
-		rs := &ruleState{Base: d.cond(), Cur: d.cond(), Level: d.small("level", MaxLevels), ID: d.str("alert id", maxIDLen), Start: d.sv()}
+		rs := &ruleState{Base: d.cond(), Cur: d.cond(), Level: d.small("level", MaxLevels)}
+		a := &alertState{ID: d.str("alert id", maxIDLen), Start: d.sv()}
 		if d.flag() {
-			rs.Last = d.event()
+			a.Last = d.event()
 		}
 		if m := d.small("emitted", maxEmitted); m > 0 {
-			rs.Emitted = make([]string, m)
-			if rs.ID == "" {
+			a.Emitted = make([]string, m)
+			if a.ID == "" {
 				d.fail("rule %s: event ids without an alert", name)
 			}
-			for j := range rs.Emitted {
-				rs.Emitted[j] = rs.ID + ":" + d.str("event id", maxSuffixLen)
+			for j := range a.Emitted {
+				a.Emitted[j] = a.ID + ":" + d.str("event id", maxSuffixLen)
 			}
 		}
-		rs.PrevID = d.str("previous alert id", maxIDLen)
-		if d.err == nil && (rs.Level > 0) != (rs.Last != nil) {
+		a.PrevID = d.str("previous alert id", maxIDLen)
+		if d.err == nil && (rs.Level > 0) != (a.Last != nil) {
 			d.fail("rule %s alert level %d", name, rs.Level)
+		}
+		if rs.Level > 0 || a.ID != "" || a.PrevID != "" || a.Start != 0 {
+			rs.alertState = a
 		}
 		if ns.rules == nil {
 			ns.rules = map[string]*ruleState{}

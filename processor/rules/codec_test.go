@@ -34,11 +34,11 @@ func worstState() *State {
 		s.sensors[schemas.Sensor(fmt.Sprintf("%0*d", maxShortLen, i))] = ss
 	}
 	ref := schemas.ReadingRef{Seq: math.MaxUint64, TS: ts2t(math.MinInt64), Value: math.Pi}
-	c := cond{Pos: math.MinInt64, TS: math.MinInt64, Raw: MaxLevels, Eff: MaxLevels, Run: math.MaxInt32, RunStart: math.MinInt64, V: math.Pi, Ref: ref}
+	c := cond{Pos: math.MinInt64, TS: math.MinInt64, Raw: MaxLevels, Eff: MaxLevels, Run: math.MaxInt32, RunStart: math.MinInt64, V: math.Pi, Ref: rrefOf(ref)}
 	s.rules = map[string]*ruleState{}
 	for i := 0; i < MaxRules; i++ {
 		aid := longStr('A', maxIDLen)
-		rs := &ruleState{Base: c, Cur: c, Level: MaxLevels, ID: aid, Start: math.MinInt64, PrevID: longStr('P', maxIDLen)}
+		rs := &ruleState{Base: c, Cur: c, Level: MaxLevels, alertState: &alertState{ID: aid, Start: math.MinInt64, PrevID: longStr('P', maxIDLen)}}
 		for j := 0; j < maxEmitted; j++ {
 			rs.Emitted = append(rs.Emitted, aid+":"+longStr('e', maxSuffixLen))
 		}

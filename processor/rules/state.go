@@ -53,29 +53,70 @@ type sensorState struct {
 type cond struct {
 	Pos      int64 // TS of the last sample folded in (evaluated or skipped)
 	TS       int64 // TS of the last sample evaluated
-	Raw, Eff int
-	Run      int
 	RunStart int64
 	V        float64
-	Ref      schemas.ReadingRef
+	Ref      rref
+	Raw, Eff int8 // levels, at most MaxLevels
+	Run      int32
+}
+
+// rref is a schemas.ReadingRef in 24 bytes (its time.Time takes 24 alone):
+// event time in unix ns. The zero rref is no reading (a zero ReadingRef):
+// readings are at 2000-01-01 or later (schemas), so none is at 0.
+type rref struct {
+	Seq uint64
+	TS  int64
+	V   float64
+}
+
+// ref is r as a schemas.ReadingRef.
+func (r rref) ref() schemas.ReadingRef {
+	if r == (rref{}) {
+		return schemas.ReadingRef{}
+	}
+	return schemas.ReadingRef{Seq: r.Seq, TS: ts2t(r.TS), Value: r.V}
+}
+
+// rrefOf is ReadingRef r as an rref.
+func rrefOf(r schemas.ReadingRef) rref {
+	if r.TS.IsZero() {
+		return rref{Seq: r.Seq, V: r.Value}
+	}
+	return rref{Seq: r.Seq, TS: r.TS.UnixNano(), V: r.Value}
 }
 
 // ruleState is one rule's state on one station: Base has every sample up
 // to the watermark (newest - allowed lateness) folded in, Cur every sample;
-// Level/ID/Start/Last are the alert as emitted.
+// Level is the alert's level as emitted, and alertState the rest of the
+// alert, allocated at the rule's first alert (never nil while Level > 0):
+// most rules of most stations never fire, and their state is the folds
+// alone.
 type ruleState struct {
 	Base, Cur cond
 	Level     int
-	ID        string
-	Start     int64
-	Last      *schemas.AlertEvent
+	*alertState
+	// tr is the fold from Base over the later history (trace.go), kept
+	// after the rule's first late reading; a cache, not encoded.
+	tr *trace
+}
+
+// alertState is a rule's alert as emitted: ID/Start/Last while active.
+type alertState struct {
+	ID    string
+	Start int64
+	Last  *schemas.AlertEvent
 	// Emitted are the EventIDs of the active alert (the latest maxEmitted);
 	// PrevID is the id of the rule's last resolved alert.
 	Emitted []string
 	PrevID  string
-	// tr is the fold from Base over the later history (trace.go), kept
-	// after the rule's first late reading; a cache, not encoded.
-	tr *trace
+}
+
+// alert is rs's alert state, allocated if it has none yet.
+func (rs *ruleState) alert() *alertState {
+	if rs.alertState == nil {
+		rs.alertState = &alertState{}
+	}
+	return rs.alertState
 }
 
 // ring holds rainfall in fixed event-time buckets (hundredths of a mm, so

@@ -162,7 +162,7 @@ func (t *trace) setCtl(e *tstep, c *cond) {
 
 // cond is the condition of entry e without its Ref.
 func (t *trace) cond(e *tstep) cond {
-	return cond{Pos: e.pos, TS: e.ts, Raw: int(e.raw), Eff: int(e.eff), Run: int(e.run), RunStart: e.runStart, V: t.val(e)}
+	return cond{Pos: e.pos, TS: e.ts, Raw: int8(e.raw), Eff: int8(e.eff), Run: e.run, RunStart: e.runStart, V: t.val(e)}
 }
 
 func (e *tstep) ctl() ctl { return ctl{int(e.raw), int(e.eff), int(e.run), e.runStart} }
@@ -174,7 +174,7 @@ func (t *trace) full(e *tstep, base *cond, h []sample) cond {
 	if e.ts == base.TS {
 		c.Ref = base.Ref
 	} else if j, ok := (&sensorState{Hist: h}).find(e.ts); ok {
-		c.Ref = ref(h[j])
+		c.Ref = rref{Seq: h[j].Seq, TS: h[j].TS, V: h[j].V}
 	}
 	return c
 }
@@ -484,7 +484,7 @@ func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, 
 				b.gate(&pc, ts, v)
 				tr.setCtl(e, &pc)
 			} else {
-				pc.Raw, pc.Eff, pc.Run, pc.RunStart = int(e.raw), int(e.eff), int(e.run), e.runStart
+				pc.Raw, pc.Eff, pc.Run, pc.RunStart = int8(e.raw), int8(e.eff), e.run, e.runStart
 			}
 		default:
 			// the stored value: one gate step, in place
@@ -559,7 +559,7 @@ type ctl struct {
 	runStart      int64
 }
 
-func ctlOf(c *cond) ctl { return ctl{c.Raw, c.Eff, c.Run, c.RunStart} }
+func ctlOf(c *cond) ctl { return ctl{int(c.Raw), int(c.Eff), int(c.Run), c.RunStart} }
 
 // clean brings a stale trace up to date (the world without skip).
 func (x *applyCtx) clean(b sensorRule, rs *ruleState, h []sample, skip int) {
@@ -591,7 +591,7 @@ func (x *applyCtx) tracedOld(b sensorRule, rs *ruleState, h []sample, idx int) i
 	// The entries are the samples from first on without idx: those
 	// before idx come first.
 	p := max(idx-first, 0)
-	old := rs.Base.Eff
+	old := int(rs.Base.Eff)
 	if p > 0 {
 		old = int(tr.ent[p-1].eff)
 	}

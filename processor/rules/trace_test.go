@@ -64,7 +64,7 @@ func checkTraces(t *testing.T, e *Engine, st *State, where string) int {
 			for i := range want {
 				g, w := rs.tr.full(&got[i], &rs.Base, h), want[i].c
 				if got[i].ok != want[i].ok || g.Pos != w.Pos || g.TS != w.TS || ctlOf(&g) != ctlOf(&w) || g.V != w.V ||
-					g.Ref.Seq != w.Ref.Seq || !g.Ref.TS.Equal(w.Ref.TS) || g.Ref.Value != w.Ref.Value {
+					g.Ref != w.Ref {
 					t.Fatalf("%s: %s: entry %d of %d is %+v, the replay %+v", where, b.name, i, len(want), g, w)
 				}
 			}
@@ -79,7 +79,7 @@ func checkTraces(t *testing.T, e *Engine, st *State, where string) int {
 				end = rs.tr.full(&got[len(got)-1], &rs.Base, h)
 			}
 			if end.Pos != rs.Cur.Pos || end.TS != rs.Cur.TS || ctlOf(&end) != ctlOf(&rs.Cur) || end.V != rs.Cur.V ||
-				end.Ref.Seq != rs.Cur.Ref.Seq || !end.Ref.TS.Equal(rs.Cur.Ref.TS) || end.Ref.Value != rs.Cur.Ref.Value {
+				end.Ref != rs.Cur.Ref {
 				t.Fatalf("%s: %s: trace ends in %+v, Cur is %+v", where, b.name, end, rs.Cur)
 			}
 			checked++
