@@ -608,11 +608,10 @@ func (x *applyCtx) emitMsg(b *bound, e evaluator, rs *ruleState, kind schemas.Al
 	rs.Level = lvl
 	if lvl == 0 {
 		rs.PrevID = rs.ID
-		rs.Last, rs.ID, rs.Start, rs.Emitted = nil, "", 0, nil
+		rs.last, rs.ID, rs.Start, rs.Emitted = nil, "", 0, nil
 		return
 	}
-	last := ev
-	rs.Last = &last
+	rs.last = encodeEvent(&ev)
 }
 
 // ids assigns the alert id (when kind fires it) and the event id of an

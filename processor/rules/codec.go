@@ -212,10 +212,8 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		}
 		e.str(a.ID)
 		e.sv(a.Start)
-		e.flag(a.Last != nil)
-		if a.Last != nil {
-			e.event(a.Last)
-		}
+		e.flag(a.last != nil)
+		e.b = append(e.b, a.last...)
 		e.uv(uint64(len(a.Emitted)))
 		prefix := a.ID + ":"
 		for _, id := range a.Emitted {
@@ -373,6 +371,24 @@ func (d *decoder) cond() cond {
 		Run: int32(d.small("run", math.MaxInt32)), RunStart: d.sv(), V: d.f(), Ref: rrefOf(d.ref())}
 }
 
+// encodeEvent is ev in the state encoding of this version, as alertState
+// keeps it.
+func encodeEvent(ev *schemas.AlertEvent) []byte {
+	e := encoder{b: make([]byte, 0, 256)}
+	e.event(ev)
+	return append([]byte(nil), e.b...)
+}
+
+// decodeEvent reads an event encodeEvent wrote.
+func decodeEvent(b []byte) (*schemas.AlertEvent, error) {
+	d := &decoder{b: b, version: stateVersion}
+	ev := d.event()
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d bytes after the event", len(d.b))
+	}
+	return ev, d.err
+}
+
 func (d *decoder) event() *schemas.AlertEvent {
 	ev := &schemas.AlertEvent{V: d.small("event version", math.MaxUint8), ID: d.str("alert id", maxIDLen),
 		EventID: d.str("event id", maxEventIDLen), Kind: schemas.AlertKind(d.str("kind", maxShortLen)),
@@ -456,7 +472,9 @@ func decodeState(data []byte) (*State, error) {
 		rs := &ruleState{Base: d.cond(), Cur: d.cond(), Level: d.small("level", MaxLevels)}
 		a := &alertState{ID: d.str("alert id", maxIDLen), Start: d.sv()}
 		if d.flag() {
-			a.Last = d.event()
+			if ev := d.event(); d.err == nil {
+				a.last = encodeEvent(ev)
+			}
 		}
 		if m := d.small("emitted", maxEmitted); m > 0 {
 			a.Emitted = make([]string, m)
@@ -468,7 +486,7 @@ func decodeState(data []byte) (*State, error) {
 			}
 		}
 		a.PrevID = d.str("previous alert id", maxIDLen)
-		if d.err == nil && (rs.Level > 0) != (a.Last != nil) {
+		if d.err == nil && (rs.Level > 0) != (a.last != nil) {
 			d.fail("rule %s alert level %d", name, rs.Level)
 		}
 		if rs.Level > 0 || a.ID != "" || a.PrevID != "" || a.Start != 0 {

@@ -42,13 +42,13 @@ func worstState() *State {
 		for j := 0; j < maxEmitted; j++ {
 			rs.Emitted = append(rs.Emitted, aid+":"+longStr('e', maxSuffixLen))
 		}
-		rs.Last = &schemas.AlertEvent{V: math.MaxUint8, ID: aid, EventID: longStr('E', maxEventIDLen), Kind: schemas.AlertKind(longStr('k', maxShortLen)),
+		rs.last = encodeEvent(&schemas.AlertEvent{V: math.MaxUint8, ID: aid, EventID: longStr('E', maxEventIDLen), Kind: schemas.AlertKind(longStr('k', maxShortLen)),
 			Station: id, Sensor: schemas.Sensor(longStr('s', maxShortLen)), Rule: longStr('r', maxNameLen), Level: MaxLevels,
 			LevelName: longStr('l', maxLabelLen), Severity: schemas.Severity(longStr('v', maxShortLen)), Value: math.Pi, Threshold: math.Pi,
 			Window: longStr('w', maxShortLen), StartedAt: ts2t(math.MinInt64), At: ts2t(math.MinInt64),
 			Readings: []schemas.ReadingRef{ref, ref}, District: longStr('d', maxLabelLen), Basin: longStr('b', maxLabelLen),
 			Message: longStr('m', maxMessageLen), LevelNameVI: longStr('V', maxLabelLen), LevelNameEN: longStr('N', maxLabelLen),
-			Beaufort: rulespec.MaxBeaufort, Colour: longStr('c', maxShortLen), TimeToNext: math.Pi, TimeToFailure: math.Pi}
+			Beaufort: rulespec.MaxBeaufort, Colour: longStr('c', maxShortLen), TimeToNext: math.Pi, TimeToFailure: math.Pi})
 		s.rules[fmt.Sprintf("%0*d", maxNameLen, i)] = rs
 	}
 	s.rain = newRing(math.MaxInt64, maxRingSlots)

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"math"
 	"sort"
 
@@ -104,7 +105,10 @@ type ruleState struct {
 type alertState struct {
 	ID    string
 	Start int64
-	Last  *schemas.AlertEvent
+	// last is the latest event of the active alert in the state
+	// encoding (encodeEvent): a third of the event's size in memory; only
+	// Active and the codec read it.
+	last []byte
 	// Emitted are the EventIDs of the active alert (the latest maxEmitted);
 	// PrevID is the id of the rule's last resolved alert.
 	Emitted []string
@@ -207,16 +211,18 @@ func (s *State) Station() string { return s.station }
 func (s *State) Active() []schemas.AlertEvent {
 	names := make([]string, 0, len(s.rules))
 	for n, rs := range s.rules {
-		if rs.Level > 0 && rs.Last != nil {
+		if rs.Level > 0 && rs.last != nil {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
 	out := make([]schemas.AlertEvent, 0, len(names))
 	for _, n := range names {
-		ev := *s.rules[n].Last
-		ev.Readings = append([]schemas.ReadingRef(nil), ev.Readings...)
-		out = append(out, ev)
+		ev, err := decodeEvent(s.rules[n].last)
+		if err != nil {
+			panic(fmt.Sprintf("rules: station %s rule %s: the active alert's event does not decode: %v", s.station, n, err))
+		}
+		out = append(out, *ev)
 	}
 	return out
 }
