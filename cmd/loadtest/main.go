@@ -521,6 +521,9 @@ func (r *report) print(w io.Writer) {
 		if _, ok := m["resilience_embedded_mqtt_dropped_total"]; ok {
 			fmt.Fprintf(w, "                      embedded MQTT dropped %.0f\n", m.Sum("resilience_embedded_mqtt_dropped_total"))
 		}
+		fmt.Fprintf(w, "                      requests: collector Kafka produces %.0f, processor batches %.0f, InfluxDB writes %.0f\n",
+			m.Sum("resilience_ingest_kafka_produce_seconds_count"), m.Sum("resilience_processor_batch_seconds_count"),
+			m.Sum("resilience_influx_write_seconds_count"))
 		if _, ok := m["resilience_influx_lines_total"]; ok {
 			fmt.Fprintf(w, "                      influx lines %.0f, write errors %.0f\n",
 				m.Sum("resilience_influx_lines_total"), m.Sum("resilience_influx_write_errors_total"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -153,8 +154,9 @@ func DeleteBucket(ctx context.Context, srv Servers, b *domain.Bucket) error {
 	return nil
 }
 
-// DeleteTopics deletes the four topics of t through the cluster's
-// controller.
+// DeleteTopics deletes every topic of t (the five the stack creates)
+// through the cluster's controller; a topic that does not exist is not an
+// error.
 func DeleteTopics(brokers []string, t schemas.KafkaTopics) error {
 	conn, err := kafka.Dial("tcp", brokers[0])
 	if err != nil {
@@ -170,8 +172,12 @@ func DeleteTopics(brokers []string, t schemas.KafkaTopics) error {
 		return fmt.Errorf("harness: kafka controller %s:%d: %w", ctl.Host, ctl.Port, err)
 	}
 	defer cc.Close()
-	if err := cc.DeleteTopics(t.Readings, t.DLQ, t.Alerts, t.State); err != nil {
-		return fmt.Errorf("harness: delete topics %s*: %w", strings.TrimSuffix(t.Readings, schemas.KafkaReadings), err)
+	var errs []error
+	for _, name := range []string{t.Readings, t.DLQ, t.Alerts, t.State, t.Actions} {
+		// One at a time: a topic the run never created (UnknownTopicOrPartition) is not an error.
+		if err := cc.DeleteTopics(name); err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
+			errs = append(errs, fmt.Errorf("harness: delete topic %s: %w", name, err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
