@@ -12,7 +12,12 @@ type Config struct {
 	Group string `yaml:"group"`
 	// BatchSize is the most records per pipeline batch.
 	BatchSize int `yaml:"batch_size"`
-	// BatchWait is how long a partial batch waits for more records.
+	// BatchWait is how long a partial batch waits for more records. It
+	// delays points only (alerts go as each record is evaluated); each
+	// batch is one point write, so a longer wait means fewer, larger
+	// writes: at 1,000 readings/s over 6 partitions, 100 ms makes about 53
+	// InfluxDB writes a second instead of 190 at 20 ms, and InfluxDB's CPU
+	// fell from 0.37 to 0.20 cores (cmd/loadtest).
 	BatchWait time.Duration `yaml:"batch_wait"`
 	// TickInterval is how often time-driven rules (offline) run.
 	TickInterval time.Duration `yaml:"tick_interval"`
@@ -38,7 +43,7 @@ func DefaultConfig() Config {
 	return Config{
 		Group:          "resilience-processor",
 		BatchSize:      1000,
-		BatchWait:      20 * time.Millisecond,
+		BatchWait:      100 * time.Millisecond,
 		TickInterval:   5 * time.Second,
 		SessionTimeout: 10 * time.Second,
 		StopTimeout:    10 * time.Second,
@@ -53,7 +58,7 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Group, "processor.group", c.Group, "Kafka consumer group of the processors")
 	fs.IntVar(&c.BatchSize, "processor.batch-size", c.BatchSize, "most records per batch")
-	fs.DurationVar(&c.BatchWait, "processor.batch-wait", c.BatchWait, "how long a partial batch waits")
+	fs.DurationVar(&c.BatchWait, "processor.batch-wait", c.BatchWait, "how long a partial batch waits for more records (points only: alerts go at once)")
 	fs.DurationVar(&c.TickInterval, "processor.tick-interval", c.TickInterval, "how often offline rules run")
 	fs.DurationVar(&c.SnapshotInterval, "processor.snapshot-interval", c.SnapshotInterval, "longest time between state snapshots (each followed by a commit)")
 	fs.IntVar(&c.SnapshotRecords, "processor.snapshot-records", c.SnapshotRecords, "most records between state snapshots")
