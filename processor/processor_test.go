@@ -106,6 +106,44 @@ func TestViewKeepsLastAndRecent(t *testing.T) {
 	}
 }
 
+// TestViewEachSeenAndStation: the keys EachSeen gives and the station
+// Station returns are what Stations lists, station by station.
+func TestViewEachSeenAndStation(t *testing.T) {
+	v := NewView(testRegistry(t), 3)
+	base := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
+	rec := schemas.Record{Station: "ST-A", Seq: 7, TS: base,
+		Readings: []schemas.Measurement{{Sensor: schemas.WaterLevel, Value: 4.5, Unit: "m"}}}
+	v.observe(&rec, []int{1})
+	listed := v.Stations()
+	seen := map[string]bool{}
+	v.EachSeen(func(id string, seq uint64, last *time.Time) {
+		seen[id] = true
+		for _, x := range listed {
+			if x.ID != id {
+				continue
+			}
+			if x.LastSeq != seq || (x.LastSeen == nil) != (last == nil) || (last != nil && !x.LastSeen.Equal(*last)) {
+				t.Errorf("%s: EachSeen gives seq %d seen %v, Stations %d %v", id, seq, last, x.LastSeq, x.LastSeen)
+			}
+		}
+	})
+	if len(seen) != len(listed) {
+		t.Errorf("EachSeen gave %d stations, Stations lists %d", len(seen), len(listed))
+	}
+	for _, x := range listed {
+		got, ok := v.Station(x.ID)
+		if !ok || got.LastSeq != x.LastSeq || len(got.Values) != len(x.Values) || got.Values[schemas.WaterLevel] != x.Values[schemas.WaterLevel] {
+			t.Errorf("Station(%s) = %+v, %v; Stations lists %+v", x.ID, got, ok, x)
+		}
+	}
+	if a, _ := v.Station("ST-A"); a.LastSeq != 7 || a.Values[schemas.WaterLevel].Value != 4.5 {
+		t.Errorf("ST-A: %+v", a)
+	}
+	if _, ok := v.Station("NOPE"); ok {
+		t.Error("an unknown station is found")
+	}
+}
+
 // recordingSink is a PointSink that records writes and can fail.
 type recordingSink struct {
 	mu    sync.Mutex

@@ -488,6 +488,7 @@ func (w *wiring) wireHTTP(view *processor.View, astore *store.Store, svc *alerts
 		return
 	}
 	if view != nil {
+		var _ httpapi.SeenStations = view // the feed copies only the stations that changed
 		ho.Stations = view
 	}
 	if astore != nil {

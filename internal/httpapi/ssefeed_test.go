@@ -20,6 +20,10 @@ type feedSource struct {
 	looks    int // ListAlerts calls
 	alerts   []httpapi.Alert
 	stations []schemas.StationStatus
+	// seen makes the stations readable through httpapi.SeenStations
+	// (stationsFor); listed counts the Stations calls.
+	seen   bool
+	listed int
 }
 
 func (f *feedSource) ListAlerts(httpapi.AlertFilter) []httpapi.Alert {
@@ -44,7 +48,38 @@ func (f *feedSource) GetAlert(id string) (httpapi.Alert, bool) {
 func (f *feedSource) Stations() []schemas.StationStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.listed++
 	return append([]schemas.StationStatus(nil), f.stations...)
+}
+
+// seenSource reads a feedSource's stations as an httpapi.SeenStations.
+type seenSource struct{ *feedSource }
+
+func (f seenSource) EachSeen(fn func(id string, seq uint64, seen *time.Time)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, x := range f.stations {
+		fn(x.ID, x.LastSeq, x.LastSeen)
+	}
+}
+
+func (f seenSource) Station(id string) (schemas.StationStatus, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, x := range f.stations {
+		if x.ID == id {
+			return x, true
+		}
+	}
+	return schemas.StationStatus{}, false
+}
+
+// stationsFor is the station reader the feed reads src through.
+func stationsFor(src *feedSource) httpapi.StationReader {
+	if src.seen {
+		return seenSource{src}
+	}
+	return src
 }
 
 func (f *feedSource) Recent(string, schemas.Sensor, time.Time) []schemas.SensorValue { return nil }
@@ -72,7 +107,7 @@ func startFeedOn(t *testing.T, alerts httpapi.AlertReader, src *feedSource, look
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httpapi.New(httpapi.Options{Alerts: alerts, Stations: src, Events: hub, Now: func() time.Time { return now }})
+	srv := httpapi.New(httpapi.Options{Alerts: alerts, Stations: stationsFor(src), Events: hub, Now: func() time.Time { return now }})
 	hs := httptest.NewServer(hub.Stream(nil))
 	t.Cleanup(hs.Close) // after the hub ended its streams (the cleanup below)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -98,11 +133,20 @@ func startFeedOn(t *testing.T, alerts httpapi.AlertReader, src *feedSource, look
 // TestEventFeed: the feed publishes nothing for what was there at start,
 // then one event per change: an acknowledged alert (with its history, as
 // GET /api/v1/alerts/{id}), a new alert, a station's new reading.
+// Both ways of reading the stations: a listing of every station, or the
+// keys first (httpapi.SeenStations), when the feed lists none.
 func TestEventFeed(t *testing.T) {
+	for _, seen := range []bool{false, true} {
+		t.Run(fmt.Sprintf("seen=%v", seen), func(t *testing.T) { testEventFeed(t, seen) })
+	}
+}
+
+func testEventFeed(t *testing.T, seen bool) {
 	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
 	src := &feedSource{
 		alerts:   []httpapi.Alert{{ID: "A1", Station: "VG-AINGHIA", Rule: "level:water_level", State: httpapi.AlertFiring, Level: 3, UpdatedAt: t0, Events: 1}},
 		stations: []schemas.StationStatus{{ID: "VG-AINGHIA", LastSeen: &t0, LastSeq: 1}},
+		seen:     seen,
 	}
 	hub, r := startFeed(t, src, 1000, 5*time.Millisecond, t0)
 
@@ -137,6 +181,11 @@ func TestEventFeed(t *testing.T) {
 	if last := hub.LastID(); last != 1003 {
 		t.Fatalf("last id %d, want 1003: a change was published more than once", last)
 	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if seen && src.listed > 0 {
+		t.Errorf("the feed listed every station %d times; it reads a SeenStations by its keys", src.listed)
+	}
 }
 
 // TestEventFeedHoldsBackAStationsChanges: a station changing at every look
@@ -144,8 +193,14 @@ func TestEventFeed(t *testing.T) {
 // state is published once it stops changing: nothing is lost, the latest
 // state arrives.
 func TestEventFeedHoldsBackAStationsChanges(t *testing.T) {
+	for _, seen := range []bool{false, true} {
+		t.Run(fmt.Sprintf("seen=%v", seen), func(t *testing.T) { testEventFeedHoldsBack(t, seen) })
+	}
+}
+
+func testEventFeedHoldsBack(t *testing.T, seen bool) {
 	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
-	src := &feedSource{stations: []schemas.StationStatus{{ID: "VG-AINGHIA", LastSeen: &t0, LastSeq: 1}}}
+	src := &feedSource{stations: []schemas.StationStatus{{ID: "VG-AINGHIA", LastSeen: &t0, LastSeq: 1}}, seen: seen}
 	const interval = 5 * time.Millisecond // a station at most every 50 ms
 	_, r := startFeed(t, src, 1, interval, t0)
 	start := time.Now()
