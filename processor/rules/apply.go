@@ -107,7 +107,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 		return res
 	}
 	st.checkSeq(rec, ts, &res)
-	st.recent = append(st.recent, recKey{TS: ts, Boot: rec.Boot, Seq: rec.Seq})
+	st.addRecent(recKey{TS: ts, Boot: rec.Boot, Seq: rec.Seq})
 	if ts > st.newest {
 		st.newest = ts
 	}
@@ -243,8 +243,8 @@ func (e *Engine) Tick(st *State, now time.Time) []schemas.AlertEvent {
 // its (sensor, ts) was. A seq alone is no evidence: a device without a
 // boot counter restarts it (see checkSeq).
 func (s *State) isDuplicate(rec *schemas.Record, ts int64) bool {
-	for _, k := range s.recent {
-		if k.Boot == rec.Boot && k.Seq == rec.Seq && k.TS == ts {
+	for i := s.recentFrom(ts); i < len(s.recent) && s.recent[i].TS == ts; i++ {
+		if k := s.recent[i]; k.Boot == rec.Boot && k.Seq == rec.Seq {
 			return true
 		}
 	}
@@ -292,17 +292,28 @@ func (s *State) checkSeq(rec *schemas.Record, ts int64, res *Result) {
 	}
 }
 
+// recentFrom is the index of the first recent key at ts or later: the
+// keys are kept sorted by TS (then arrival), so a duplicate is found by a
+// binary search, and the keys the watermark passed are a prefix.
+func (s *State) recentFrom(ts int64) int {
+	return sort.Search(len(s.recent), func(i int) bool { return s.recent[i].TS >= ts })
+}
+
+// addRecent adds k after every key at its ts or earlier.
+func (s *State) addRecent(k recKey) {
+	i := sort.Search(len(s.recent), func(i int) bool { return s.recent[i].TS > k.TS })
+	s.recent = append(s.recent, recKey{})
+	copy(s.recent[i+1:], s.recent[i:])
+	s.recent[i] = k
+}
+
+// trimRecent drops the keys at or below the watermark wm, and the oldest
+// beyond maxRecent.
 func (s *State) trimRecent(wm int64) {
-	n := 0
-	for _, k := range s.recent {
-		if k.TS > wm {
-			s.recent[n] = k
-			n++
-		}
-	}
-	s.recent = s.recent[:n]
-	if len(s.recent) > maxRecent {
-		s.recent = append(s.recent[:0], s.recent[len(s.recent)-maxRecent:]...)
+	n := sort.Search(len(s.recent), func(i int) bool { return s.recent[i].TS > wm })
+	n = max(n, len(s.recent)-maxRecent)
+	if n > 0 {
+		s.recent = append(s.recent[:0], s.recent[n:]...)
 	}
 }
 

@@ -438,6 +438,9 @@ func decodeState(data []byte) (*State, error) {
 		for i := range ns.recent {
 			ns.recent[i] = recKey{TS: d.sv(), Boot: uint32(d.small("boot", math.MaxUint32)), Seq: d.uv()}
 		}
+		// Kept sorted by TS (addRecent); states written before were in
+		// arrival order.
+		sort.SliceStable(ns.recent, func(i, j int) bool { return ns.recent[i].TS < ns.recent[j].TS })
 	}
 	prev := ""
 	for i, n := 0, d.small("sensors", maxSensors); i < n && d.err == nil; i++ {

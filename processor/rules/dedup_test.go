@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -110,5 +112,52 @@ func TestManyRulesOnOneSensorOrderIndependent(t *testing.T) {
 		if got := brief(evs, name); !eq(got, []string{"fired:1", "resolved:0"}) {
 			t.Errorf("rule %d (%s): events %v, want [fired:1 resolved:0]", i+1, name, got)
 		}
+	}
+}
+
+// TestRecentKeysSortedAndFound: whatever the arrival order, the recent
+// record keys stay sorted by ts, every key the watermark has not passed is
+// found (a duplicate) up to the newest maxRecent, and a key never
+// applied is not.
+func TestRecentKeysSortedAndFound(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	s := &State{}
+	var want []recKey
+	for i := 0; i < 3000; i++ {
+		k := recKey{TS: int64(rng.IntN(5000)), Boot: uint32(rng.IntN(2)), Seq: uint64(rng.IntN(50))}
+		if s.isDuplicate(&schemas.Record{Boot: k.Boot, Seq: k.Seq}, k.TS) {
+			continue
+		}
+		s.addRecent(k)
+		want = append(want, k)
+		if i%100 == 99 {
+			wm := int64(i) // the watermark moves forward
+			s.trimRecent(wm)
+			n := 0
+			for _, k := range want {
+				if k.TS > wm {
+					want[n] = k
+					n++
+				}
+			}
+			want = want[:n]
+			// and the newest maxRecent of them (by ts, then arrival)
+			sort.SliceStable(want, func(i, j int) bool { return want[i].TS < want[j].TS })
+			want = want[max(0, len(want)-maxRecent):]
+		}
+	}
+	if !sort.SliceIsSorted(s.recent, func(i, j int) bool { return s.recent[i].TS < s.recent[j].TS }) {
+		t.Fatal("recent keys not sorted by ts")
+	}
+	if len(s.recent) != len(want) {
+		t.Fatalf("%d recent keys, want %d", len(s.recent), len(want))
+	}
+	for _, k := range want {
+		if !s.isDuplicate(&schemas.Record{Boot: k.Boot, Seq: k.Seq}, k.TS) {
+			t.Fatalf("key %+v applied and kept, not found", k)
+		}
+	}
+	if s.isDuplicate(&schemas.Record{Boot: 9, Seq: 1}, 100) {
+		t.Error("a key never applied is found")
 	}
 }
