@@ -2,7 +2,6 @@ package processor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -465,7 +464,7 @@ func (w *worker) emit(ctx context.Context, events []schemas.AlertEvent, offset i
 	}
 	msgs := make([]kafka.Message, 0, len(events))
 	for i := range events {
-		b, err := json.Marshal(&events[i])
+		b, err := events[i].AppendJSON(make([]byte, 0, 512)) // json.Marshal's bytes
 		if err != nil {
 			return fmt.Errorf("processor: encode alert %s: %w", events[i].EventID, err)
 		}

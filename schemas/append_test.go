@@ -131,3 +131,91 @@ func BenchmarkEncodeRecord(b *testing.B) {
 		}
 	})
 }
+
+// alertCases are alert events at the edges of every field's encoding.
+func alertCases() []AlertEvent {
+	t0 := time.Date(2026, 10, 14, 3, 0, 0, 120000000, time.UTC)
+	zone := time.FixedZone("ICT", 7*3600)
+	return []AlertEvent{
+		{V: 1, ID: "VG-AINGHIA-0011223344556677", EventID: "VG-AINGHIA-0011223344556677:fired:3:1791946800120000000", Kind: AlertFired,
+			Station: "VG-AINGHIA", Sensor: WaterLevel, Rule: "level:water_level", Level: 3, LevelName: "BĐ III", Severity: SeverityExtreme,
+			Value: 9.12, Threshold: 9, StartedAt: t0, At: t0.Add(time.Minute),
+			Readings: []ReadingRef{{Seq: 7, TS: t0, Value: 9.12}, {Seq: 8, TS: t0.In(zone), Value: -0.0}},
+			District: "Hòa Vang", Basin: "Vu Gia – Thu Bồn", Message: "Mực nước 9.12 m vượt BĐ III (9 m)",
+			LevelNameVI: "báo động III", LevelNameEN: "alarm III", Beaufort: 12, Colour: "red", TimeToNext: 1e-7, TimeToFailure: 1e21},
+		{Kind: AlertResolved, Value: -0.0, Readings: []ReadingRef{}},
+		{Station: `q"uo\te<>&`, Message: "a\u2028b\x01\xff", Window: "24h", Level: -1, Beaufort: -3, TimeToNext: -0.0},
+		{StartedAt: time.Date(0, 1, 1, 0, 0, 0, 1, time.UTC), At: time.Date(9999, 12, 31, 23, 59, 59, 999999999, zone), Value: math.MaxFloat64, Threshold: 5e-324},
+	}
+}
+
+// TestAlertEventAppendJSONIsMarshal: AlertEvent.AppendJSON writes exactly
+// json.Marshal's bytes, appended after what dst holds, and refuses what it
+// refuses.
+func TestAlertEventAppendJSONIsMarshal(t *testing.T) {
+	for i, e := range alertCases() {
+		want, err := json.Marshal(&e)
+		if err != nil {
+			t.Fatalf("case %d: json.Marshal: %v", i, err)
+		}
+		got, err := e.AppendJSON([]byte("prefix"))
+		if err != nil {
+			t.Fatalf("case %d: AppendJSON: %v", i, err)
+		}
+		if !bytes.Equal(got, append([]byte("prefix"), want...)) {
+			t.Errorf("case %d:\n got %s\nwant prefix%s", i, got, want)
+		}
+	}
+	for name, e := range map[string]AlertEvent{
+		"NaN value":       {Value: math.NaN()},
+		"infinite ttf":    {TimeToFailure: math.Inf(-1)},
+		"reading NaN":     {Readings: []ReadingRef{{Value: math.NaN()}}},
+		"year 10000":      {At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"reading year -1": {Readings: []ReadingRef{{TS: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}}},
+	} {
+		_, merr := json.Marshal(&e)
+		_, aerr := e.AppendJSON(nil)
+		if merr == nil || aerr == nil {
+			t.Errorf("%s: json.Marshal err %v, AppendJSON err %v: want both to fail", name, merr, aerr)
+		}
+	}
+}
+
+// FuzzAlertEventAppendJSON: for any event (strings and numbers from the
+// fuzzer), AppendJSON and json.Marshal agree, errors included.
+func FuzzAlertEventAppendJSON(f *testing.F) {
+	f.Add("VG-AINGHIA", "Mực nước vượt BĐ III", 9.12, 0.0, int64(1796000000), int64(5), 3, uint64(7))
+	f.Add("q\"<\u2028", "\xff\x01", math.Inf(-1), -0.0, int64(-62135596801), int64(0), -1, uint64(math.MaxUint64))
+	f.Fuzz(func(t *testing.T, station, msg string, v, ttf float64, sec, nsec int64, level int, seq uint64) {
+		at := time.Unix(sec, nsec).UTC()
+		e := AlertEvent{V: 1, ID: station + "-id", EventID: station + ":" + msg, Kind: AlertKind(msg), Station: station, Sensor: Sensor(msg),
+			Rule: msg, Level: level, LevelName: msg, Severity: Severity(station), Value: v, Threshold: -v, Window: msg, StartedAt: at, At: at,
+			Readings: []ReadingRef{{Seq: seq, TS: at, Value: v}}, District: msg, Basin: station, Message: msg, LevelNameVI: msg,
+			LevelNameEN: station, Beaufort: level, Colour: msg, TimeToNext: ttf, TimeToFailure: v}
+		want, merr := json.Marshal(&e)
+		got, aerr := e.AppendJSON(nil)
+		if (merr == nil) != (aerr == nil) {
+			t.Fatalf("json.Marshal err %v, AppendJSON err %v", merr, aerr)
+		}
+		if merr == nil && !bytes.Equal(got, want) {
+			t.Fatalf("\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+// BenchmarkEncodeAlertEvent: the processor's encoding of one alert event,
+// AppendJSON against json.Marshal.
+func BenchmarkEncodeAlertEvent(b *testing.B) {
+	e := alertCases()[0]
+	b.Run("AppendJSON", func(b *testing.B) {
+		var buf []byte
+		for b.Loop() {
+			buf, _ = e.AppendJSON(buf[:0])
+		}
+	})
+	b.Run("json.Marshal", func(b *testing.B) {
+		for b.Loop() {
+			json.Marshal(&e)
+		}
+	})
+}
