@@ -105,6 +105,20 @@ func TestDrainMath(t *testing.T) {
 	}
 }
 
+// TestServerCores: a server's CPU seconds over the drain's span, and -1
+// where either sample could not read it.
+func TestServerCores(t *testing.T) {
+	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
+	d := drain{First: sample{At: t0, Servers: [3]float64{10, 5, -1}},
+		Last: sample{At: t0.Add(4 * time.Second), Servers: [3]float64{14, 6, 3}}}
+	if got, want := d.ServerCores(), [3]float64{1, 0.25, -1}; got != want {
+		t.Errorf("ServerCores = %v, want %v", got, want)
+	}
+	if got := (drain{}).ServerCores(); got != [3]float64{-1, -1, -1} {
+		t.Errorf("no span: %v, want all unknown", got)
+	}
+}
+
 func TestChecks(t *testing.T) {
 	nan := math.NaN()
 	tests := []struct {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/resilience-project/resilience/internal/testenv/harness"
 )
 
 // errStalled is returned by track when a drain makes no progress for the
@@ -20,7 +22,13 @@ type sample struct {
 	At    time.Time
 	Count int64
 	CPU   float64
+	// Servers is the CPU seconds of Mosquitto, Kafka and InfluxDB
+	// (serverNames), -1 where unknown.
+	Servers [3]float64
 }
+
+// serverNames are the servers whose CPU a sample holds, in order.
+var serverNames = [3]string{harness.Mosquitto, harness.Kafka, harness.InfluxDB}
 
 // drain is one measured drain: the first observation with messages through
 // and the first with all of them.
@@ -47,6 +55,21 @@ func (d drain) CPUPer10k() float64 {
 	return (d.Last.CPU - d.First.CPU) / float64(n) * 1e4
 }
 
+// ServerCores is each server's CPU seconds per second of the drain (1.00:
+// one core busy all along; Mosquitto has one thread), -1 where unknown.
+func (d drain) ServerCores() [3]float64 {
+	var out [3]float64
+	for i := range out {
+		a, b := d.First.Servers[i], d.Last.Servers[i]
+		if a < 0 || b < 0 || d.Seconds() <= 0 {
+			out[i] = -1
+			continue
+		}
+		out[i] = (b - a) / d.Seconds()
+	}
+	return out
+}
+
 // Seconds is the span between the two observations.
 func (d drain) Seconds() float64 { return d.Last.At.Sub(d.First.At).Seconds() }
 
@@ -56,6 +79,8 @@ type trackSpec struct {
 	Want  int64
 	Count func(context.Context) (int64, error)
 	CPU   func() (float64, error)
+	// Servers reads the servers' CPU seconds (nil: unknown).
+	Servers func() [3]float64
 	// Exited is closed when a drainer process exits (nil: never).
 	Exited   <-chan struct{}
 	Timeout  time.Duration
@@ -94,7 +119,10 @@ func track(ctx context.Context, sp trackSpec) (drain, error) {
 			if err != nil {
 				return d, fmt.Errorf("%s: %w", sp.Hop, err)
 			}
-			s := sample{At: now, Count: n, CPU: cpu}
+			s := sample{At: now, Count: n, CPU: cpu, Servers: [3]float64{-1, -1, -1}}
+			if sp.Servers != nil {
+				s.Servers = sp.Servers()
+			}
 			if d.First.At.IsZero() {
 				d.First = s
 			}

@@ -185,6 +185,28 @@ func (r *report) print(w io.Writer) {
 	if len(spans) > 0 {
 		fmt.Fprintf(w, "drain spans (first to last message): %s\n", strings.Join(spans, ", "))
 	}
+	var cores []string
+	for _, d := range []struct {
+		name string
+		d    drain
+	}{{"paho", r.paho}, {"telegraf hop 1", r.tgCollect}, {"collector", r.collect1}, {"2 collectors", r.collect2},
+		{"telegraf hop 2", r.tgProcess}, {"processor", r.process}} {
+		if d.d.Last.At.IsZero() {
+			continue
+		}
+		var parts []string
+		for i, c := range d.d.ServerCores() {
+			if c >= 0 {
+				parts = append(parts, fmt.Sprintf("%s %.2f", serverNames[i], c))
+			}
+		}
+		if len(parts) > 0 {
+			cores = append(cores, d.name+": "+strings.Join(parts, " "))
+		}
+	}
+	if len(cores) > 0 {
+		fmt.Fprintf(w, "servers' cores during each drain (CPU-s per second; 1.00 is a core; Mosquitto has one thread): %s\n", strings.Join(cores, " | "))
+	}
 	if r.shortSpan() {
 		fmt.Fprintf(w, "NOTE: a drain shorter than %s is dominated by the 50 ms polling and /proc's 10 ms CPU ticks: use more -readings for figures\n", minSpan)
 	}

@@ -342,7 +342,7 @@ func (b *bench) trackKafka(ctx context.Context, hop, topic string, exited <-chan
 	}
 	defer oc.Close()
 	return track(ctx, trackSpec{Hop: hop, Want: int64(len(b.msgs)), Count: oc.Count,
-		CPU: func() (float64, error) { return cpuOf(pids...) }, Exited: exited, Timeout: b.o.Timeout, Stall: b.o.Stall})
+		CPU: func() (float64, error) { return cpuOf(pids...) }, Servers: b.serverCPU(), Exited: exited, Timeout: b.o.Timeout, Stall: b.o.Stall})
 }
 
 // telegrafConfig fills a template of the Telegraf directory.
@@ -548,7 +548,30 @@ func (b *bench) newBucket(ctx context.Context, name string) error {
 func (b *bench) trackInflux(ctx context.Context, hop string, proxy *countProxy, bucket string, want int64, exited <-chan struct{}, pid int) (drain, error) {
 	return track(ctx, trackSpec{Hop: hop, Want: want,
 		Count: func(context.Context) (int64, error) { return proxy.Count(bucket), nil },
-		CPU:   func() (float64, error) { return cpuOf(pid) }, Exited: exited, Timeout: b.o.Timeout, Stall: b.o.Stall})
+		CPU:   func() (float64, error) { return cpuOf(pid) }, Servers: b.serverCPU(), Exited: exited, Timeout: b.o.Timeout, Stall: b.o.Stall})
+}
+
+// serverCPU returns a reader of the servers' CPU seconds (serverNames;
+// -1 for a server whose pid or /proc entry cannot be read).
+func (b *bench) serverCPU() func() [3]float64 {
+	var pids [3]int
+	for i, name := range serverNames {
+		if pid, err := b.srv.Pid(name); err == nil {
+			pids[i] = pid
+		}
+	}
+	return func() [3]float64 {
+		var out [3]float64
+		for i, pid := range pids {
+			out[i] = -1
+			if pid > 0 {
+				if c, err := cpuOf(pid); err == nil {
+					out[i] = c
+				}
+			}
+		}
+		return out
+	}
 }
 
 // hop2Telegraf drains the collector's readings topic into InfluxDB with
