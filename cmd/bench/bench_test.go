@@ -105,12 +105,15 @@ func TestDrainMath(t *testing.T) {
 	}
 }
 
-// TestServerCores: a server's CPU seconds over the drain's span, and -1
-// where either sample could not read it.
+// TestServerCores: the drainer's and each server's CPU seconds per
+// second of the drain's span, -1 where either sample could not read it.
 func TestServerCores(t *testing.T) {
 	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
-	d := drain{First: sample{At: t0, Servers: [3]float64{10, 5, -1}},
-		Last: sample{At: t0.Add(4 * time.Second), Servers: [3]float64{14, 6, 3}}}
+	d := drain{First: sample{At: t0, CPU: 1, Servers: [3]float64{10, 5, -1}},
+		Last: sample{At: t0.Add(4 * time.Second), CPU: 7, Servers: [3]float64{14, 6, 3}}}
+	if got := d.Cores(); got != 1.5 {
+		t.Errorf("Cores = %v, want 1.5", got)
+	}
 	if got, want := d.ServerCores(), [3]float64{1, 0.25, -1}; got != want {
 		t.Errorf("ServerCores = %v, want %v", got, want)
 	}

@@ -55,6 +55,14 @@ func (d drain) CPUPer10k() float64 {
 	return (d.Last.CPU - d.First.CPU) / float64(n) * 1e4
 }
 
+// Cores is the drainer's CPU seconds per second of the drain.
+func (d drain) Cores() float64 {
+	if d.Seconds() <= 0 {
+		return 0
+	}
+	return (d.Last.CPU - d.First.CPU) / d.Seconds()
+}
+
 // ServerCores is each server's CPU seconds per second of the drain (1.00:
 // one core busy all along; Mosquitto has one thread), -1 where unknown.
 func (d drain) ServerCores() [3]float64 {

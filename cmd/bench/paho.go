@@ -28,9 +28,12 @@ type pahoReport struct {
 	Connected time.Time `json:"connected"`
 }
 
-// drain converts the report.
+// drain converts the report (the servers' CPU is not known at the child's
+// times).
 func (r pahoReport) drain() drain {
-	return drain{First: sample{At: r.First, Count: 1, CPU: r.CPUFirst}, Last: sample{At: r.Last, Count: r.Count, CPU: r.CPULast}}
+	unknown := [3]float64{-1, -1, -1}
+	return drain{First: sample{At: r.First, Count: 1, CPU: r.CPUFirst, Servers: unknown},
+		Last: sample{At: r.Last, Count: r.Count, CPU: r.CPULast, Servers: unknown}}
 }
 
 // pahoDrain is `bench paho-drain -url U -client-id C -filter F -n N`: it

@@ -194,18 +194,16 @@ func (r *report) print(w io.Writer) {
 		if d.d.Last.At.IsZero() {
 			continue
 		}
-		var parts []string
+		parts := []string{fmt.Sprintf("itself %.2f", d.d.Cores())}
 		for i, c := range d.d.ServerCores() {
 			if c >= 0 {
 				parts = append(parts, fmt.Sprintf("%s %.2f", serverNames[i], c))
 			}
 		}
-		if len(parts) > 0 {
-			cores = append(cores, d.name+": "+strings.Join(parts, " "))
-		}
+		cores = append(cores, d.name+": "+strings.Join(parts, " "))
 	}
 	if len(cores) > 0 {
-		fmt.Fprintf(w, "servers' cores during each drain (CPU-s per second; 1.00 is a core; Mosquitto has one thread): %s\n", strings.Join(cores, " | "))
+		fmt.Fprintf(w, "cores busy during each drain (CPU-s per second of its span, of 2.00; the drainer itself, then the servers; Mosquitto has one thread): %s\n", strings.Join(cores, " | "))
 	}
 	if r.shortSpan() {
 		fmt.Fprintf(w, "NOTE: a drain shorter than %s is dominated by the 50 ms polling and /proc's 10 ms CPU ticks: use more -readings for figures\n", minSpan)
