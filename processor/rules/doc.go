@@ -35,6 +35,13 @@
 // kind, so a new kind is one file here, one in schemas/rulespec and a line
 // in each table.
 //
+// The compiled rules of a station are a ruleClass, shared by every
+// station alike in the registry fields the kinds compile from (classKey:
+// alarm levels, flood-depth levels, interval, rain counter, saturation,
+// hazard zone) and named by no rule (no override, no `stations:` list
+// that lists it); such a station has a class of its own. 10,000 alike
+// stations bind one class, not 10,000.
+//
 // Rule kinds and their stable names (alert ids derive from the name, so
 // renaming a rule starts new alerts):
 //
@@ -168,6 +175,11 @@
 // most MaxRules rules, so it encodes to at most MaxEncodedState bytes. The
 // traces of late readings add at most 40 bytes per reading within the
 // lateness per rule, in memory only.
+// In memory, a rule that has never fired holds only its two folds (160
+// bytes); its alert fields are allocated at its first alert, and an
+// active alert's latest event is kept in this encoding (a third of the
+// event's size). 10,000 stations with four sensors and 72 h rain windows
+// take 84 MB of heap (BenchmarkStateMemory10k).
 //
 // # Concurrency
 //
