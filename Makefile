@@ -72,6 +72,7 @@ fuzz:
 	$(GO) test $(FUZZ) -fuzz FuzzDecode ./schemas/
 	$(GO) test $(FUZZ) -fuzz FuzzParseRegistry ./schemas/
 	$(GO) test $(FUZZ) -fuzz FuzzAppendJSON ./schemas/
+	$(GO) test $(FUZZ) -fuzz FuzzAlertEventAppendJSON ./schemas/
 	$(GO) test $(FUZZ) -fuzz '^FuzzParse$$' ./schemas/rulespec/
 	$(GO) test $(FUZZ) -fuzz FuzzParseConfig ./cmd/resilience/
 	$(GO) test $(FUZZ) -fuzz FuzzParseCredentials ./internal/embedded/
