@@ -131,8 +131,8 @@ const minSpan = 2 * time.Second
 
 // shortSpan reports whether a measured drain was shorter than minSpan.
 func (r *report) shortSpan() bool {
-	for _, d := range []drain{r.paho, r.tgCollect, r.collect1, r.collect2, r.tgProcess, r.process} {
-		if !d.Last.At.IsZero() && d.Last.At.Sub(d.First.At) < minSpan {
+	for _, nd := range r.namedDrains() {
+		if d := nd.d; !d.Last.At.IsZero() && d.Last.At.Sub(d.First.At) < minSpan {
 			return true
 		}
 	}
@@ -172,28 +172,12 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "Telegraf: metric_batch_size %d (hop 1) / %d (hop 2), max_undelivered_messages %d, flush_interval 100ms, acks=all; resilience: its defaults\n",
 			o.TelegrafBatch1, o.TelegrafBatch2, o.TelegrafUndelivered)
 	}
-	var spans []string
-	for _, d := range []struct {
-		name string
-		d    drain
-	}{{"paho", r.paho}, {"telegraf hop 1", r.tgCollect}, {"collector", r.collect1}, {"2 collectors", r.collect2},
-		{"telegraf hop 2", r.tgProcess}, {"processor", r.process}} {
-		if !d.d.Last.At.IsZero() {
-			spans = append(spans, fmt.Sprintf("%s %.1fs", d.name, d.d.Seconds()))
-		}
-	}
-	if len(spans) > 0 {
-		fmt.Fprintf(w, "drain spans (first to last message): %s\n", strings.Join(spans, ", "))
-	}
-	var cores []string
-	for _, d := range []struct {
-		name string
-		d    drain
-	}{{"paho", r.paho}, {"telegraf hop 1", r.tgCollect}, {"collector", r.collect1}, {"2 collectors", r.collect2},
-		{"telegraf hop 2", r.tgProcess}, {"processor", r.process}} {
+	var spans, cores []string
+	for _, d := range r.namedDrains() {
 		if d.d.Last.At.IsZero() {
 			continue
 		}
+		spans = append(spans, fmt.Sprintf("%s %.1fs", d.name, d.d.Seconds()))
 		parts := []string{fmt.Sprintf("itself %.2f", d.d.Cores())}
 		for i, c := range d.d.ServerCores() {
 			if c >= 0 {
@@ -202,7 +186,8 @@ func (r *report) print(w io.Writer) {
 		}
 		cores = append(cores, d.name+": "+strings.Join(parts, " "))
 	}
-	if len(cores) > 0 {
+	if len(spans) > 0 {
+		fmt.Fprintf(w, "drain spans (first to last message): %s\n", strings.Join(spans, ", "))
 		fmt.Fprintf(w, "cores busy during each drain (CPU-s per second of its span, of 2.00; the drainer itself, then the servers; Mosquitto has one thread): %s\n", strings.Join(cores, " | "))
 	}
 	if r.shortSpan() {
@@ -236,6 +221,19 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "  %s\n", c)
 	}
 	r.printShares(w)
+}
+
+// namedDrains are the drains of the table, named as the report names
+// them, in the order they ran.
+func (r *report) namedDrains() []struct {
+	name string
+	d    drain
+} {
+	return []struct {
+		name string
+		d    drain
+	}{{"paho", r.paho}, {"telegraf hop 1", r.tgCollect}, {"collector", r.collect1}, {"2 collectors", r.collect2},
+		{"telegraf hop 2", r.tgProcess}, {"processor", r.process}}
 }
 
 // printShares says what shared the cores during the drains and during

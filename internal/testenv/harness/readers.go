@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -133,11 +134,7 @@ func (w *AlertWatch) read(ctx context.Context, brokers []string, topic string, p
 func (w *AlertWatch) Seen() map[string]time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make(map[string]time.Time, len(w.seen))
-	for k, v := range w.seen {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(w.seen)
 }
 
 // Produced returns, for every event id seen so far, the Kafka record time
@@ -146,22 +143,14 @@ func (w *AlertWatch) Seen() map[string]time.Time {
 func (w *AlertWatch) Produced() map[string]time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make(map[string]time.Time, len(w.produced))
-	for k, v := range w.produced {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(w.produced)
 }
 
 // Events returns every distinct event seen so far, by event id.
 func (w *AlertWatch) Events() map[string]schemas.AlertEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make(map[string]schemas.AlertEvent, len(w.events))
-	for k, v := range w.events {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(w.events)
 }
 
 // Close stops the readers.
