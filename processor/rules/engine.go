@@ -92,6 +92,7 @@ type classKey struct {
 	zone         int
 }
 
+// keyOf is the class key of st.
 func keyOf(st *schemas.Station) classKey {
 	return classKey{alarm: st.AlarmLevelsM, flood: st.FloodDepthLevelsCM, interval: st.Interval,
 		counter: st.RainCounter, saturation: st.SaturationPct, zone: st.HazardZone}

@@ -101,7 +101,8 @@ type ruleState struct {
 	tr *trace
 }
 
-// alertState is a rule's alert as emitted: ID/Start/Last while active.
+// alertState is a rule's alert as emitted: ID, Start and last while it is
+// active, PrevID after.
 type alertState struct {
 	ID    string
 	Start int64
@@ -125,9 +126,10 @@ func (rs *ruleState) alert() *alertState {
 
 // ring holds rainfall in fixed event-time buckets (hundredths of a mm, so
 // sums are exact and order-independent). Head is the newest bucket number.
-// A bucket holds up to 655.35 mm in two bytes (more than any rain gauge has
-// measured in a day); the ring widens to four bytes a bucket the first time
-// one holds more, so sums stay exact: narrow is nil then.
+// A bucket holds up to 655.35 mm in two bytes (twice the world's hourly
+// record, and buckets are 10 minutes by default); the ring widens to four
+// bytes a bucket the first time one holds more, so sums stay exact: narrow
+// is nil then.
 type ring struct {
 	Bucket int64
 	Head   int64
