@@ -336,7 +336,8 @@ func (r *ring) sub(ts int64, v uint32) {
 	if b > r.Head || b <= r.Head-n {
 		return
 	}
-	r.put(b%n, r.at(b%n)-min(v, r.at(b%n)))
+	x := r.at(b % n)
+	r.put(b%n, x-min(v, x))
 }
 
 // sum is the rainfall (hundredths of a mm) in the window buckets ending with
