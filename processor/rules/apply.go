@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -84,6 +85,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 		st.station = rec.Station
 	}
 	sr := c.station(st.station)
+	st.align(sr.ruleClass)
 	res := Result{Quality: make([]Quality, len(rec.Readings))}
 	ts := rec.TS.UnixNano()
 
@@ -91,7 +93,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 		res.Duplicate = true
 		for i, m := range rec.Readings {
 			res.Quality[i] = QualityNotEval
-			if ss := st.sensors[m.Sensor]; ss != nil {
+			if ss := st.sensorOf(m.Sensor); ss != nil {
 				if j, ok := ss.find(ts); ok {
 					res.Quality[i] = Quality(ss.Hist[j].Q)
 				}
@@ -115,7 +117,7 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 	defer e.putSums(x.sums)
 
 	if o := sr.offline; o != nil {
-		if rs := st.rules[o.name]; rs != nil && rs.Level > 0 {
+		if rs := st.rules[o.slot]; rs != nil && rs.Level > 0 {
 			at := ts
 			if at < rs.Start {
 				at = rs.Start
@@ -131,7 +133,6 @@ func (e *Engine) Apply(st *State, rec *schemas.Record) Result {
 		x.composite(d, ts)
 	}
 	st.trimRecent(x.wm)
-	st.dropStale(sr)
 	return res
 }
 
@@ -161,7 +162,7 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 		ss.traced = true
 	}
 	for k, b := range rules {
-		rs := x.st.rule(b.name, x.wm)
+		rs := x.st.rule(b.bound, x.wm)
 		x.advance(b, rs, ss.Hist, idx)
 		if !inOrder {
 			olds[k] = x.oldLevel(b, rs, ss.Hist, idx)
@@ -179,7 +180,7 @@ func (x *applyCtx) reading(m schemas.Measurement, seq uint64, ts int64) Quality 
 		if !inOrder {
 			old = olds[k]
 		}
-		x.eval(b, x.st.rules[b.name], ss.Hist, idx, inOrder, old, lastQ, lastRun, sh, ring)
+		x.eval(b, x.st.rules[b.slot], ss.Hist, idx, inOrder, old, lastQ, lastRun, sh, ring)
 	}
 	ss.trim(x.wm - sr.keep)
 	x.firstOK = false
@@ -199,7 +200,7 @@ func (x *applyCtx) thin(rules []sensorRule, ss *sensorState) {
 	states := buf[:0]
 	if ss.traced {
 		for _, b := range rules {
-			states = append(states, x.st.rules[b.name])
+			states = append(states, x.st.rules[b.slot])
 		}
 	}
 	for len(ss.Hist) > thinTo {
@@ -227,8 +228,8 @@ func (e *Engine) Tick(st *State, now time.Time) []schemas.AlertEvent {
 	if now.UnixNano() < deadline {
 		return nil
 	}
-	st.dropStale(sr)
-	rs := st.rule(t.name, st.newest-c.lateness)
+	st.align(sr.ruleClass)
+	rs := st.rule(t.bound, st.newest-c.lateness)
 	if rs.Level > 0 {
 		return nil
 	}
@@ -252,7 +253,7 @@ func (s *State) isDuplicate(rec *schemas.Record, ts int64) bool {
 		return false
 	}
 	for _, m := range rec.Readings {
-		ss := s.sensors[m.Sensor]
+		ss := s.sensorOf(m.Sensor)
 		if ss == nil {
 			return false
 		}
@@ -314,18 +315,6 @@ func (s *State) trimRecent(wm int64) {
 	n = max(n, len(s.recent)-maxRecent)
 	if n > 0 {
 		s.recent = append(s.recent[:0], s.recent[n:]...)
-	}
-}
-
-// dropStale forgets the state of rules that are no longer configured.
-func (s *State) dropStale(sr *stationRules) {
-	if len(s.rules) <= sr.nrules {
-		return
-	}
-	for name := range s.rules {
-		if !sr.names[name] {
-			delete(s.rules, name)
-		}
 	}
 }
 
@@ -575,8 +564,8 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 // composite fires or resolves a rule derived from the station's other
 // rules as its condition holds at ts or not.
 func (x *applyCtx) composite(d derivedRule, ts int64) {
-	on := d.holds(x.st.rules)
-	rs := x.st.rule(d.name, x.wm)
+	on := d.holds(x.st)
+	rs := x.st.rule(d.bound, x.wm)
 	switch {
 	case on && rs.Level == 0:
 		x.emit(d.bound, d.deriver, rs, schemas.AlertFired, 1, ts, 1, nil)
@@ -641,15 +630,14 @@ func (x *applyCtx) ids(b *bound, rs *ruleState, kind schemas.AlertKind, lvl int,
 		}
 		rs.Start, rs.Emitted = at, nil
 	}
-	eid := schemas.EventID(rs.ID, kind, lvl, ts2t(at))
-	for contains(rs.Emitted, eid) {
-		at++
-		eid = schemas.EventID(rs.ID, kind, lvl, ts2t(at))
+	k := newEmitKey(kind, lvl, at)
+	for slices.Contains(rs.Emitted, k) {
+		k.at++
 	}
-	if rs.Emitted = append(rs.Emitted, eid); len(rs.Emitted) > maxEmitted {
+	if rs.Emitted = append(rs.Emitted, k); len(rs.Emitted) > maxEmitted {
 		rs.Emitted = rs.Emitted[len(rs.Emitted)-maxEmitted:]
 	}
-	return eid, at
+	return schemas.EventID(rs.ID, kind, lvl, ts2t(k.at)), k.at
 }
 
 // describe is the level name (empty when resolved), threshold (as

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/resilience-project/resilience/schemas"
@@ -172,15 +171,10 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		e.uv(uint64(k.Boot))
 		e.uv(k.Seq)
 	}
-	names := make([]string, 0, len(s.sensors))
-	for k := range s.sensors {
-		names = append(names, string(k))
-	}
-	sort.Strings(names)
-	e.uv(uint64(len(names)))
-	for _, n := range names {
-		e.str(n)
-		h := s.sensors[schemas.Sensor(n)].Hist
+	e.uv(uint64(len(s.sensors)))
+	for _, ss := range s.sensors { // sorted by sensor
+		e.str(string(ss.k))
+		h := ss.Hist
 		e.uv(uint64(len(h)))
 		for i, smp := range h {
 			if i == 0 {
@@ -194,14 +188,18 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 			e.byte1(uint8(smp.Q))
 		}
 	}
-	names = names[:0]
-	for k := range s.rules {
-		names = append(names, k)
+	nr := 0
+	for _, rs := range s.rules {
+		if rs != nil {
+			nr++
+		}
 	}
-	sort.Strings(names)
-	e.uv(uint64(len(names)))
-	for _, n := range names {
-		rs := s.rules[n]
+	e.uv(uint64(nr))
+	for i, rs := range s.rules { // sorted by name
+		if rs == nil {
+			continue
+		}
+		n := s.names[i]
 		e.str(n)
 		e.cond(&rs.Base)
 		e.cond(&rs.Cur)
@@ -215,12 +213,11 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		e.flag(a.last != nil)
 		e.b = append(e.b, a.last...)
 		e.uv(uint64(len(a.Emitted)))
-		prefix := a.ID + ":"
-		for _, id := range a.Emitted {
-			if a.ID == "" || !strings.HasPrefix(id, prefix) {
-				return nil, fmt.Errorf("rules: encode state of %s: rule %s: event id %q is not of alert %q", s.station, n, id, a.ID)
-			}
-			e.str(id[len(prefix):])
+		if a.ID == "" && len(a.Emitted) > 0 {
+			return nil, fmt.Errorf("rules: encode state of %s: rule %s: event ids without an alert", s.station, n)
+		}
+		for _, k := range a.Emitted {
+			e.str(k.suffix())
 		}
 		e.str(a.PrevID)
 	}
@@ -449,7 +446,7 @@ func decodeState(data []byte) (*State, error) {
 			d.fail("sensors not sorted")
 		}
 		prev = name
-		ss := &sensorState{Hist: make([]sample, d.small("history", MaxHistory))}
+		ss := &sensorState{k: schemas.Sensor(name), Hist: make([]sample, d.small("history", MaxHistory))}
 		for j := range ss.Hist {
 			ts := d.sv()
 			if j > 0 {
@@ -460,10 +457,7 @@ func decodeState(data []byte) (*State, error) {
 			}
 			ss.Hist[j] = sample{TS: ts, Seq: d.uv(), V: d.f(), Run: uint32(d.small("run", math.MaxUint32)), Q: int8(d.byte1())}
 		}
-		if ns.sensors == nil {
-			ns.sensors = map[schemas.Sensor]*sensorState{}
-		}
-		ns.sensors[schemas.Sensor(name)] = ss
+		ns.sensors = append(ns.sensors, ss)
 	}
 	prev = ""
 	for i, n := 0, d.small("rules", MaxRules); i < n && d.err == nil; i++ {
@@ -480,12 +474,17 @@ func decodeState(data []byte) (*State, error) {
 			}
 		}
 		if m := d.small("emitted", maxEmitted); m > 0 {
-			a.Emitted = make([]string, m)
+			a.Emitted = make([]emitKey, m)
 			if a.ID == "" {
 				d.fail("rule %s: event ids without an alert", name)
 			}
 			for j := range a.Emitted {
-				a.Emitted[j] = a.ID + ":" + d.str("event id", maxSuffixLen)
+				sfx := d.str("event id", maxSuffixLen)
+				k, ok := parseEmitKey(sfx)
+				if !ok && d.err == nil {
+					d.fail("rule %s: event id suffix %q", name, sfx)
+				}
+				a.Emitted[j] = k
 			}
 		}
 		a.PrevID = d.str("previous alert id", maxIDLen)
@@ -495,10 +494,8 @@ func decodeState(data []byte) (*State, error) {
 		if rs.Level > 0 || a.ID != "" || a.PrevID != "" || a.Start != 0 {
 			rs.alertState = a
 		}
-		if ns.rules == nil {
-			ns.rules = map[string]*ruleState{}
-		}
-		ns.rules[name] = rs
+		ns.rules = append(ns.rules, rs)
+		ns.names = append(ns.names, name)
 	}
 	if d.flag() {
 		bucket, head := d.sv(), d.sv()

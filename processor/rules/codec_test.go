@@ -24,23 +24,21 @@ func worstState() *State {
 	for i := 0; i < maxRecent; i++ {
 		s.recent = append(s.recent, recKey{TS: math.MinInt64 + int64(i), Boot: math.MaxUint32, Seq: math.MaxUint64 - uint64(i)})
 	}
-	s.sensors = map[schemas.Sensor]*sensorState{}
 	for i := 0; i < maxSensors; i++ {
-		ss := &sensorState{}
+		ss := &sensorState{k: schemas.Sensor(fmt.Sprintf("%0*d", maxShortLen, i))} // sorted
 		step := int64(math.MaxInt64 / MaxHistory) // the widest step MaxHistory samples can take
 		for j := 0; j < MaxHistory; j++ {
 			ss.Hist = append(ss.Hist, sample{TS: math.MinInt64 + int64(j)*step, Seq: math.MaxUint64, V: math.Pi, Run: math.MaxUint32, Q: -1})
 		}
-		s.sensors[schemas.Sensor(fmt.Sprintf("%0*d", maxShortLen, i))] = ss
+		s.sensors = append(s.sensors, ss)
 	}
 	ref := schemas.ReadingRef{Seq: math.MaxUint64, TS: ts2t(math.MinInt64), Value: math.Pi}
 	c := cond{Pos: math.MinInt64, TS: math.MinInt64, Raw: MaxLevels, Eff: MaxLevels, Run: math.MaxInt32, RunStart: math.MinInt64, V: math.Pi, Ref: rrefOf(ref)}
-	s.rules = map[string]*ruleState{}
 	for i := 0; i < MaxRules; i++ {
 		aid := longStr('A', maxIDLen)
 		rs := &ruleState{Base: c, Cur: c, Level: MaxLevels, alertState: &alertState{ID: aid, Start: math.MinInt64, PrevID: longStr('P', maxIDLen)}}
 		for j := 0; j < maxEmitted; j++ {
-			rs.Emitted = append(rs.Emitted, aid+":"+longStr('e', maxSuffixLen))
+			rs.Emitted = append(rs.Emitted, newEmitKey(schemas.AlertDeescalated, MaxLevels, math.MinInt64+int64(j))) // the longest suffix
 		}
 		rs.last = encodeEvent(&schemas.AlertEvent{V: math.MaxUint8, ID: aid, EventID: longStr('E', maxEventIDLen), Kind: schemas.AlertKind(longStr('k', maxShortLen)),
 			Station: id, Sensor: schemas.Sensor(longStr('s', maxShortLen)), Rule: longStr('r', maxNameLen), Level: MaxLevels,
@@ -49,7 +47,8 @@ func worstState() *State {
 			Readings: []schemas.ReadingRef{ref, ref}, District: longStr('d', maxLabelLen), Basin: longStr('b', maxLabelLen),
 			Message: longStr('m', maxMessageLen), LevelNameVI: longStr('V', maxLabelLen), LevelNameEN: longStr('N', maxLabelLen),
 			Beaufort: rulespec.MaxBeaufort, Colour: longStr('c', maxShortLen), TimeToNext: math.Pi, TimeToFailure: math.Pi})
-		s.rules[fmt.Sprintf("%0*d", maxNameLen, i)] = rs
+		s.rules = append(s.rules, rs)
+		s.names = append(s.names, fmt.Sprintf("%0*d", maxNameLen, i)) // sorted
 	}
 	s.rain = newRing(math.MaxInt64, maxRingSlots)
 	s.rain.Head = math.MaxInt64
@@ -133,9 +132,9 @@ func TestFloodedStationStateBounded(t *testing.T) {
 		if len(b) > MaxEncodedState {
 			t.Errorf("%s: state %d bytes, more than %d", st, len(b), MaxEncodedState)
 		}
-		for k, ss := range s.sensors {
+		for _, ss := range s.sensors {
 			if len(ss.Hist) > MaxHistory {
-				t.Errorf("%s %s: %d samples of history, more than %d", st, k, len(ss.Hist), MaxHistory)
+				t.Errorf("%s %s: %d samples of history, more than %d", st, ss.k, len(ss.Hist), MaxHistory)
 			}
 		}
 	}
@@ -221,17 +220,20 @@ type gobWire struct {
 
 func toGob(s *State) *gobWire {
 	w := &gobWire{V: 1, Station: s.station, Newest: s.newest, Boot: s.boot, MaxSeq: s.maxSeq, SeqTS: s.seqTS, HaveSeq: s.haveSeq, Recent: s.recent, Rain: s.rain}
-	for k, ss := range s.sensors {
+	for _, ss := range s.sensors {
 		w.Sensors = append(w.Sensors, struct {
 			Sensor schemas.Sensor
 			Hist   []sample
-		}{k, ss.Hist})
+		}{ss.k, ss.Hist})
 	}
-	for k, rs := range s.rules {
+	for i, rs := range s.rules {
+		if rs == nil {
+			continue
+		}
 		w.Rules = append(w.Rules, struct {
 			Name string
 			S    ruleState
-		}{k, *rs})
+		}{s.names[i], *rs})
 	}
 	return w
 }

@@ -20,11 +20,11 @@ func compileComposite(b *bound, r *RuleSpec, _ *schemas.Station, rc *ruleClass) 
 	rc.addDerived(b, &compositeRule{and: r.Op == "and", terms: r.Of})
 }
 
-func (k *compositeRule) holds(rules map[string]*ruleState) bool {
+func (k *compositeRule) holds(st *State) bool {
 	on := k.and
 	for _, t := range k.terms {
 		lvl := 0
-		if rs := rules[t.Rule]; rs != nil {
+		if rs := st.ruleNamed(t.Rule); rs != nil {
 			lvl = rs.Level
 		}
 		if k.and {

@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,9 @@ type bound struct {
 	// wind: the levels are Beaufort grades; events carry the Beaufort
 	// number of the value.
 	wind bool
+	// slot is the rule's index in its class's slotNames, and so in the
+	// rules of every State aligned to the class.
+	slot int
 }
 
 // stationRules are the rules that apply to one station: its class's, and
@@ -72,12 +77,13 @@ type ruleClass struct {
 	keep, rainWindow int64
 	// ringLen is the number of rainfall buckets (0: no accumulation rule).
 	ringLen int
-	// names are the names of every rule of the class.
-	names map[string]bool
+	// slotNames are the names of every rule of the class, sorted: a
+	// State keeps the state of rule slotNames[i] at index i (State.align),
+	// and each rule's bound knows its slot.
+	slotNames []string
 	// intern shares station-independent levels while compiling (nil
 	// after, and for a station outside the registry).
 	intern levelIntern
-	nrules int
 }
 
 // classKey is every registry field of a station that a kind's compile
@@ -309,19 +315,7 @@ func (c *compiled) compileClass(id string, st *schemas.Station, in levelIntern) 
 		kinds[r.Kind](common(r, &o, st, in), r, st, rc)
 	}
 	rc.intern = nil
-	rc.names = map[string]bool{}
-	for _, rs := range rc.bySensor {
-		for _, r := range rs {
-			rc.names[r.name] = true
-		}
-	}
-	for _, r := range rc.composites {
-		rc.names[r.name] = true
-	}
-	if rc.offline != nil {
-		rc.names[rc.offline.name] = true
-	}
-	rc.nrules = len(rc.names)
+	rc.assignSlots()
 	if rc.rainWindow > 0 {
 		rc.ringLen = int((rc.rainWindow+c.lateness)/c.bucket) + 2
 		if rc.keep < c.bucket {
@@ -329,6 +323,34 @@ func (c *compiled) compileClass(id string, st *schemas.Station, in levelIntern) 
 		}
 	}
 	return rc
+}
+
+// assignSlots names the class's rules in slotNames, sorted, and gives each
+// rule's bound its index there.
+func (rc *ruleClass) assignSlots() {
+	var all []*bound
+	for _, rs := range rc.bySensor {
+		for _, r := range rs {
+			all = append(all, r.bound)
+		}
+	}
+	for _, r := range rc.composites {
+		all = append(all, r.bound)
+	}
+	if rc.offline != nil {
+		all = append(all, rc.offline.bound)
+	}
+	slot := map[string]int{}
+	for _, b := range all {
+		slot[b.name] = 0
+	}
+	rc.slotNames = slices.Sorted(maps.Keys(slot))
+	for i, n := range rc.slotNames {
+		slot[n] = i
+	}
+	for _, b := range all {
+		b.slot = slot[b.name]
+	}
 }
 
 // common compiles what every kind shares: name, sensor, severity, the

@@ -60,7 +60,7 @@ type checker interface {
 type deriver interface {
 	evaluator
 	// holds reports whether the condition holds for the rules' states.
-	holds(rules map[string]*ruleState) bool
+	holds(st *State) bool
 }
 
 // timer is a rule driven by the processor's clock.

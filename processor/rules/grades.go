@@ -39,7 +39,7 @@ func at(h []sample, ts int64) (int, bool) {
 // trend is the rate per hour of sensor k at the sample at ts: from the
 // oldest good sample within trendSpan before it; ok is false without one.
 func trend(st *State, k schemas.Sensor, ts int64) (float64, bool) {
-	ss := st.sensors[k]
+	ss := st.sensorOf(k)
 	if ss == nil {
 		return 0, false
 	}

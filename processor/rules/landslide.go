@@ -60,7 +60,7 @@ func (k *landslideRule) value(st *State, sums *rainSums, h []sample, j, skip int
 
 // moisture is the newest good soil moisture reading at or before ts.
 func moisture(st *State, ts int64) (float64, bool) {
-	ss := st.sensors[schemas.SoilMoisture]
+	ss := st.sensorOf(schemas.SoilMoisture)
 	if ss == nil {
 		return 0, false
 	}
@@ -114,7 +114,7 @@ func gradeMessage(b *bound, kind schemas.AlertKind, lvl int, name string) string
 // annotate states the tilt rate, soil moisture and rain that made the
 // level and, while the tilt accelerates, the estimated time to failure.
 func (k *landslideRule) annotate(st *State, b *bound, ev *schemas.AlertEvent) {
-	ss := st.sensors[b.sensor]
+	ss := st.sensorOf(b.sensor)
 	if ss == nil {
 		return
 	}

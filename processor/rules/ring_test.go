@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestRingWidensExactly fills a ring past what a two-byte bucket holds and
-// checks that every sum stays exact, before and after a resize and a
-// round trip through the state codec.
+// TestRingWidensExactly fills a ring past what a one-byte and then a
+// two-byte bucket holds and checks that every sum stays exact, before and
+// after a resize and a round trip through the state codec.
 func TestRingWidensExactly(t *testing.T) {
 	const bucket, n, t0 = 10, 8, 1e6 * 10 // event time far from 0, as it is
 	r := newRing(bucket, n)
@@ -17,13 +17,21 @@ func TestRingWidensExactly(t *testing.T) {
 		want[ts/bucket] += uint64(v)
 	}
 	add(5, 100)
-	add(15, math.MaxUint16) // fits
-	if r.wide != nil {
-		t.Fatal("widened for a bucket that fits in two bytes")
+	add(15, math.MaxUint8) // fits
+	if r.width() != 1 {
+		t.Fatalf("%d bytes a bucket for buckets that fit in one", r.width())
+	}
+	add(15, 1) // 256: does not fit
+	if r.width() != 2 {
+		t.Fatalf("%d bytes a bucket after a bucket past 2.55 mm, want 2", r.width())
+	}
+	add(15, math.MaxUint16-256) // 65,535: fits
+	if r.width() != 2 {
+		t.Fatalf("%d bytes a bucket for buckets that fit in two", r.width())
 	}
 	add(15, 1) // 65,536: does not fit
-	if r.narrow != nil || r.wide == nil {
-		t.Fatal("a bucket past 655.35 mm did not widen the ring")
+	if r.width() != 4 {
+		t.Fatalf("%d bytes a bucket after a bucket past 655.35 mm, want 4", r.width())
 	}
 	add(25, 70000)
 	r.sub(t0+25, 5000)
@@ -51,7 +59,7 @@ func TestRingWidensExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("decoded", back.rain)
-	if back.rain.wide == nil {
-		t.Error("the decoded ring is narrow but holds a bucket past two bytes")
+	if back.rain.width() != 4 {
+		t.Errorf("the decoded ring takes %d bytes a bucket but holds one past two bytes", back.rain.width())
 	}
 }

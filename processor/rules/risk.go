@@ -71,7 +71,7 @@ func (k *riskRule) message(b *bound, kind schemas.AlertKind, lvl int, name strin
 // annotate states the rain that made the level, with its colour and the
 // table's source.
 func (k *riskRule) annotate(st *State, _ *bound, ev *schemas.AlertEvent) {
-	ss := st.sensors[schemas.Rainfall]
+	ss := st.sensorOf(schemas.Rainfall)
 	if ss == nil {
 		return
 	}

@@ -3,7 +3,10 @@ package rules
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/resilience-project/resilience/schemas"
 )
@@ -42,6 +45,7 @@ type sample struct {
 // two samples at the same TS. It reaches back the longest rate window plus
 // the allowed lateness, plus one older anchor sample.
 type sensorState struct {
+	k    schemas.Sensor
 	Hist []sample
 	// traced: rules of the sensor may keep traces (it had a late
 	// reading); not encoded.
@@ -112,8 +116,77 @@ type alertState struct {
 	last []byte
 	// Emitted are the EventIDs of the active alert (the latest maxEmitted);
 	// PrevID is the id of the rule's last resolved alert.
-	Emitted []string
+	Emitted []emitKey
 	PrevID  string
+}
+
+// emitKey is an EventID of a rule's active alert, schemas.EventID(ID,
+// kind, level, at), without the alert's ID: 16 bytes where the id string
+// took 80.
+type emitKey struct {
+	at    int64
+	level int32
+	kind  uint8 // kindCode
+}
+
+// newEmitKey is the key of the event (kind, level, at) of an alert.
+// kind is one of the schemas' alert kinds.
+func newEmitKey(kind schemas.AlertKind, level int, at int64) emitKey {
+	return emitKey{at: at, level: int32(level), kind: kindCode(kind)}
+}
+
+// kindCode numbers the alert kinds of emitted events; it panics on a kind
+// the schemas do not define (the engine emits none).
+func kindCode(k schemas.AlertKind) uint8 {
+	switch k {
+	case schemas.AlertFired:
+		return 0
+	case schemas.AlertEscalated:
+		return 1
+	case schemas.AlertDeescalated:
+		return 2
+	case schemas.AlertResolved:
+		return 3
+	}
+	panic(fmt.Sprintf("rules: alert kind %q has no code", k))
+}
+
+// alertKind is the kind that kindCode numbered c.
+func alertKind(c uint8) schemas.AlertKind {
+	return [...]schemas.AlertKind{schemas.AlertFired, schemas.AlertEscalated, schemas.AlertDeescalated, schemas.AlertResolved}[c]
+}
+
+// suffix is k's EventID after the alert id and its colon: "kind:level:at".
+func (k emitKey) suffix() string {
+	return string(alertKind(k.kind)) + ":" + strconv.Itoa(int(k.level)) + ":" + strconv.FormatInt(k.at, 10)
+}
+
+// parseEmitKey reads a suffix written by emitKey.suffix; any other
+// spelling (another kind, a level or time not in canonical decimal) is
+// not one.
+func parseEmitKey(s string) (emitKey, bool) {
+	kind, rest, ok1 := strings.Cut(s, ":")
+	lvl, at, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 {
+		return emitKey{}, false
+	}
+	var k emitKey
+	switch schemas.AlertKind(kind) {
+	case schemas.AlertFired, schemas.AlertEscalated, schemas.AlertDeescalated, schemas.AlertResolved:
+		k.kind = kindCode(schemas.AlertKind(kind))
+	default:
+		return emitKey{}, false
+	}
+	l, err1 := strconv.ParseInt(lvl, 10, 32)
+	t, err2 := strconv.ParseInt(at, 10, 64)
+	if err1 != nil || err2 != nil {
+		return emitKey{}, false
+	}
+	k.level, k.at = int32(l), t
+	if k.suffix() != s {
+		return emitKey{}, false // not canonical: would not encode back to s
+	}
+	return k, true
 }
 
 // alert is rs's alert state, allocated if it has none yet.
@@ -126,52 +199,83 @@ func (rs *ruleState) alert() *alertState {
 
 // ring holds rainfall in fixed event-time buckets (hundredths of a mm, so
 // sums are exact and order-independent). Head is the newest bucket number.
-// A bucket holds up to 655.35 mm in two bytes (twice the world's hourly
-// record, and buckets are 10 minutes by default); the ring widens to four
-// bytes a bucket the first time one holds more, so sums stay exact: narrow
-// is nil then.
+// Buckets are as narrow as what they hold allows: one byte each while no
+// bucket holds more than 2.55 mm (most stations, most of the time: that
+// is 15 mm/h in 10-minute buckets), two up to 655.35 mm (twice the world's
+// hourly record), four beyond. The ring widens the first time a bucket
+// needs it, so sums stay exact; exactly one of b8, b16 and b32 is set.
 type ring struct {
 	Bucket int64
 	Head   int64
-	narrow []uint16
-	wide   []uint32
+	b8     []uint8
+	b16    []uint16
+	b32    []uint32
 }
 
 // newRing returns an empty ring of n buckets of bucket ns.
 func newRing(bucket int64, n int) *ring {
-	return &ring{Bucket: bucket, narrow: make([]uint16, n)}
+	return &ring{Bucket: bucket, b8: make([]uint8, n)}
 }
 
 // slots is the number of buckets.
 func (r *ring) slots() int {
-	if r.wide != nil {
-		return len(r.wide)
+	switch {
+	case r.b8 != nil:
+		return len(r.b8)
+	case r.b16 != nil:
+		return len(r.b16)
 	}
-	return len(r.narrow)
+	return len(r.b32)
+}
+
+// width is the bytes a bucket takes.
+func (r *ring) width() int {
+	switch {
+	case r.b8 != nil:
+		return 1
+	case r.b16 != nil:
+		return 2
+	}
+	return 4
 }
 
 // at is the rain of slot i.
 func (r *ring) at(i int64) uint32 {
-	if r.wide != nil {
-		return r.wide[i]
+	switch {
+	case r.b8 != nil:
+		return uint32(r.b8[i])
+	case r.b16 != nil:
+		return uint32(r.b16[i])
 	}
-	return uint32(r.narrow[i])
+	return r.b32[i]
 }
 
 // put sets slot i to v, widening the ring if v needs it.
 func (r *ring) put(i int64, v uint32) {
-	if r.wide == nil && v > math.MaxUint16 {
-		r.wide = make([]uint32, len(r.narrow))
-		for j, x := range r.narrow {
-			r.wide[j] = uint32(x)
+	if r.b8 != nil {
+		if v <= math.MaxUint8 {
+			r.b8[i] = uint8(v)
+			return
 		}
-		r.narrow = nil
+		r.b16, r.b8 = widen[uint16](r.b8), nil
 	}
-	if r.wide != nil {
-		r.wide[i] = v
-		return
+	if r.b16 != nil {
+		if v <= math.MaxUint16 {
+			r.b16[i] = uint16(v)
+			return
+		}
+		r.b32, r.b16 = widen[uint32](r.b16), nil
 	}
-	r.narrow[i] = uint16(v)
+	r.b32[i] = v
+}
+
+// widen copies buckets into wider ones.
+func widen[W uint16 | uint32, N uint8 | uint16](narrow []N) []W {
+	w := make([]W, len(narrow))
+	for j, x := range narrow {
+		w[j] = W(x)
+	}
+	return w
 }
 
 // State is the rule state of one station.
@@ -190,9 +294,18 @@ type State struct {
 	seqTS   int64 // ts of the record with maxSeq
 	haveSeq bool
 	recent  []recKey
-	sensors map[schemas.Sensor]*sensorState
-	rules   map[string]*ruleState
-	rain    *ring
+	// sensors are the histories of the sensors that rules watch, sorted
+	// by sensor (a station has a handful: a slice is smaller and as fast
+	// as a map).
+	sensors []*sensorState
+	// rules[i] is the state of the rule named names[i] (nil: none yet).
+	// names is the slot layout of the class the state is aligned to (cls,
+	// whose slotNames it shares), or the names decoded (cls nil); both
+	// are sorted.
+	rules []*ruleState
+	names []string
+	cls   *ruleClass
+	rain  *ring
 	// steps counts the engine's work on this state (rule folds, samples
 	// looked at); evals the rule values computed (the evaluators' work);
 	// not encoded. Tests use them to bound complexity.
@@ -211,46 +324,88 @@ func (s *State) Station() string { return s.station }
 // Active returns the latest event of every active alert, ordered by rule
 // name. The slice and events are copies.
 func (s *State) Active() []schemas.AlertEvent {
-	names := make([]string, 0, len(s.rules))
-	for n, rs := range s.rules {
-		if rs.Level > 0 && rs.last != nil {
-			names = append(names, n)
+	var out []schemas.AlertEvent
+	for i, rs := range s.rules { // sorted by name
+		if rs == nil || rs.Level == 0 || rs.last == nil {
+			continue
 		}
-	}
-	sort.Strings(names)
-	out := make([]schemas.AlertEvent, 0, len(names))
-	for _, n := range names {
-		ev, err := decodeEvent(s.rules[n].last)
+		ev, err := decodeEvent(rs.last)
 		if err != nil {
-			panic(fmt.Sprintf("rules: station %s rule %s: the active alert's event does not decode: %v", s.station, n, err))
+			panic(fmt.Sprintf("rules: station %s rule %s: the active alert's event does not decode: %v", s.station, s.names[i], err))
 		}
 		out = append(out, *ev)
+	}
+	if out == nil {
+		out = []schemas.AlertEvent{}
 	}
 	return out
 }
 
 func (s *State) sensor(k schemas.Sensor) *sensorState {
-	if s.sensors == nil {
-		s.sensors = map[schemas.Sensor]*sensorState{}
+	i, ok := s.sensorIndex(k)
+	if ok {
+		return s.sensors[i]
 	}
-	ss := s.sensors[k]
-	if ss == nil {
-		ss = &sensorState{}
-		s.sensors[k] = ss
-	}
+	ss := &sensorState{k: k}
+	s.sensors = slices.Insert(s.sensors, i, ss)
 	return ss
 }
 
-func (s *State) rule(name string, wm int64) *ruleState {
-	if s.rules == nil {
-		s.rules = map[string]*ruleState{}
+// sensorOf is the history of sensor k, nil if it has none.
+func (s *State) sensorOf(k schemas.Sensor) *sensorState {
+	if i, ok := s.sensorIndex(k); ok {
+		return s.sensors[i]
 	}
-	rs := s.rules[name]
+	return nil
+}
+
+// sensorIndex is where sensor k is in s.sensors, or would be inserted.
+func (s *State) sensorIndex(k schemas.Sensor) (int, bool) {
+	for i, ss := range s.sensors {
+		if ss.k >= k {
+			return i, ss.k == k
+		}
+	}
+	return len(s.sensors), false
+}
+
+// align lays the rule states out in the slots of class rc, if they are
+// not already: a state keeps the states of the rules rc has (by name) and
+// forgets those of rules no longer configured. Every Apply and Tick
+// aligns first; the engine then finds a rule's state at its bound's slot.
+func (s *State) align(rc *ruleClass) {
+	if s.cls == rc {
+		return
+	}
+	rules := make([]*ruleState, len(rc.slotNames))
+	for i, rs := range s.rules {
+		if rs == nil {
+			continue
+		}
+		if j, ok := slices.BinarySearch(rc.slotNames, s.names[i]); ok {
+			rules[j] = rs
+		}
+	}
+	s.rules, s.names, s.cls = rules, rc.slotNames, rc
+}
+
+// rule is the state of rule b, created if it has none yet (its folds
+// start at the watermark wm). The state is aligned to b's class.
+func (s *State) rule(b *bound, wm int64) *ruleState {
+	rs := s.rules[b.slot]
 	if rs == nil {
 		rs = &ruleState{Base: cond{Pos: wm}, Cur: cond{Pos: wm}}
-		s.rules[name] = rs
+		s.rules[b.slot] = rs
 	}
 	return rs
+}
+
+// ruleNamed is the state of the rule named name, nil if it has none.
+func (s *State) ruleNamed(name string) *ruleState {
+	if i, ok := slices.BinarySearch(s.names, name); ok {
+		return s.rules[i]
+	}
+	return nil
 }
 
 // find returns the index of the sample at ts and whether it exists.

@@ -21,13 +21,13 @@ func checkTraces(t *testing.T, e *Engine, st *State, where string) int {
 	sr := c.station(st.station)
 	checked := 0
 	for sensor, rules := range sr.bySensor {
-		ss := st.sensors[sensor]
+		ss := st.sensorOf(sensor)
 		if ss == nil {
 			continue
 		}
 		h := ss.Hist
 		for _, b := range rules {
-			rs := st.rules[b.name]
+			rs := st.ruleNamed(b.name)
 			if rs == nil || rs.tr == nil {
 				continue
 			}
