@@ -417,6 +417,13 @@ func (ss *sensorState) find(ts int64) (int, bool) {
 // insert adds smp in order and returns its index.
 func (ss *sensorState) insert(smp sample) int {
 	i, _ := ss.find(smp.TS)
+	if len(ss.Hist) == cap(ss.Hist) {
+		// Grow by an eighth (append doubles): a history's length settles
+		// (the window's readings), and the capacity settles just above it.
+		h := make([]sample, len(ss.Hist), len(ss.Hist)+max(1, len(ss.Hist)/8))
+		copy(h, ss.Hist)
+		ss.Hist = h
+	}
 	ss.Hist = append(ss.Hist, sample{})
 	copy(ss.Hist[i+1:], ss.Hist[i:])
 	ss.Hist[i] = smp
