@@ -364,8 +364,17 @@ func (d *decoder) ref() schemas.ReadingRef {
 }
 
 func (d *decoder) cond() cond {
-	return cond{Pos: d.sv(), TS: d.sv(), Raw: int8(d.small("raw level", MaxLevels)), Eff: int8(d.small("level", MaxLevels)),
-		Run: int32(d.small("run", math.MaxInt32)), RunStart: d.sv(), V: d.f(), Ref: rrefOf(d.ref())}
+	c := cond{Pos: d.sv(), TS: d.sv(), Raw: int8(d.small("raw level", MaxLevels)), Eff: int8(d.small("level", MaxLevels)),
+		Run: int32(d.small("run", math.MaxInt32)), RunStart: d.sv(), V: d.f()}
+	r := d.ref()
+	// A condition's reading is none (all zero) or has a time, never the
+	// epoch (rref's "none"): anything else would not encode back the same.
+	none := r.TS.IsZero()
+	if d.err == nil && (none && (r.Seq != 0 || r.Value != 0 || math.Signbit(r.Value)) || !none && r.TS.UnixNano() == 0) {
+		d.fail("condition reading %+v", r)
+	}
+	c.Ref = rrefOf(r)
+	return c
 }
 
 // encodeEvent is ev in the state encoding of this version, as alertState
