@@ -15,6 +15,7 @@ import (
 	"github.com/resilience-project/resilience/internal/auth"
 	"github.com/resilience-project/resilience/internal/config"
 	"github.com/resilience-project/resilience/internal/embedded"
+	"github.com/resilience-project/resilience/internal/memlimit"
 	"github.com/resilience-project/resilience/processor"
 	"github.com/resilience-project/resilience/processor/influxsink"
 )
@@ -116,6 +117,10 @@ type Config struct {
 	Influx       influxsink.Config `yaml:"influx"`
 	Alerts       AlertsConfig      `yaml:"alerts"`
 	Publish      PublishConfig     `yaml:"publish"`
+	// MemoryLimit is the process's soft memory limit (internal/memlimit):
+	// auto (default: GOMEMLIMIT, else 90% of the cgroup's limit, else
+	// none), off, or a size such as 512MiB.
+	MemoryLimit string `yaml:"memory_limit"`
 	// Dev is set by `run --dev`: anonymous MQTT devices in embedded mode.
 	Dev bool `yaml:"-"`
 }
@@ -133,7 +138,8 @@ func DefaultConfig() Config {
 		Influx:       influxsink.DefaultConfig(),
 		Alerts: AlertsConfig{NFLog: NFLogConfig{Kind: "file", Retention: 7 * 24 * time.Hour},
 			NotifyMaxAge: 24 * time.Hour, ResolvedRetention: 24 * time.Hour},
-		Publish: defaultPublishConfig(),
+		Publish:     defaultPublishConfig(),
+		MemoryLimit: memlimit.Auto,
 	}
 }
 
@@ -178,6 +184,7 @@ func (c *Config) ApplyEnv(get func(string) string) {
 	env.String("RESILIENCE_STATIONS_FILE", &c.StationsFile)
 	env.String("RESILIENCE_RULES_FILE", &c.RulesFile)
 	env.String("RESILIENCE_DATA_DIR", &c.DataDir)
+	env.String("RESILIENCE_MEMORY_LIMIT", &c.MemoryLimit)
 	env.String("RESILIENCE_HTTP_LISTEN", &c.HTTP.Listen)
 	env.String("RESILIENCE_HTTP_TOKENS_FILE", &c.HTTP.TokensFile)
 	env.String("RESILIENCE_MQTT_URL", &c.Ingest.URL)
@@ -211,6 +218,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.RulesFile, "rules-file", c.RulesFile, "rules YAML (empty: built-in defaults)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for embedded brokers, spool and local points")
 	fs.StringVar(&c.HTTP.Listen, "http.listen", c.HTTP.Listen, "HTTP API address")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft memory limit: auto (GOMEMLIMIT, else 90% of the cgroup's), off, or a size such as 512MiB")
 	fs.Func("kafka.brokers", "comma-separated Kafka bootstrap brokers (empty: embedded log)", func(v string) error {
 		c.Kafka.Brokers = config.SplitList(v)
 		return nil
@@ -258,6 +266,9 @@ func (c *Config) validateOwn() []error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: required"))
+	}
+	if err := memlimit.Validate(c.MemoryLimit); err != nil {
+		errs = append(errs, fmt.Errorf("memory_limit: %w", err))
 	}
 	if c.HTTP.Rate < 0 || c.HTTP.Burst < 0 {
 		errs = append(errs, fmt.Errorf("http.rate %v, http.burst %d: want positive numbers (0: the defaults)", c.HTTP.Rate, c.HTTP.Burst))

@@ -290,6 +290,8 @@ func TestValidateNamesKeys(t *testing.T) {
 	}{
 		{"stations_file", func(c *Config) { c.StationsFile = "" }, 0},
 		{"data_dir", func(c *Config) { c.DataDir = "" }, 0},
+		{"memory_limit", func(c *Config) { c.MemoryLimit = "lots" }, 0},
+		{"memory_limit", func(c *Config) { c.MemoryLimit = "-90MiB" }, 0},
 		{"http.listen", func(c *Config) { c.HTTP.Listen = "8080" }, 0},
 		{"kafka.partitions", func(c *Config) { c.Kafka.Partitions = 0 }, 0},
 		{"kafka.partitions", func(c *Config) { c.Kafka.Partitions = 1001 }, 0},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/resilience-project/resilience/internal/auth"
 	"github.com/resilience-project/resilience/internal/embedded"
+	"github.com/resilience-project/resilience/internal/memlimit"
 	"github.com/resilience-project/resilience/schemas"
 	"github.com/resilience-project/resilience/schemas/rulespec"
 )
@@ -165,6 +166,13 @@ func serve(mode Mode, args []string, stderr io.Writer) int {
 		return 1
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	limit, src, err := memlimit.Resolve(cfg.MemoryLimit, memlimit.Env{Getenv: os.Getenv, CgroupLimit: memlimit.CgroupLimit})
+	if err != nil { // Validate accepted it
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	memlimit.Apply(limit)
+	logger.Info("memory limit", "bytes", limit, "from", src)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := RunStack(ctx, mode, cfg, logger, nil); err != nil {
