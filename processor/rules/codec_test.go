@@ -26,7 +26,7 @@ func worstState() *State {
 	}
 	for i := 0; i < maxSensors; i++ {
 		ss := &sensorState{k: schemas.Sensor(fmt.Sprintf("%0*d", maxShortLen, i))} // sorted
-		step := int64(math.MaxInt64 / MaxHistory) // the widest step MaxHistory samples can take
+		step := int64(math.MaxInt64 / MaxHistory)                                  // the widest step MaxHistory samples can take
 		for j := 0; j < MaxHistory; j++ {
 			ss.Hist = append(ss.Hist, sample{TS: math.MinInt64 + int64(j)*step, Seq: math.MaxUint64, V: math.Pi, Run: math.MaxUint32, Q: -1})
 		}
