@@ -1,6 +1,9 @@
 package rules
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // The station's rainfall: the event-time bucket ring (ring, state.go) that
 // rain readings are added to, and the rolling sums accumulation rules
@@ -154,11 +157,31 @@ func (p *prefix) build(r *ring, gen uint64) {
 	n := int64(r.slots())
 	p.ok, p.gen, p.r = true, gen, r
 	p.base = max(r.Head-n+1, 0)
-	p.pre = append(p.pre[:0], 0)
+	cnt := int(r.Head - p.base + 1)
+	p.pre = slices.Grow(p.pre[:0], cnt+1)[:cnt+1]
+	p.pre[0] = 0
+	start := int(p.base % n)
+	switch {
+	case r.b8 != nil:
+		runningSums(p.pre[1:], r.b8, start)
+	case r.b16 != nil:
+		runningSums(p.pre[1:], r.b16, start)
+	default:
+		runningSums(p.pre[1:], r.b32, start)
+	}
+}
+
+// runningSums sets dst[k] to the sum of the len(dst) buckets of ring from
+// slot start on, wrapping, up to the k-th.
+func runningSums[T uint8 | uint16 | uint32](dst []uint64, ring []T, start int) {
 	var acc uint64
-	for b := p.base; b <= r.Head; b++ {
-		acc += uint64(r.at(b % n))
-		p.pre = append(p.pre, acc)
+	j := start
+	for k := range dst {
+		acc += uint64(ring[j])
+		dst[k] = acc
+		if j++; j == len(ring) {
+			j = 0
+		}
 	}
 }
 
