@@ -219,13 +219,22 @@ func (w *wiring) startMQTT() error {
 	return mb.Register(w.reg)
 }
 
-// writer returns a Kafka writer of its own for one component, closed once
-// every part has stopped.
-func (w *wiring) writer(batch int) *kafkax.Writer {
-	kw := kafkax.NewWriter(kafkax.WriterOptions{Brokers: w.cfg.Kafka.Brokers, BatchSize: batch * 2})
+// writer returns a Kafka writer of its own for one component, whose calls
+// carry up to perCall messages, closed once every part has stopped.
+func (w *wiring) writer(perCall int) *kafkax.Writer {
+	kw := kafkax.NewWriter(kafkax.WriterOptions{Brokers: w.cfg.Kafka.Brokers,
+		BatchSize: kafkax.PartitionBatch(perCall, w.cfg.Kafka.Partitions)})
 	w.lc.closeAfterParts(func() { kw.Close() })
 	return kw
 }
+
+// processorWriteCall is the call size the processor's writer is sized
+// for. Its calls are a batch's changed states (about 4.5 KB each, so a
+// produce request of BatchBytes holds a few hundred) and the alert
+// events that queued while the previous alert write was in flight (a
+// handful, more in a storm, which then take further requests): not
+// processor.batch_size.
+const processorWriteCall = 1024
 
 // loadRules reads the rules file once: the processor evaluates the
 // station rules (and hot-reloads them), the alerts service the basin rules.
@@ -259,7 +268,7 @@ func (w *wiring) wireProcessor() (*processor.View, error) {
 	}
 	view := processor.NewView(w.stations, 1000)
 	proc, err := processor.New(w.cfg.Processor, processor.Deps{Brokers: w.cfg.Kafka.Brokers, Registry: w.stations,
-		Engine: engine, Points: points, Writer: w.writer(w.cfg.Processor.BatchSize), View: view, Topics: w.topics}, w.logger, w.reg)
+		Engine: engine, Points: points, Writer: w.writer(processorWriteCall), View: view, Topics: w.topics}, w.logger, w.reg)
 	if err != nil {
 		return nil, err
 	}

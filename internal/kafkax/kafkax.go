@@ -28,6 +28,20 @@ func PartitionFor(key string, n int) int {
 	return Balancer().Balance(kafka.Message{Key: []byte(key)}, parts...)
 }
 
+// PartitionBatch is a WriterOptions.BatchSize for a writer whose calls
+// carry up to perCall messages spread by key over partitions: twice the
+// even share (keys are not spread evenly), at least 64 and at most
+// maxPartitionBatch.
+func PartitionBatch(perCall, partitions int) int {
+	share := (perCall + max(partitions, 1) - 1) / max(partitions, 1)
+	return min(max(2*share, 64), maxPartitionBatch)
+}
+
+// maxPartitionBatch bounds PartitionBatch: 1,024 messages preallocate
+// about 150 KB a batch; a produce request holds at most BatchBytes (about
+// 1 MB) anyway.
+const maxPartitionBatch = 1024
+
 // DefaultBatchTimeout is WriterOptions.BatchTimeout's default.
 const DefaultBatchTimeout = 250 * time.Microsecond
 
@@ -35,8 +49,12 @@ const DefaultBatchTimeout = 250 * time.Microsecond
 type WriterOptions struct {
 	Brokers []string
 	TLS     *tls.Config
-	// BatchSize is the most messages per partition batch; set it at least as
-	// large as the biggest slice passed to WriteMessages.
+	// BatchSize is the most messages per partition batch (kafka-go's
+	// Writer.BatchSize): a call's messages for one partition beyond it go
+	// in further produce requests. kafka-go allocates BatchSize messages
+	// (about 150 bytes each) for every partition batch it starts, however
+	// few messages the batch gets, so size it to what one call puts in
+	// one partition (PartitionBatch), not to the whole call.
 	BatchSize int
 	// BatchTimeout bounds how long a partial batch waits (kafka-go default
 	// 1 s; here 250 µs). kafka-go starts a partition's batch at the first

@@ -140,3 +140,18 @@ func TestNewWriterOptions(t *testing.T) {
 		t.Errorf("non-positive options must fall back to the defaults: BatchSize %d, BatchTimeout %v", w2.BatchSize, w2.BatchTimeout)
 	}
 }
+
+func TestPartitionBatch(t *testing.T) {
+	for _, tc := range []struct{ perCall, partitions, want int }{
+		{500, 6, 168},     // the collector's default batch over 6 partitions
+		{1024, 6, 342},    // the processor's writer
+		{100, 6, 64},      // at least 64
+		{500, 1, 1000},    // one partition takes the whole call, twice
+		{100000, 1, 1024}, // at most 1,024
+		{10, 0, 64},       // no partitions known: as one
+	} {
+		if got := PartitionBatch(tc.perCall, tc.partitions); got != tc.want {
+			t.Errorf("PartitionBatch(%d, %d) = %d, want %d", tc.perCall, tc.partitions, got, tc.want)
+		}
+	}
+}
