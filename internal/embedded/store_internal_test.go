@@ -185,3 +185,47 @@ func TestStoreReadsMochiBoltFiles(t *testing.T) {
 		t.Errorf("subscriptions from mochi's bolt file: %+v", subs)
 	}
 }
+
+// countingRecord counts its encodings.
+type countingRecord struct {
+	calls *int
+	b     []byte
+}
+
+func (c countingRecord) MarshalBinary() ([]byte, error) { *c.calls++; return c.b, nil }
+func (c countingRecord) UnmarshalBinary([]byte) error   { return nil }
+
+// TestStoreEncodesAtFlush: a message stored and acknowledged within one
+// window is never encoded; one still in flight is encoded once, at the
+// flush, and stored.
+func TestStoreEncodesAtFlush(t *testing.T) {
+	h := openStore(t, filepath.Join(t.TempDir(), "mqtt.db"), time.Hour, 1<<20)
+	defer h.Stop()
+	var acked, kept int
+	h.put("if_acked", countingRecord{calls: &acked, b: []byte("a")})
+	h.del("if_acked")
+	h.put("if_kept", countingRecord{calls: &kept, b: []byte("k")})
+	if acked != 0 || kept != 0 {
+		t.Fatalf("encoded before the flush: acked %d, kept %d times", acked, kept)
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if acked != 0 || kept != 1 {
+		t.Errorf("encoded: acked %d times (want 0), kept %d (want 1)", acked, kept)
+	}
+	var got []byte
+	if err := h.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(storeBucket))
+		if v := b.Get([]byte("if_acked")); v != nil {
+			t.Errorf("the acknowledged message was stored: %q", v)
+		}
+		got = append(got, b.Get([]byte("if_kept"))...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "k" {
+		t.Errorf("stored %q, want %q", got, "k")
+	}
+}
