@@ -69,11 +69,11 @@ type MQTTConfig struct {
 
 // Defaults of MQTTConfig.
 const (
-	DefaultMaxInflight        = 8192
+	DefaultMaxInflight = 8192
 	// MaxMaxInflight is the most max_inflight may be, so that mochi's own
 	// limit (mochiMaxInflight, where it drops) keeps a headroom of
 	// concurrent publishes.
-	MaxMaxInflight = 32768
+	MaxMaxInflight            = 32768
 	DefaultMaxPacketSize      = 256 << 10
 	DefaultPublishWait        = 10 * time.Second
 	DefaultStoreFlushInterval = 5 * time.Millisecond
