@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -113,6 +114,7 @@ type Events struct {
 	closeOnce sync.Once
 
 	streams   prometheus.Gauge
+	open      atomic.Int64 // streams open (Watched)
 	published *prometheus.CounterVec
 	reloads   prometheus.Counter
 }
@@ -200,6 +202,26 @@ func (e *Events) Publish(kind EventKind, v any) (uint64, error) {
 	close(wake)
 	e.published.WithLabelValues(string(kind)).Inc()
 	return id, nil
+}
+
+// Watched reports whether a stream is open.
+func (e *Events) Watched() bool { return e.open.Load() > 0 }
+
+// Forget drops the events kept for resuming and moves the ids on by one
+// without an event: a stream that resumes from an id before it is told to
+// reload (the events after that id are gone), one that connects after it
+// follows from the new id. RunEventFeed calls it when it stops looking
+// because nobody has watched for a while: what changes meanwhile is in no
+// event, so no stream may resume across it.
+func (e *Events) Forget() {
+	e.mu.Lock()
+	e.last++
+	e.first, e.head, e.n = e.last+1, 0, 0
+	clear(e.ring)
+	wake := e.wake
+	e.wake = make(chan struct{})
+	e.mu.Unlock()
+	close(wake)
 }
 
 // LastID is the id of the newest event (FirstID when there is none).
@@ -358,7 +380,8 @@ func (e *Events) serveStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	e.streams.Inc()
-	defer e.streams.Dec()
+	e.open.Add(1)
+	defer func() { e.streams.Dec(); e.open.Add(-1) }()
 	write := func(s string) bool {
 		rc.SetWriteDeadline(time.Now().Add(e.o.StreamDeadline))
 		if _, err := w.Write([]byte(s)); err != nil {

@@ -353,3 +353,79 @@ func TestEventFeedReadsOnlyChangedAlerts(t *testing.T) {
 		t.Fatalf("%d listings while the reader refused, want a new one", looks)
 	}
 }
+
+// TestEventFeedRestsWhileUnwatched: with no stream open the feed keeps
+// looking for a while, then rests (it looks at nothing, publishes
+// nothing) and moves the ids on; a stream resuming from before is told to
+// reload, a new one gets the changes made after it opened.
+func TestEventFeedRestsWhileUnwatched(t *testing.T) {
+	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
+	src := &feedSource{stations: []schemas.StationStatus{{ID: "VG-AINGHIA", LastSeen: &t0, LastSeq: 1}}}
+	const firstID = 5000
+	hub, err := httpapi.NewEvents(httpapi.EventsOptions{FirstID: firstID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Options{Alerts: src, Stations: src, Events: hub, Now: func() time.Time { return t0 }})
+	hs := httptest.NewServer(hub.Stream(nil))
+	t.Cleanup(hs.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); hub.Run(ctx) }()
+	go func() { defer wg.Done(); srv.RunEventFeed(ctx, 2*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	looks := func() int {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		return src.looks
+	}
+
+	for deadline := time.Now().Add(30 * time.Second); hub.LastID() == firstID; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the feed never rested with nobody watching")
+		}
+	}
+	if hub.LastID() != firstID+1 {
+		t.Fatalf("last id %d after resting, want %d (moved on by one, no event)", hub.LastID(), firstID+1)
+	}
+	if n := looks(); n < 100 {
+		t.Fatalf("rested after %d looks, want the grace of 100 first", n)
+	}
+	rested := looks()
+	src.change(func() {
+		ts := t0.Add(time.Minute)
+		src.stations[0].LastSeen, src.stations[0].LastSeq = &ts, 2
+	})
+	time.Sleep(100 * time.Millisecond) // 50 intervals
+	if n := looks(); n != rested {
+		t.Errorf("the feed looked %d times while resting", n-rested)
+	}
+	if hub.LastID() != firstID+1 {
+		t.Errorf("the feed published while resting (last id %d)", hub.LastID())
+	}
+
+	_, old := openStream(t, fmt.Sprintf("%s?last_event_id=%d", hs.URL, firstID), nil)
+	if ev := readN(t, old, 1)[0]; ev.Kind != "reload" {
+		t.Fatalf("a stream resuming from before the rest got %+v, want a reload", ev)
+	}
+	_, r := openStream(t, hs.URL, nil)
+	// Two looks: the new baseline is taken whole before the change.
+	for deadline := time.Now().Add(30 * time.Second); looks() < rested+2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the feed did not look again once a stream opened")
+		}
+	}
+	src.change(func() {
+		ts := t0.Add(2 * time.Minute)
+		src.stations[0].LastSeen, src.stations[0].LastSeq = &ts, 3
+	})
+	ev := readN(t, r, 1)[0]
+	var x schemas.StationStatus
+	if err := json.Unmarshal([]byte(ev.Data), &x); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != "station" || x.LastSeq != 3 {
+		t.Fatalf("after the rest the new stream got %+v (seq %d), want the station at seq 3", ev, x.LastSeq)
+	}
+}
