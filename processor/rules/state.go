@@ -130,31 +130,34 @@ type emitKey struct {
 }
 
 // newEmitKey is the key of the event (kind, level, at) of an alert.
-// kind is one of the schemas' alert kinds.
+// kind is one of the schemas' alert kinds (it panics on another: the
+// engine emits none).
 func newEmitKey(kind schemas.AlertKind, level int, at int64) emitKey {
-	return emitKey{at: at, level: int32(level), kind: kindCode(kind)}
+	c, ok := kindCode(kind)
+	if !ok {
+		panic(fmt.Sprintf("rules: alert kind %q has no code", kind))
+	}
+	return emitKey{at: at, level: int32(level), kind: c}
 }
 
-// kindCode numbers the alert kinds of emitted events; it panics on a kind
-// the schemas do not define (the engine emits none).
-func kindCode(k schemas.AlertKind) uint8 {
-	switch k {
-	case schemas.AlertFired:
-		return 0
-	case schemas.AlertEscalated:
-		return 1
-	case schemas.AlertDeescalated:
-		return 2
-	case schemas.AlertResolved:
-		return 3
+// emitKinds are the alert kinds, numbered by kindCode.
+func emitKinds() [4]schemas.AlertKind {
+	return [...]schemas.AlertKind{schemas.AlertFired, schemas.AlertEscalated, schemas.AlertDeescalated, schemas.AlertResolved}
+}
+
+// kindCode is k's number in emitKinds; false for a kind the schemas do
+// not define.
+func kindCode(k schemas.AlertKind) (uint8, bool) {
+	for i, x := range emitKinds() {
+		if x == k {
+			return uint8(i), true
+		}
 	}
-	panic(fmt.Sprintf("rules: alert kind %q has no code", k))
+	return 0, false
 }
 
 // alertKind is the kind that kindCode numbered c.
-func alertKind(c uint8) schemas.AlertKind {
-	return [...]schemas.AlertKind{schemas.AlertFired, schemas.AlertEscalated, schemas.AlertDeescalated, schemas.AlertResolved}[c]
-}
+func alertKind(c uint8) schemas.AlertKind { return emitKinds()[c] }
 
 // suffix is k's EventID after the alert id and its colon: "kind:level:at".
 func (k emitKey) suffix() string {
@@ -171,10 +174,7 @@ func parseEmitKey(s string) (emitKey, bool) {
 		return emitKey{}, false
 	}
 	var k emitKey
-	switch schemas.AlertKind(kind) {
-	case schemas.AlertFired, schemas.AlertEscalated, schemas.AlertDeescalated, schemas.AlertResolved:
-		k.kind = kindCode(schemas.AlertKind(kind))
-	default:
+	if k.kind, ok1 = kindCode(schemas.AlertKind(kind)); !ok1 {
 		return emitKey{}, false
 	}
 	l, err1 := strconv.ParseInt(lvl, 10, 32)
