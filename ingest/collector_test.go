@@ -646,8 +646,12 @@ func TestRunPassesFilters(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("subscribed %v, want %v", got, want)
 	}
-	if err := h.c.Ready(); err != nil {
-		t.Errorf("Ready() = %v after connect", err)
+	// The fake signals the connect from inside Connect, before Run holds
+	// the client: Ready turns nil just after.
+	for deadline := time.Now().Add(failDeadline); h.c.Ready() != nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Ready() = %v long after connect", h.c.Ready())
+		}
 	}
 	h.stop(t)
 	if err := h.c.Ready(); !errors.Is(err, ErrNotRunning) {

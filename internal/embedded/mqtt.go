@@ -297,6 +297,13 @@ func (b *MQTTBroker) Dropped() int64 {
 	return i.InflightDropped + i.MessagesDropped
 }
 
+// Connected reports whether the client with this id has an open
+// connection (a persistent session without one is not connected).
+func (b *MQTTBroker) Connected(clientID string) bool {
+	cl, ok := b.srv.Clients.Get(clientID)
+	return ok && !cl.Closed()
+}
+
 // TooLarge returns the clients disconnected for sending a packet over
 // max_packet_size.
 func (b *MQTTBroker) TooLarge() int64 { return b.flow.tooLarge.Load() }
