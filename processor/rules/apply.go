@@ -435,7 +435,63 @@ func (b *bound) gate(c *cond, ts int64, v float64) int {
 
 // after is the index of the first sample of h newer than pos.
 func after(h []sample, pos int64) int {
-	return sort.Search(len(h), func(i int) bool { return h[i].TS > pos })
+	// a binary search written out: it runs several times per reading
+	lo, hi := 0, len(h)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if h[m].TS <= pos {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// afterNear is after(h, pos), searched outward from index near (a
+// gallop, then a binary search): the late paths look up times close to
+// the sample they insert.
+func afterNear(h []sample, pos int64, near int) int {
+	n := len(h)
+	if n == 0 {
+		return 0
+	}
+	near = min(max(near, 0), n-1)
+	// lo: a sample at or before pos (or -1), hi: one after it (or n)
+	lo, hi := near, near
+	if h[near].TS > pos {
+		for step := 1; ; step <<= 1 {
+			hi, lo = lo, lo-step
+			if lo < 0 {
+				lo = -1
+				break
+			}
+			if h[lo].TS <= pos {
+				break
+			}
+		}
+	} else {
+		for step := 1; ; step <<= 1 {
+			lo, hi = hi, hi+step
+			if hi >= n {
+				hi = n
+				break
+			}
+			if h[hi].TS > pos {
+				break
+			}
+		}
+	}
+	// h[lo] <= pos < h[hi]: the answer is in (lo, hi]
+	for lo+1 < hi {
+		m := int(uint(lo+hi) >> 1)
+		if h[m].TS <= pos {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return hi
 }
 
 // advance folds the samples up to the watermark into the rule's checkpoint.

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"math"
-	"sort"
 	"time"
 
 	"github.com/resilience-project/resilience/schemas"
@@ -63,7 +62,7 @@ func (k *rateRule) value(st *State, _ *rainSums, h []sample, j, skip int) (float
 	// The oldest good reading within the window: binary search for the
 	// window's start, then skip suspect readings forward.
 	f := -1
-	lo := sort.Search(j, func(i int) bool { return h[i].TS >= s.TS-k.window })
+	lo := after(h[:j], s.TS-k.window-1)
 	for i := lo; i < j; i++ {
 		st.steps++
 		if h[i].Q != int8(QualitySuspect) && i != skip {

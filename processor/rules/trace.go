@@ -140,9 +140,13 @@ func (t *trace) shiftSuffix(i int, d float64) {
 	t.sd += d
 }
 
-// touched keeps the topFrom claim true after entry e's condition was
-// written: an entry from topFrom on that is not at the top level ends it.
+// touched keeps the topFrom, hotTo and hot claims true after entry e's
+// condition was written: an entry from topFrom on that is not at the top
+// level ends the first, an entry with a level moves the others.
 func (t *trace) touched(e *tstep) {
+	if e.eff > 0 {
+		t.hotTo, t.hot = max(t.hotTo, e.pos), max(t.hot, e.eff)
+	}
 	if e.pos >= t.topFrom && !(e.ok && e.raw == t.top && e.eff == t.top) {
 		t.topFrom = math.MaxInt64
 	}
@@ -194,6 +198,12 @@ type trace struct {
 	// shifts those entries at once (shiftRun).
 	top     uint8
 	topFrom int64
+	// hotTo and hot bound the entries' levels: every entry after hotTo
+	// has eff 0, and none has an eff above hot (both only grow between
+	// builds, so they may exceed what the entries hold), so that a scan
+	// for the highest level stops early.
+	hotTo int64
+	hot   uint8
 	// ent is buf[off:]: the entries. Entries leave and enter at either
 	// end of the shorter side (remove, insert), so thinning an old
 	// sample or inserting a reading moves at most half of them.
@@ -255,11 +265,12 @@ func (d *dirty) add(lo, hi int64) {
 }
 
 // settle sets last to the time of the newest sample of h in a span
-// (math.MinInt64 if none): past it no value changes.
-func (d *dirty) settle(h []sample) {
+// (math.MinInt64 if none): past it no value changes. The spans lie
+// around sample near, where the search for each starts.
+func (d *dirty) settle(h []sample, near int) {
 	d.last = math.MinInt64
 	for i := 0; i < d.n; i++ {
-		if j := after(h, d.s[i].hi) - 1; j >= 0 && h[j].TS >= d.s[i].lo {
+		if j := afterNear(h, d.s[i].hi, near) - 1; j >= 0 && h[j].TS >= d.s[i].lo {
 			d.last = max(d.last, h[j].TS)
 		}
 	}
@@ -394,7 +405,7 @@ func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *tra
 		tr = &trace{}
 	}
 	centi := b.shr != nil
-	*tr = trace{c: x.c, centi: centi, sfrom: math.MaxInt64, top: uint8(len(b.levels)), topFrom: math.MaxInt64, buf: tr.buf}
+	*tr = trace{c: x.c, centi: centi, sfrom: math.MaxInt64, top: uint8(len(b.levels)), topFrom: math.MaxInt64, hotTo: math.MinInt64, buf: tr.buf}
 	tr.reset()
 	c := rs.Base
 	for j := after(h, c.Pos); j < len(h); j++ {
@@ -595,8 +606,8 @@ func (x *applyCtx) tracedOld(b sensorRule, rs *ruleState, h []sample, idx int) i
 	if p > 0 {
 		old = int(tr.ent[p-1].eff)
 	}
-	top := len(b.levels)
-	for i := p; i < len(tr.ent) && old < top; i++ {
+	top := int(tr.hot) // no entry is above it
+	for i := p; i < len(tr.ent) && old < top && tr.ent[i].pos <= tr.hotTo; i++ {
 		x.st.steps++
 		old = max(old, int(tr.ent[i].eff))
 	}
@@ -624,9 +635,11 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 	// The placeholder carries the gating condition of the entry before
 	// it: the condition the entry after it was folded from, which is
 	// what refold compares the new sample's with (sync).
-	prev := tr.entry(&rs.Base, false)
+	var prev tstep
 	if p > 0 {
 		prev = tr.ent[p-1]
+	} else {
+		prev = tr.entry(&rs.Base, false)
 	}
 	tr.insert(p, tstep{pos: tIns, raw: prev.raw, eff: prev.eff, run: prev.run, runStart: prev.runStart})
 	// The samples whose own value may change: the new one, those whose
@@ -652,7 +665,7 @@ func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, 
 		}
 		sh = shift{}
 	}
-	d.settle(h)
+	d.settle(h, idx)
 	stop, ok := x.refold(b, rs, h, p, -1, &d, sh)
 	if !ok {
 		return peak, drop, false
@@ -710,12 +723,16 @@ func (x *applyCtx) thinned(rules []sensorRule, states []*ruleState, h []sample, 
 			if slo, shi, d, ok := b.shr.thinShift(h, k, x.c.bucket); ok {
 				// The values move by d: change them here and refold
 				// the conditions only.
+				from, to := int64(math.MaxInt64), int64(math.MinInt64)
 				for i := tr.entryAt(slo); i < len(tr.ent) && tr.ent[i].pos <= shi; i++ {
 					if e := &tr.ent[i]; e.ok {
 						e.v += float64(d)
-						tr.markStale(e.pos, 1, 0)
-						tr.holdTo = max(tr.holdTo, e.pos)
+						from, to = min(from, e.pos), e.pos
 					}
+				}
+				if from <= to {
+					tr.markStale(from, 1, 0)
+					tr.holdTo = max(tr.holdTo, to)
 				}
 				lo, hi = 1, 0
 			}
