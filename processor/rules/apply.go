@@ -501,8 +501,8 @@ func (x *applyCtx) advance(b sensorRule, rs *ruleState, h []sample, idx int) {
 			x.fold(b, &rs.Base, h, j, idx)
 		}
 	}
-	if rs.tr != nil {
-		rs.tr.popBase(rs.Base.Pos)
+	if tr := x.st.traceOf(b.slot); tr != nil {
+		tr.popBase(rs.Base.Pos)
 	}
 }
 
@@ -556,11 +556,11 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 		if s.ok {
 			peak = s
 		}
-		if tr := rs.tr; tr != nil {
+		if tr := x.st.traceOf(b.slot); tr != nil {
 			if tr.c == x.c && tr.aligned(h[:idx], x.first(h, rs.Base.Pos), -1) {
 				tr.push(tr.entry(&rs.Cur, s.ok))
 			} else {
-				rs.tr = nil
+				x.st.setTrace(b.slot, nil)
 			}
 		}
 		done = true
@@ -571,7 +571,7 @@ func (x *applyCtx) eval(b sensorRule, rs *ruleState, h []sample, idx int, inOrde
 		}
 	}
 	if !done {
-		rs.tr = nil
+		x.st.setTrace(b.slot, nil)
 		c := rs.Base
 		for j := after(h, c.Pos); j < len(h); j++ {
 			s := x.fold(b, &c, h, j, -1)
@@ -664,10 +664,10 @@ func (x *applyCtx) emitMsg(b *bound, e evaluator, rs *ruleState, kind schemas.Al
 	rs.Level = lvl
 	if lvl == 0 {
 		rs.PrevID = rs.ID
-		rs.last, rs.ID, rs.Start, rs.Emitted = nil, "", 0, nil
+		rs.last, rs.ID, rs.Start, rs.Emitted = "", "", 0, nil
 		return
 	}
-	rs.last = encodeEvent(&ev)
+	rs.last = slimEvent(&ev)
 }
 
 // ids assigns the alert id (when kind fires it) and the event id of an

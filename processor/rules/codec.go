@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/resilience-project/resilience/schemas"
@@ -210,8 +211,10 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		}
 		e.str(a.ID)
 		e.sv(a.Start)
-		e.flag(a.last != nil)
-		e.b = append(e.b, a.last...)
+		e.flag(a.last != "")
+		if a.last != "" {
+			e.fullEvent(a.last, a.ID, s.station, n)
+		}
 		e.uv(uint64(len(a.Emitted)))
 		if a.ID == "" && len(a.Emitted) > 0 {
 			return nil, fmt.Errorf("rules: encode state of %s: rule %s: event ids without an alert", s.station, n)
@@ -377,12 +380,137 @@ func (d *decoder) cond() cond {
 	return c
 }
 
-// encodeEvent is ev in the state encoding of this version, as alertState
-// keeps it.
+// encodeEvent is ev in the state encoding of this version.
 func encodeEvent(ev *schemas.AlertEvent) []byte {
 	e := encoder{b: make([]byte, 0, 256)}
 	e.event(ev)
 	return append([]byte(nil), e.b...)
+}
+
+// slimEvent is the encoding of ev, an event of the active alert of a
+// rule, without what the rule's state holds already: its ID, EventID,
+// Station and Rule are written empty (fillEvent and fullEvent put them
+// back). An alert's event ids are derived from it (schemas.EventID).
+func slimEvent(ev *schemas.AlertEvent) string {
+	s := *ev
+	s.ID, s.EventID, s.Station, s.Rule = "", "", "", ""
+	e := encoder{b: make([]byte, 0, 320)}
+	e.event(&s)
+	return string(e.b)
+}
+
+// derived reports whether slimEvent loses nothing of ev, the event of
+// alert id of rule on station: what it drops is what fillEvent puts back.
+func derived(ev *schemas.AlertEvent, id, station, rule string) bool {
+	return ev.ID == id && ev.Station == station && ev.Rule == rule &&
+		ev.EventID == schemas.EventID(id, ev.Kind, ev.Level, ev.At)
+}
+
+// fillEvent puts back into ev, decoded from a slimEvent, the alert id, its
+// event id, the station and the rule.
+func fillEvent(ev *schemas.AlertEvent, id, station, rule string) {
+	ev.ID, ev.Station, ev.Rule = id, station, rule
+	ev.EventID = schemas.EventID(id, ev.Kind, ev.Level, ev.At)
+}
+
+// fullEvent appends the event slim (a slimEvent) as event() writes it,
+// with the alert id id, its event id, station and rule put back: bytes of
+// slim are copied, not decoded. It panics if slim is not a slimEvent.
+func (e *encoder) fullEvent(slim, id, station, rule string) {
+	c := strCursor{s: slim}
+	v := c.uv()
+	c.str() // ID
+	c.str() // EventID
+	kind := c.str()
+	c.str() // Station
+	sensor := c.str()
+	c.str() // Rule
+	mid := c.i
+	level := c.uv()
+	c.str()  // LevelName
+	c.str()  // Severity
+	c.n(16)  // Value, Threshold
+	c.str()  // Window
+	c.time() // StartedAt
+	at := c.time()
+	if c.bad {
+		panic(fmt.Sprintf("rules: an active alert's event of rule %s is not a slim event", rule))
+	}
+	e.uv(v)
+	e.str(id)
+	// schemas.EventID(id, kind, level, at), without building the string
+	var num [44]byte
+	lv := strconv.AppendUint(num[:0], level, 10)
+	ts := strconv.AppendInt(num[len(lv):len(lv)], at, 10)
+	e.uv(uint64(len(id) + 1 + len(kind) + 1 + len(lv) + 1 + len(ts)))
+	e.b = append(e.b, id...)
+	e.b = append(e.b, ':')
+	e.b = append(e.b, kind...)
+	e.b = append(e.b, ':')
+	e.b = append(e.b, lv...)
+	e.b = append(e.b, ':')
+	e.b = append(e.b, ts...)
+	e.str(kind)
+	e.str(station)
+	e.str(sensor)
+	e.str(rule)
+	e.b = append(e.b, slim[mid:]...)
+}
+
+// strCursor reads the primitives of the encoding from a string without
+// copying it; bad: the string ended early or held a bad varint.
+type strCursor struct {
+	s   string
+	i   int
+	bad bool
+}
+
+func (c *strCursor) uv() uint64 {
+	var x uint64
+	for k, sh := 0, uint(0); k < binary.MaxVarintLen64; k, sh = k+1, sh+7 {
+		if c.i >= len(c.s) {
+			break
+		}
+		b := c.s[c.i]
+		c.i++
+		if b < 0x80 {
+			return x | uint64(b)<<sh
+		}
+		x |= uint64(b&0x7f) << sh
+	}
+	c.bad = true
+	return 0
+}
+
+// n skips k bytes.
+func (c *strCursor) n(k int) {
+	if c.i+k > len(c.s) {
+		c.bad, c.i = true, len(c.s)
+		return
+	}
+	c.i += k
+}
+
+func (c *strCursor) str() string {
+	n := c.uv()
+	if c.bad || n > uint64(len(c.s)-c.i) {
+		c.bad = true
+		return ""
+	}
+	s := c.s[c.i : c.i+int(n)]
+	c.i += int(n)
+	return s
+}
+
+// time is a time encoder.time wrote, in unix ns (the zero time's for
+// none, as schemas.EventID formats it).
+func (c *strCursor) time() int64 {
+	c.n(1)
+	if c.bad || c.s[c.i-1] == 0 {
+		return time.Time{}.UnixNano()
+	}
+	u := c.uv()
+	return int64(u>>1) ^ -int64(u&1) // zigzag, as binary.AppendVarint
 }
 
 // decodeEvent reads an event encodeEvent wrote.
@@ -479,7 +607,11 @@ func decodeState(data []byte) (*State, error) {
 		a := &alertState{ID: d.str("alert id", maxIDLen), Start: d.sv()}
 		if d.flag() {
 			if ev := d.event(); d.err == nil {
-				a.last = encodeEvent(ev)
+				if !derived(ev, a.ID, ns.station, name) {
+					// slimEvent would lose what differs
+					d.fail("rule %s: the active alert's event %q is not of alert %q, station %q, rule %q", name, ev.EventID, a.ID, ns.station, name)
+				}
+				a.last = slimEvent(ev)
 			}
 		}
 		if m := d.small("emitted", maxEmitted); m > 0 {
@@ -497,7 +629,7 @@ func decodeState(data []byte) (*State, error) {
 			}
 		}
 		a.PrevID = d.str("previous alert id", maxIDLen)
-		if d.err == nil && (rs.Level > 0) != (a.last != nil) {
+		if d.err == nil && (rs.Level > 0) != (a.last != "") {
 			d.fail("rule %s alert level %d", name, rs.Level)
 		}
 		if rs.Level > 0 || a.ID != "" || a.PrevID != "" || a.Start != 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -40,15 +41,18 @@ func worstState() *State {
 		for j := 0; j < maxEmitted; j++ {
 			rs.Emitted = append(rs.Emitted, newEmitKey(schemas.AlertDeescalated, MaxLevels, math.MinInt64+int64(j))) // the longest suffix
 		}
-		rs.last = encodeEvent(&schemas.AlertEvent{V: math.MaxUint8, ID: aid, EventID: longStr('E', maxEventIDLen), Kind: schemas.AlertKind(longStr('k', maxShortLen)),
-			Station: id, Sensor: schemas.Sensor(longStr('s', maxShortLen)), Rule: longStr('r', maxNameLen), Level: MaxLevels,
+		name := fmt.Sprintf("%0*d", maxNameLen, i) // sorted
+		kind := schemas.AlertKind(longStr('k', maxShortLen))
+		// the event id an active alert's event has: derived (the longest)
+		rs.last = slimEvent(&schemas.AlertEvent{V: math.MaxUint8, ID: aid, EventID: schemas.EventID(aid, kind, MaxLevels, ts2t(math.MinInt64)), Kind: kind,
+			Station: id, Sensor: schemas.Sensor(longStr('s', maxShortLen)), Rule: name, Level: MaxLevels,
 			LevelName: longStr('l', maxLabelLen), Severity: schemas.Severity(longStr('v', maxShortLen)), Value: math.Pi, Threshold: math.Pi,
 			Window: longStr('w', maxShortLen), StartedAt: ts2t(math.MinInt64), At: ts2t(math.MinInt64),
 			Readings: []schemas.ReadingRef{ref, ref}, District: longStr('d', maxLabelLen), Basin: longStr('b', maxLabelLen),
 			Message: longStr('m', maxMessageLen), LevelNameVI: longStr('V', maxLabelLen), LevelNameEN: longStr('N', maxLabelLen),
 			Beaufort: rulespec.MaxBeaufort, Colour: longStr('c', maxShortLen), TimeToNext: math.Pi, TimeToFailure: math.Pi})
 		s.rules = append(s.rules, rs)
-		s.names = append(s.names, fmt.Sprintf("%0*d", maxNameLen, i)) // sorted
+		s.names = append(s.names, name)
 	}
 	s.rain = newRing(math.MaxInt64, maxRingSlots)
 	s.rain.Head = math.MaxInt64
@@ -324,5 +328,93 @@ func TestAppendBinary(t *testing.T) {
 		if cap(prefix) >= len(want)+len(prefix) && &got[0] != &prefix[:1][0] {
 			t.Fatalf("prefix with room: AppendBinary did not reuse it")
 		}
+	}
+}
+
+// TestActiveAlertEventKeptSlim: an active alert keeps its latest event
+// without its ids, station and rule, yet Active returns the event as
+// emitted, the state encodes it whole (as encodeEvent writes it), and a
+// decoded state gives it back.
+func TestActiveAlertEventKeptSlim(t *testing.T) {
+	e := mustEngine(t, nil)
+	st := e.NewState("VG-AINGHIA")
+	evs := applyAll(e, st, series("VG-AINGHIA", schemas.WaterLevel, 10, 6.0, 6.6, 7.0, 8.2))
+	lastOf := map[string]schemas.AlertEvent{}
+	for _, ev := range evs {
+		lastOf[ev.Rule] = ev
+	}
+	act := st.Active()
+	if len(act) == 0 {
+		t.Fatal("no active alert")
+	}
+	data, err := st.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := &State{}
+	if err := back.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range act {
+		want, ok := lastOf[got.Rule]
+		if !ok {
+			t.Fatalf("active %s: no event emitted", got.Rule)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("active %s:\n got %+v\nwant %+v", got.Rule, got, want)
+		}
+		rs := st.ruleNamed(got.Rule)
+		full := encodeEvent(&want)
+		if len(rs.last) >= len(full)-len(want.ID)-len(want.EventID) {
+			t.Errorf("%s: kept %d bytes for a %d-byte event with %d bytes of ids", got.Rule, len(rs.last), len(full), len(want.ID)+len(want.EventID))
+		}
+		if !bytes.Contains(data, full) {
+			t.Errorf("%s: the state encoding does not hold the whole event", got.Rule)
+		}
+	}
+	if got := back.Active(); !reflect.DeepEqual(got, act) {
+		t.Errorf("decoded state's active alerts:\n got %+v\nwant %+v", got, act)
+	}
+	if again, err := back.MarshalBinary(); err != nil || !bytes.Equal(again, data) {
+		t.Errorf("re-encoded state differs (err %v)", err)
+	}
+}
+
+// TestUnderivedAlertEventRefused: a state whose active alert's event has
+// another alert's id, event id, station or rule would lose it in memory:
+// it is refused as bad.
+func TestUnderivedAlertEventRefused(t *testing.T) {
+	e := mustEngine(t, nil)
+	st := e.NewState("VG-AINGHIA")
+	evs := applyAll(e, st, series("VG-AINGHIA", schemas.WaterLevel, 10, 6.0, 6.6))
+	if len(evs) == 0 {
+		t.Fatal("no event")
+	}
+	ev := evs[len(evs)-1]
+	data, err := st.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := encodeEvent(&ev)
+	for _, tc := range []struct {
+		name string
+		edit func(*schemas.AlertEvent)
+	}{
+		{"alert id", func(x *schemas.AlertEvent) { x.ID = "VG-AINGHIA-0000000000000000" }},
+		{"event id", func(x *schemas.AlertEvent) { x.EventID += "0" }},
+		{"station", func(x *schemas.AlertEvent) { x.Station = "VG-OTHER" }},
+		{"rule", func(x *schemas.AlertEvent) { x.Rule = "level:other" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := ev
+			tc.edit(&x)
+			bad := bytes.Replace(data, full, encodeEvent(&x), 1)
+			if bytes.Equal(bad, data) {
+				t.Fatal("event not found in the encoding")
+			}
+			if err := (&State{}).UnmarshalBinary(bad); !errors.Is(err, ErrBadState) {
+				t.Errorf("decoded: err %v, want ErrBadState", err)
+			}
+		})
 	}
 }

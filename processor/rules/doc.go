@@ -175,13 +175,17 @@
 // most MaxRules rules, so it encodes to at most MaxEncodedState bytes. The
 // traces of late readings add at most 40 bytes per reading within the
 // lateness per rule, in memory only.
-// In memory, a rule that has never fired holds only its two folds (160
-// bytes), in the slot its class gives it (no map); its alert fields are
-// allocated at its first alert, with the event ids it emitted as 16-byte
-// keys, and an active alert's latest event is kept in this encoding (a
-// third of the event's size). Rain buckets take one byte each until one
-// holds more than 2.55 mm. 10,000 stations with four sensors and 72 h
-// rain windows take 68 MB of heap (BenchmarkStateMemory10k).
+// In memory, a rule that has never fired holds only its two folds (144
+// bytes), in the slot its class gives it (no map; traces sit apart, in a
+// slice allocated at a station's first late reading); its alert fields
+// are allocated at its first alert, with the event ids it emitted as
+// 16-byte keys, and an active alert's latest event is kept in this
+// encoding without the alert id, event id, station and rule the state
+// holds already (a quarter of the event's size; the state encoding has
+// the whole event, and a decoded event that the state could not give back
+// is ErrBadState). Rain buckets take one byte each until one holds more
+// than 2.55 mm. 10,000 stations with four sensors and 72 h rain windows
+// take 63 MB of heap (BenchmarkStateMemory10k).
 //
 // # Concurrency
 //

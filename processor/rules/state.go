@@ -96,13 +96,14 @@ func rrefOf(r schemas.ReadingRef) rref {
 // alert, allocated at the rule's first alert (never nil while Level > 0):
 // most rules of most stations never fire, and their state is the folds
 // alone.
+//
+// Its trace (trace.go) is kept apart, in State.traces: few rules of few
+// stations get late readings, and a pointer here would cost every rule
+// state 16 bytes (152 B, a 160-byte allocation, against 144 B).
 type ruleState struct {
 	Base, Cur cond
 	Level     int
 	*alertState
-	// tr is the fold from Base over the later history (trace.go), kept
-	// after the rule's first late reading; a cache, not encoded.
-	tr *trace
 }
 
 // alertState is a rule's alert as emitted: ID, Start and last while it is
@@ -111,9 +112,10 @@ type alertState struct {
 	ID    string
 	Start int64
 	// last is the latest event of the active alert in the state
-	// encoding (encodeEvent): a third of the event's size in memory; only
-	// Active and the codec read it.
-	last []byte
+	// encoding without what the state holds already (slimEvent: no ID,
+	// EventID, station or rule; a quarter of the event's size in memory);
+	// only Active and the codec read it, and put those back.
+	last string
 	// Emitted are the EventIDs of the active alert (the latest maxEmitted);
 	// PrevID is the id of the rule's last resolved alert.
 	Emitted []emitKey
@@ -305,7 +307,12 @@ type State struct {
 	rules []*ruleState
 	names []string
 	cls   *ruleClass
-	rain  *ring
+	// traces[i] is the trace of rule i (trace.go: the fold from its Base
+	// over the later history, kept after its first late reading; nil:
+	// none). The slice is allocated at the station's first late reading;
+	// a cache, not encoded, dropped when the slots change.
+	traces []*trace
+	rain   *ring
 	// steps counts the engine's work on this state (rule folds, samples
 	// looked at); evals the rule values computed (the evaluators' work);
 	// not encoded. Tests use them to bound complexity.
@@ -326,13 +333,14 @@ func (s *State) Station() string { return s.station }
 func (s *State) Active() []schemas.AlertEvent {
 	var out []schemas.AlertEvent
 	for i, rs := range s.rules { // sorted by name
-		if rs == nil || rs.Level == 0 || rs.last == nil {
+		if rs == nil || rs.Level == 0 || rs.last == "" {
 			continue
 		}
-		ev, err := decodeEvent(rs.last)
+		ev, err := decodeEvent([]byte(rs.last))
 		if err != nil {
 			panic(fmt.Sprintf("rules: station %s rule %s: the active alert's event does not decode: %v", s.station, s.names[i], err))
 		}
+		fillEvent(ev, rs.ID, s.station, s.names[i])
 		out = append(out, *ev)
 	}
 	if out == nil {
@@ -386,7 +394,26 @@ func (s *State) align(rc *ruleClass) {
 			rules[j] = rs
 		}
 	}
-	s.rules, s.names, s.cls = rules, rc.slotNames, rc
+	s.rules, s.names, s.cls, s.traces = rules, rc.slotNames, rc, nil
+}
+
+// traceOf is the trace of the rule in slot (nil: none).
+func (s *State) traceOf(slot int) *trace {
+	if slot < len(s.traces) {
+		return s.traces[slot]
+	}
+	return nil
+}
+
+// setTrace makes t the trace of the rule in slot (nil drops it).
+func (s *State) setTrace(slot int, t *trace) {
+	if slot >= len(s.traces) {
+		if t == nil {
+			return
+		}
+		s.traces = slices.Grow(s.traces, len(s.rules))[:len(s.rules)]
+	}
+	s.traces[slot] = t
 }
 
 // rule is the state of rule b, created if it has none yet (its folds

@@ -400,7 +400,7 @@ func (t *trace) aligned(h []sample, first, skip int) bool {
 // build replays rule b from Base over every sample of h after it, without
 // skip, into a fresh trace.
 func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *trace {
-	tr := rs.tr
+	tr := x.st.traceOf(b.slot)
 	if tr == nil {
 		tr = &trace{}
 	}
@@ -415,7 +415,7 @@ func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *tra
 		s := x.fold(b, &c, h, j, skip)
 		tr.push(tr.entry(&c, s.ok))
 	}
-	rs.tr = tr
+	x.st.setTrace(b.slot, tr)
 	return tr
 }
 
@@ -428,7 +428,7 @@ func (x *applyCtx) build(b sensorRule, rs *ruleState, h []sample, skip int) *tra
 // is as it was). ok is false if the entries do not match h (the caller
 // rebuilds).
 func (x *applyCtx) refold(b sensorRule, rs *ruleState, h []sample, p, skip int, d *dirty, sh shift) (stop int, ok bool) {
-	tr := rs.tr
+	tr := x.st.traceOf(b.slot)
 	// pc: the condition the next entry is folded from (its Ref unused:
 	// a fold without a value carries it, and entries do not keep it)
 	pc := rs.Base
@@ -574,7 +574,7 @@ func ctlOf(c *cond) ctl { return ctl{int(c.Raw), int(c.Eff), int(c.Run), c.RunSt
 
 // clean brings a stale trace up to date (the world without skip).
 func (x *applyCtx) clean(b sensorRule, rs *ruleState, h []sample, skip int) {
-	tr := rs.tr
+	tr := x.st.traceOf(b.slot)
 	if !tr.stale {
 		return
 	}
@@ -590,14 +590,14 @@ func (x *applyCtx) clean(b sensorRule, rs *ruleState, h []sample, skip int) {
 // the time of sample idx on, in the history without it (idx is in h, its
 // flags and rain not applied yet).
 func (x *applyCtx) tracedOld(b sensorRule, rs *ruleState, h []sample, idx int) int {
-	tr := rs.tr
+	tr := x.st.traceOf(b.slot)
 	first := x.first(h, rs.Base.Pos)
 	switch {
 	case tr == nil || tr.c != x.c || !tr.aligned(h, first, idx):
 		tr = x.build(b, rs, h, idx)
 	case tr.stale:
 		x.clean(b, rs, h, idx)
-		tr = rs.tr
+		tr = x.st.traceOf(b.slot)
 	}
 	// The entries are the samples from first on without idx: those
 	// before idx come first.
@@ -621,7 +621,7 @@ func (x *applyCtx) tracedOld(b sensorRule, rs *ruleState, h []sample, idx int) i
 // entries (only if it can exceed old, the level known before it). It
 // returns false if the trace cannot be used (eval replays).
 func (x *applyCtx) tracedEval(b sensorRule, l local, rs *ruleState, h []sample, idx, lastQ, lastRun int, sh shift, ring bool, old int) (peak step, drop int64, ok bool) {
-	tr := rs.tr
+	tr := x.st.traceOf(b.slot)
 	drop = -1
 	if tr == nil || tr.c != x.c || tr.stale {
 		return peak, drop, false
@@ -709,13 +709,13 @@ func (x *applyCtx) thinned(rules []sensorRule, states []*ruleState, h []sample, 
 	tsK := h[k].TS
 	for r, b := range rules {
 		rs := states[r]
-		if rs == nil || rs.tr == nil {
+		tr := x.st.traceOf(b.slot)
+		if rs == nil || tr == nil {
 			continue
 		}
-		tr := rs.tr
 		l, ok := traceable(b)
 		if !ok {
-			rs.tr = nil
+			x.st.setTrace(b.slot, nil)
 			continue
 		}
 		lo, hi := l.deps(h, k, k, x.c.bucket)

@@ -28,20 +28,20 @@ func checkTraces(t *testing.T, e *Engine, st *State, where string) int {
 		h := ss.Hist
 		for _, b := range rules {
 			rs := st.ruleNamed(b.name)
-			if rs == nil || rs.tr == nil {
+			if rs == nil || st.traceOf(b.slot) == nil {
 				continue
 			}
 			x := &applyCtx{c: c, sr: sr, st: st, wm: st.newest - c.lateness, res: &Result{}, sums: &rainSums{}}
-			stale := rs.tr.stale
+			stale := st.traceOf(b.slot).stale
 			if stale {
 				// what the next clean makes of it, on a copy (the
 				// engine cleans when it next reads the trace)
-				orig := rs.tr
+				orig := st.traceOf(b.slot)
 				cp := *orig
 				cp.buf, cp.off = slices.Clone(orig.ent), 0
 				cp.ent = cp.buf
-				rs.tr = &cp
-				defer func() { rs.tr = orig }()
+				st.setTrace(b.slot, &cp)
+				defer func(slot int) { st.setTrace(slot, orig) }(b.slot)
 				if cp.c != c {
 					continue
 				}
@@ -57,12 +57,13 @@ func checkTraces(t *testing.T, e *Engine, st *State, where string) int {
 				s := x.fold(b, &cc, h, j, -1)
 				want = append(want, fullStep{c: cc, ok: s.ok})
 			}
-			got := rs.tr.ent
+			tr := st.traceOf(b.slot)
+			got := tr.ent
 			if len(got) != len(want) {
 				t.Fatalf("%s: %s: trace has %d entries, the replay %d", where, b.name, len(got), len(want))
 			}
 			for i := range want {
-				g, w := rs.tr.full(&got[i], &rs.Base, h), want[i].c
+				g, w := tr.full(&got[i], &rs.Base, h), want[i].c
 				if got[i].ok != want[i].ok || g.Pos != w.Pos || g.TS != w.TS || ctlOf(&g) != ctlOf(&w) || g.V != w.V ||
 					g.Ref != w.Ref {
 					t.Fatalf("%s: %s: entry %d of %d is %+v, the replay %+v", where, b.name, i, len(want), g, w)
@@ -76,7 +77,7 @@ func checkTraces(t *testing.T, e *Engine, st *State, where string) int {
 			}
 			end := rs.Base
 			if len(got) > 0 {
-				end = rs.tr.full(&got[len(got)-1], &rs.Base, h)
+				end = tr.full(&got[len(got)-1], &rs.Base, h)
 			}
 			if end.Pos != rs.Cur.Pos || end.TS != rs.Cur.TS || ctlOf(&end) != ctlOf(&rs.Cur) || end.V != rs.Cur.V ||
 				end.Ref != rs.Cur.Ref {
