@@ -181,9 +181,8 @@
 // are allocated at its first alert, with the event ids it emitted as
 // 16-byte keys, and an active alert's latest event is kept in this
 // encoding without the alert id, event id, station and rule the state
-// holds already (a quarter of the event's size; the state encoding has
-// the whole event, and a decoded event that the state could not give back
-// is ErrBadState). Rain buckets take one byte each until one holds more
+// holds already (the state encoding has the whole event, and a decoded
+// event that the state could not give back is ErrBadState). Rain buckets take one byte each until one holds more
 // than 2.55 mm. 10,000 stations with four sensors and 72 h rain windows
 // take 63 MB of heap (BenchmarkStateMemory10k).
 //

@@ -113,8 +113,8 @@ type alertState struct {
 	Start int64
 	// last is the latest event of the active alert in the state
 	// encoding without what the state holds already (slimEvent: no ID,
-	// EventID, station or rule; a quarter of the event's size in memory);
-	// only Active and the codec read it, and put those back.
+	// EventID, station or rule); only Active and the codec read it, and
+	// they put those back.
 	last string
 	// Emitted are the EventIDs of the active alert (the latest maxEmitted);
 	// PrevID is the id of the rule's last resolved alert.
