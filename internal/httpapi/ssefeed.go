@@ -58,8 +58,9 @@ type stationKey struct {
 // no change hooks, so it compares them every interval (DefaultFeedInterval
 // when 0); the first look is the baseline and publishes nothing (a new
 // client loads the lists, then follows). With no stream open for
-// feedRestAfter looks it rests (see there). It returns nil at ctx's end,
-// and at once when the server has no Events.
+// feedRestAfter looks it rests (see there), and it starts resting when no
+// stream is open yet: the first stream's look is the baseline. It returns
+// nil at ctx's end, and at once when the server has no Events.
 func (s *Server) RunEventFeed(ctx context.Context, interval time.Duration) error {
 	if s.o.Events == nil {
 		return nil
@@ -68,10 +69,17 @@ func (s *Server) RunEventFeed(ctx context.Context, interval time.Duration) error
 		interval = DefaultFeedInterval
 	}
 	f := newFeed(interval)
-	s.feedOnce(f, false)
+	unwatched := 0 // looks in a row with no stream open
+	if s.o.Events.Watched() {
+		s.feedOnce(f, false)
+	} else {
+		// Nobody watches yet: rest from the start (a process that starts
+		// into a backlog drain spent its first 10 s looking for nobody).
+		// No id of this process was handed out, so nothing to forget.
+		unwatched = feedRestAfter
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	unwatched := 0 // looks in a row with no stream open
 	for {
 		select {
 		case <-ctx.Done():

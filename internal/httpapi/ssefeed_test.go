@@ -354,10 +354,11 @@ func TestEventFeedReadsOnlyChangedAlerts(t *testing.T) {
 	}
 }
 
-// TestEventFeedRestsWhileUnwatched: with no stream open the feed keeps
-// looking for a while, then rests (it looks at nothing, publishes
-// nothing) and moves the ids on; a stream resuming from before is told to
-// reload, a new one gets the changes made after it opened.
+// TestEventFeedRestsWhileUnwatched: the feed starts resting until a
+// stream opens; with no stream open any more it keeps looking for a
+// while, then rests (it looks at nothing, publishes nothing) and moves the
+// ids on; a stream resuming from before is told to reload, a new one gets
+// the changes made after it opened.
 func TestEventFeedRestsWhileUnwatched(t *testing.T) {
 	t0 := time.Date(2026, 10, 28, 3, 0, 0, 0, time.UTC)
 	src := &feedSource{stations: []schemas.StationStatus{{ID: "VG-AINGHIA", LastSeen: &t0, LastSeq: 1}}}
@@ -381,31 +382,57 @@ func TestEventFeedRestsWhileUnwatched(t *testing.T) {
 		return src.looks
 	}
 
-	for deadline := time.Now().Add(30 * time.Second); hub.LastID() == firstID; time.Sleep(time.Millisecond) {
+	// Nobody has watched yet: the feed starts resting.
+	time.Sleep(100 * time.Millisecond) // 50 intervals
+	if n := looks(); n != 0 {
+		t.Fatalf("the feed looked %d times before any stream opened", n)
+	}
+	if hub.LastID() != firstID {
+		t.Fatalf("last id %d before any stream, want %d (nothing to forget)", hub.LastID(), firstID)
+	}
+	// The first stream wakes it: a baseline, then the changes.
+	resp, first := openStream(t, hs.URL, nil)
+	for deadline := time.Now().Add(30 * time.Second); looks() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the feed did not look once the first stream opened")
+		}
+	}
+	src.change(func() {
+		ts := t0.Add(30 * time.Second)
+		src.stations[0].LastSeen, src.stations[0].LastSeq = &ts, 2
+	})
+	if ev := readN(t, first, 1)[0]; ev.Kind != "station" || ev.ID != fmt.Sprint(firstID+1) {
+		t.Fatalf("the first stream got %+v, want the station change as event %d", ev, firstID+1)
+	}
+	resp.Body.Close()
+	// With that stream closed, the feed looks for the grace, then rests.
+	woke := looks()
+	for deadline := time.Now().Add(30 * time.Second); hub.LastID() == firstID+1; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the feed never rested with nobody watching")
 		}
 	}
-	if hub.LastID() != firstID+1 {
-		t.Fatalf("last id %d after resting, want %d (moved on by one, no event)", hub.LastID(), firstID+1)
+	if hub.LastID() != firstID+2 {
+		t.Fatalf("last id %d after resting, want %d (moved on by one, no event)", hub.LastID(), firstID+2)
 	}
-	if n := looks(); n < 100 {
-		t.Fatalf("rested after %d looks, want the grace of 100 first", n)
+	// the grace is 100 intervals: 99 looks, and the 100th forgets
+	if n := looks() - woke; n < 99 {
+		t.Fatalf("rested after %d looks, want the grace of 100 intervals first", n)
 	}
 	rested := looks()
 	src.change(func() {
 		ts := t0.Add(time.Minute)
-		src.stations[0].LastSeen, src.stations[0].LastSeq = &ts, 2
+		src.stations[0].LastSeen, src.stations[0].LastSeq = &ts, 3
 	})
 	time.Sleep(100 * time.Millisecond) // 50 intervals
 	if n := looks(); n != rested {
 		t.Errorf("the feed looked %d times while resting", n-rested)
 	}
-	if hub.LastID() != firstID+1 {
+	if hub.LastID() != firstID+2 {
 		t.Errorf("the feed published while resting (last id %d)", hub.LastID())
 	}
 
-	_, old := openStream(t, fmt.Sprintf("%s?last_event_id=%d", hs.URL, firstID), nil)
+	_, old := openStream(t, fmt.Sprintf("%s?last_event_id=%d", hs.URL, firstID+1), nil)
 	if ev := readN(t, old, 1)[0]; ev.Kind != "reload" {
 		t.Fatalf("a stream resuming from before the rest got %+v, want a reload", ev)
 	}
@@ -418,14 +445,14 @@ func TestEventFeedRestsWhileUnwatched(t *testing.T) {
 	}
 	src.change(func() {
 		ts := t0.Add(2 * time.Minute)
-		src.stations[0].LastSeen, src.stations[0].LastSeq = &ts, 3
+		src.stations[0].LastSeen, src.stations[0].LastSeq = &ts, 4
 	})
 	ev := readN(t, r, 1)[0]
 	var x schemas.StationStatus
 	if err := json.Unmarshal([]byte(ev.Data), &x); err != nil {
 		t.Fatal(err)
 	}
-	if ev.Kind != "station" || x.LastSeq != 3 {
-		t.Fatalf("after the rest the new stream got %+v (seq %d), want the station at seq 3", ev, x.LastSeq)
+	if ev.Kind != "station" || x.LastSeq != 4 {
+		t.Fatalf("after the rest the new stream got %+v (seq %d), want the station at seq 4", ev, x.LastSeq)
 	}
 }
