@@ -366,7 +366,10 @@ func (p *Processor) partitionCounts(ctx context.Context) (int, error) {
 }
 
 type metrics struct {
-	records         *prometheus.CounterVec
+	records *prometheus.CounterVec
+	// outcome holds the records counter of each outcome, looked up once
+	// (WithLabelValues hashes its labels at every call: once per record).
+	outcome         outcomes
 	events          *prometheus.CounterVec
 	batchSeconds    prometheus.Histogram
 	snapshotSeconds prometheus.Histogram
@@ -375,6 +378,11 @@ type metrics struct {
 	retries         *prometheus.CounterVec
 	notices         prometheus.Counter
 	restored        prometheus.Counter
+}
+
+// outcomes are the records counters by outcome.
+type outcomes struct {
+	ok, duplicate, late, bad, unknownStation prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, gap *atomic.Int64) *metrics {
@@ -398,9 +406,9 @@ func newMetrics(reg prometheus.Registerer, gap *atomic.Int64) *metrics {
 		restored: prometheus.NewCounter(prometheus.CounterOpts{Name: "resilience_processor_states_restored_total",
 			Help: "Station states restored from the changelog."}),
 	}
-	for _, o := range []string{"ok", "duplicate", "late", "bad", "unknown_station"} {
-		m.records.WithLabelValues(o)
-	}
+	m.outcome = outcomes{ok: m.records.WithLabelValues("ok"), duplicate: m.records.WithLabelValues("duplicate"),
+		late: m.records.WithLabelValues("late"), bad: m.records.WithLabelValues("bad"),
+		unknownStation: m.records.WithLabelValues("unknown_station")}
 	if reg != nil {
 		reg.MustRegister(m.records, m.events, m.batchSeconds, m.snapshotSeconds, m.lag, m.owned, m.retries, m.notices, m.restored,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "resilience_processor_landing_gap",

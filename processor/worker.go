@@ -324,16 +324,17 @@ func (w *worker) evaluate(ev *evaluation, m kafka.Message) {
 	ev.records++
 	rec, err := decode(m)
 	if err != nil {
-		p.m.records.WithLabelValues("bad").Inc()
+		p.m.outcome.bad.Inc()
 		w.logger.Error("skipping bad record", "err", err)
 		return
 	}
 	var res rules.Result
-	known := p.deps.Registry.Lookup(rec.Station) != nil
+	station := p.deps.Registry.Lookup(rec.Station)
+	known := station != nil
 	if !known {
 		// Not in this processor's registry (collectors were updated
 		// first): store the reading unevaluated rather than drop it.
-		p.m.records.WithLabelValues("unknown_station").Inc()
+		p.m.outcome.unknownStation.Inc()
 	} else {
 		res = p.deps.Engine.Apply(w.state(rec.Station), &rec)
 		w.dirty[rec.Station] = struct{}{}
@@ -350,7 +351,7 @@ func (w *worker) evaluate(ev *evaluation, m kafka.Message) {
 	if !plain(&rec, q, res.Late) {
 		pb.odd[m.Offset] = flags{q, res.Late}
 	}
-	tags := lineproto.TagsOf(p.deps.Registry, rec.Station)
+	tags := lineproto.TagsOfStation(station, rec.Station)
 	if pb.lines, err = lineproto.AppendReading(pb.lines, tags, &rec, q, res.Late); err != nil {
 		w.logger.Warn("dropped non-finite value", "station", rec.Station, "seq", rec.Seq)
 	}
@@ -363,11 +364,11 @@ func (w *worker) evaluate(ev *evaluation, m kafka.Message) {
 	switch {
 	case !known:
 	case res.Duplicate:
-		p.m.records.WithLabelValues("duplicate").Inc()
+		p.m.outcome.duplicate.Inc()
 	case res.Late:
-		p.m.records.WithLabelValues("late").Inc()
+		p.m.outcome.late.Inc()
 	default:
-		p.m.records.WithLabelValues("ok").Inc()
+		p.m.outcome.ok.Inc()
 	}
 	if len(res.Events) > 0 {
 		w.lane.raise(res.Events, m.Offset)

@@ -27,7 +27,13 @@ type StationTags struct {
 
 // TagsOf returns the tags of a registry station (or just the id if unknown).
 func TagsOf(reg *schemas.Registry, id string) StationTags {
-	if s := reg.Lookup(id); s != nil {
+	return TagsOfStation(reg.Lookup(id), id)
+}
+
+// TagsOfStation returns the tags of registry station s, looked up by id
+// (nil: unknown, just the id).
+func TagsOfStation(s *schemas.Station, id string) StationTags {
+	if s != nil {
 		return StationTags{Station: s.ID, District: s.District, Basin: s.Basin}
 	}
 	return StationTags{Station: id}
