@@ -34,6 +34,5 @@ type StationStatus struct {
 	LastSeq  uint64                 `json:"last_seq"`
 	Values   map[Sensor]SensorValue `json:"values"`
 	// Battery is the last battery voltage the station reported (V).
-	Battery *SensorValue             `json:"battery,omitempty"`
-	Recent  map[Sensor][]SensorValue `json:"-"`
+	Battery *SensorValue `json:"battery,omitempty"`
 }
