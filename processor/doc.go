@@ -14,8 +14,11 @@
 //  2. The alert events a record raises go at once, before the next record
 //     is fetched, to the partition's alert lane (alertlane.go), which
 //     produces them to `alerts` (acks=all, in offset order, retried until
-//     produced; events raised meanwhile go together): an alert waits
-//     neither for batch_wait nor for a telemetry write, and the evaluation
+//     produced; events raised meanwhile go together), through
+//     Deps.AlertWriter when set (resilience gives it a connection of its
+//     own: Kafka answers a connection's requests one at a time, so an
+//     alert queued behind a changelog write would wait for it): an alert
+//     waits neither for batch_wait nor for a telemetry write, and the evaluation
 //     does not wait for the alert (an alert storm, one alert per ten
 //     readings, does not cut the batches short).
 //  3. Hand the batch's points (readings, alerts, notices) to the

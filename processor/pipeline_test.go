@@ -183,6 +183,13 @@ func (e *pipelineEnv) start(group string, w EventWriter, sink PointSink, stopTim
 // startWith is start with the test's batch settings, then tune.
 func (e *pipelineEnv) startWith(group string, w EventWriter, sink PointSink, tune func(*Config)) (*Processor, func() error) {
 	e.t.Helper()
+	return e.startDeps(group, Deps{Writer: w, Points: sink}, tune)
+}
+
+// startDeps is startWith with the writers and sink of d (the rest is the
+// env's).
+func (e *pipelineEnv) startDeps(group string, d Deps, tune func(*Config)) (*Processor, func() error) {
+	e.t.Helper()
 	reg := testRegistry(e.t)
 	engine, err := rules.NewEngine(rules.DefaultRuleSet(), reg)
 	if err != nil {
@@ -191,8 +198,8 @@ func (e *pipelineEnv) startWith(group string, w EventWriter, sink PointSink, tun
 	cfg := DefaultConfig()
 	cfg.Group, cfg.SessionTimeout, cfg.BatchWait, cfg.BatchSize = group, 6*time.Second, 5*time.Millisecond, 40
 	tune(&cfg)
-	p, err := New(cfg, Deps{Brokers: e.brokers, Registry: reg, Engine: engine, Points: sink, Writer: w, Topics: e.topics},
-		slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	d.Brokers, d.Registry, d.Engine, d.Topics = e.brokers, reg, engine, e.topics
+	p, err := New(cfg, d, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -311,6 +318,43 @@ func TestPipelineStepOrder(t *testing.T) {
 	checkCovered(t, steps)
 	if n := len(sink.snapshot("reading")); int64(n) != end {
 		t.Errorf("%d reading points stored, want %d", n, end)
+	}
+}
+
+// TestAlertWriterTakesTheAlerts: with an AlertWriter, the alert events
+// go through it and only through it; the changelog through Writer.
+func TestAlertWriterTakesTheAlerts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e := newPipelineEnv(t, ctx, "alertw.")
+	sink := &stepSink{refusingSink: refusingSink{points: map[string]int{}}, log: e.log}
+	states, alerts := &stepLog{}, &stepLog{}
+	_, stop := e.startDeps("alertw-test", Deps{Points: sink, Writer: &stepWriter{inner: e.w, topics: e.topics, log: states},
+		AlertWriter: &stepWriter{inner: e.w, topics: e.topics, log: alerts}}, func(*Config) {})
+	e.produce("ST-A", 1, 30, calmLevel)
+	e.produce("ST-A", 31, 31, func(uint64) float64 { return 5.8 }) // level II: an alert
+	end := topicEnd(t, ctx, e.cl, e.topics.Readings)
+	e.wait("the commit to reach the end", func() bool { return committed(t, ctx, e.cl, "alertw-test", e.topics.Readings) == end })
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	count := func(steps []string, what string) (n int) {
+		for _, s := range steps {
+			if s == what {
+				n++
+			}
+		}
+		return n
+	}
+	a, st := alerts.snapshot(), states.snapshot()
+	if count(a, "alerts") == 0 || count(a, "state") != 0 {
+		t.Errorf("AlertWriter wrote %v, want the alerts only", a)
+	}
+	if count(st, "state") == 0 || count(st, "alerts") != 0 {
+		t.Errorf("Writer wrote %v, want the changelog only", st)
+	}
+	if evs := e.alertEvents(); len(evs) == 0 {
+		t.Error("no alert event in the alerts topic")
 	}
 }
 

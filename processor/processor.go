@@ -38,6 +38,11 @@ type Deps struct {
 	Points   PointSink
 	// Writer produces to `alerts` and `processor.state` (messages carry their topic).
 	Writer EventWriter
+	// AlertWriter, if set, produces the alerts instead of Writer: a writer
+	// with a connection of its own, so that an alert never waits behind a
+	// changelog write (Kafka answers a connection's requests one at a
+	// time, in order).
+	AlertWriter EventWriter
 	// View, if set, is updated after each evaluated batch (HTTP API).
 	View *View
 	// OnEvent, if set, is called with every alert event after it is produced,
@@ -69,6 +74,9 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	}
 	if len(deps.Brokers) == 0 || deps.Registry == nil || deps.Engine == nil || deps.Points == nil || deps.Writer == nil {
 		return nil, errors.New("processor: Brokers, Registry, Engine, Points and Writer are required")
+	}
+	if deps.AlertWriter == nil {
+		deps.AlertWriter = deps.Writer
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now

@@ -472,7 +472,7 @@ func (w *worker) emit(ctx context.Context, events []schemas.AlertEvent, offset i
 		msgs = append(msgs, kafka.Message{Topic: w.p.deps.Topics.Alerts, Key: []byte(events[i].Station), Value: b,
 			Headers: []kafka.Header{{Key: "event_id", Value: []byte(events[i].EventID)}}})
 	}
-	if err := w.retry(ctx, "alerts", offset, func(ctx context.Context) error { return w.p.deps.Writer.WriteMessages(ctx, msgs...) }); err != nil {
+	if err := w.retry(ctx, "alerts", offset, func(ctx context.Context) error { return w.p.deps.AlertWriter.WriteMessages(ctx, msgs...) }); err != nil {
 		return err
 	}
 	// One line per event at debug only: a storm emits thousands a second,

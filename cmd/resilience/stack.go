@@ -268,7 +268,8 @@ func (w *wiring) wireProcessor() (*processor.View, error) {
 	}
 	view := processor.NewView(w.stations, 1000)
 	proc, err := processor.New(w.cfg.Processor, processor.Deps{Brokers: w.cfg.Kafka.Brokers, Registry: w.stations,
-		Engine: engine, Points: points, Writer: w.writer(processorWriteCall), View: view, Topics: w.topics}, w.logger, w.reg)
+		Engine: engine, Points: points, Writer: w.writer(processorWriteCall), AlertWriter: w.writer(processorWriteCall),
+		View: view, Topics: w.topics}, w.logger, w.reg)
 	if err != nil {
 		return nil, err
 	}
