@@ -122,6 +122,10 @@ func startFeedOn(t *testing.T, alerts httpapi.AlertReader, src *feedSource, look
 		n := src.looks
 		src.mu.Unlock()
 		if n >= looks {
+			// the stream woke the feed: its baseline, then a reload
+			if ev := readN(t, r, 1)[0]; ev.Kind != "reload" || ev.ID != fmt.Sprint(firstID+1) {
+				t.Fatalf("first event %+v, want the wake's reload as %d", ev, firstID+1)
+			}
 			return hub, r
 		}
 		if time.Now().After(deadline) {
@@ -160,7 +164,7 @@ func testEventFeed(t *testing.T, seen bool) {
 	if err := json.Unmarshal([]byte(ev.Data), &a); err != nil {
 		t.Fatal(err)
 	}
-	if ev.ID != "1001" || ev.Kind != "alert" || a.ID != "A1" || a.State != httpapi.AlertAcknowledged || a.Ack == nil || len(a.History) != 1 {
+	if ev.ID != "1002" || ev.Kind != "alert" || a.ID != "A1" || a.State != httpapi.AlertAcknowledged || a.Ack == nil || len(a.History) != 1 {
 		t.Fatalf("first event %+v (%+v), want alert A1 acknowledged with its history as the first event after the baseline", ev, a)
 	}
 
@@ -178,7 +182,7 @@ func testEventFeed(t *testing.T, seen bool) {
 	if got["alert"] != "A2" || got["station"] != "VG-AINGHIA" {
 		t.Fatalf("events %v, want alert A2 and station VG-AINGHIA", got)
 	}
-	if last := hub.LastID(); last != 1003 {
+	if last := hub.LastID(); last != 1004 {
 		t.Fatalf("last id %d, want 1003: a change was published more than once", last)
 	}
 	src.mu.Lock()
@@ -401,19 +405,23 @@ func TestEventFeedRestsWhileUnwatched(t *testing.T) {
 		ts := t0.Add(30 * time.Second)
 		src.stations[0].LastSeen, src.stations[0].LastSeq = &ts, 2
 	})
-	if ev := readN(t, first, 1)[0]; ev.Kind != "station" || ev.ID != fmt.Sprint(firstID+1) {
-		t.Fatalf("the first stream got %+v, want the station change as event %d", ev, firstID+1)
+	evs := readN(t, first, 2)
+	if ev := evs[0]; ev.Kind != "reload" || ev.ID != fmt.Sprint(firstID+1) {
+		t.Fatalf("the first stream got %+v first, want the wake's reload as event %d", ev, firstID+1)
+	}
+	if ev := evs[1]; ev.Kind != "station" || ev.ID != fmt.Sprint(firstID+2) {
+		t.Fatalf("the first stream got %+v, want the station change as event %d", ev, firstID+2)
 	}
 	resp.Body.Close()
 	// With that stream closed, the feed looks for the grace, then rests.
 	woke := looks()
-	for deadline := time.Now().Add(30 * time.Second); hub.LastID() == firstID+1; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); hub.LastID() == firstID+2; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the feed never rested with nobody watching")
 		}
 	}
-	if hub.LastID() != firstID+2 {
-		t.Fatalf("last id %d after resting, want %d (moved on by one, no event)", hub.LastID(), firstID+2)
+	if hub.LastID() != firstID+3 {
+		t.Fatalf("last id %d after resting, want %d (moved on by one, no event)", hub.LastID(), firstID+3)
 	}
 	// the grace is 100 intervals: 99 looks, and the 100th forgets
 	if n := looks() - woke; n < 99 {
@@ -428,11 +436,11 @@ func TestEventFeedRestsWhileUnwatched(t *testing.T) {
 	if n := looks(); n != rested {
 		t.Errorf("the feed looked %d times while resting", n-rested)
 	}
-	if hub.LastID() != firstID+2 {
+	if hub.LastID() != firstID+3 {
 		t.Errorf("the feed published while resting (last id %d)", hub.LastID())
 	}
 
-	_, old := openStream(t, fmt.Sprintf("%s?last_event_id=%d", hs.URL, firstID+1), nil)
+	_, old := openStream(t, fmt.Sprintf("%s?last_event_id=%d", hs.URL, firstID+2), nil)
 	if ev := readN(t, old, 1)[0]; ev.Kind != "reload" {
 		t.Fatalf("a stream resuming from before the rest got %+v, want a reload", ev)
 	}
@@ -448,6 +456,9 @@ func TestEventFeedRestsWhileUnwatched(t *testing.T) {
 		src.stations[0].LastSeen, src.stations[0].LastSeq = &ts, 4
 	})
 	ev := readN(t, r, 1)[0]
+	for ev.Kind == "reload" { // the wake's, if it came after r opened
+		ev = readN(t, r, 1)[0]
+	}
 	var x schemas.StationStatus
 	if err := json.Unmarshal([]byte(ev.Data), &x); err != nil {
 		t.Fatal(err)
