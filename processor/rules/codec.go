@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/resilience-project/resilience/schemas"
@@ -438,18 +437,7 @@ func (e *encoder) fullEvent(slim, id, station, rule string) {
 	}
 	e.uv(v)
 	e.str(id)
-	// schemas.EventID(id, kind, level, at), without building the string
-	var num [44]byte
-	lv := strconv.AppendUint(num[:0], level, 10)
-	ts := strconv.AppendInt(num[len(lv):len(lv)], at, 10)
-	e.uv(uint64(len(id) + 1 + len(kind) + 1 + len(lv) + 1 + len(ts)))
-	e.b = append(e.b, id...)
-	e.b = append(e.b, ':')
-	e.b = append(e.b, kind...)
-	e.b = append(e.b, ':')
-	e.b = append(e.b, lv...)
-	e.b = append(e.b, ':')
-	e.b = append(e.b, ts...)
+	e.str(schemas.EventID(id, schemas.AlertKind(kind), int(level), time.Unix(0, at)))
 	e.str(kind)
 	e.str(station)
 	e.str(sensor)
